@@ -1,0 +1,70 @@
+# Kinevox — the two commands a newcomer needs:
+#   make run    set up, build (release) and start kinevoxd on Config/kinevox.toml and the bundled model
+#   make test   set up, build and run every test (Swift, Python, systemd unit checks)
+# Others: make bench, make install, make dataset, make train.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+SWIFT ?= swift
+PREFIX ?= /usr/local
+
+APT_PACKAGES := pkg-config libasound2-dev libasound2-plugins alsa-utils libopenblas-dev \
+  libwebsockets-dev libsndfile1-dev libsoxr-dev espeak-ng flite festival festvox-kallpc16k \
+  festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all chromium libjs-three python3-venv \
+  systemd pocketsphinx pocketsphinx-en-us
+
+.PHONY: run test bench system-deps venv build build-release install clean
+
+## System packages: installed when root, otherwise the exact apt command is printed.
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Kinevox needs these Debian packages. Run:"; \
+	    echo "  sudo apt-get install -y $$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+## Python virtual environment under the repo (ignored by git).
+venv: $(VENV)/.installed
+$(VENV)/.installed: Training/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r Training/requirements.txt
+	$(VENV)/bin/pip install -q --no-deps openwakeword==0.5.1
+	touch $@
+
+build: system-deps
+	$(SWIFT) build --build-tests
+
+build-release: system-deps
+	$(SWIFT) build -c release
+
+test: system-deps venv build
+	$(SWIFT) test --skip-build --parallel --num-workers 2
+	$(PY) -m pytest -q Training/tests
+	systemd-analyze verify Systemd/kinevoxd.service
+	Training/scripts/check_unit_security.sh Systemd/kinevoxd.service
+
+run: build-release
+	.build/release/kinevoxd --config Config/kinevox.toml
+
+bench: build-release venv
+	.build/release/kinevox bench --report docs/benchmarks.md
+
+install: build-release
+	install -Dm755 .build/release/kinevoxd $(DESTDIR)$(PREFIX)/bin/kinevoxd
+	install -Dm755 .build/release/kinevox $(DESTDIR)$(PREFIX)/bin/kinevox
+	install -Dm644 Models/kinevox-default.safetensors $(DESTDIR)$(PREFIX)/share/kinevox/models/kinevox-default.safetensors
+	install -Dm644 Config/kinevox.toml $(DESTDIR)/etc/kinevox/kinevox.toml
+	install -Dm644 Systemd/kinevoxd.service $(DESTDIR)/lib/systemd/system/kinevoxd.service
+	install -d $(DESTDIR)$(PREFIX)/share/kinevox/viewer
+	cp -r Sources/KinevoxServer/Viewer/. $(DESTDIR)$(PREFIX)/share/kinevox/viewer/
+
+clean:
+	rm -rf .build

@@ -1,0 +1,1 @@
+/// ALSA capture thread, ring buffer and energy VAD.

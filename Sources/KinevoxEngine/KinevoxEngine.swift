@@ -1,0 +1,1 @@
+/// Tensors and BLAS-backed layers.

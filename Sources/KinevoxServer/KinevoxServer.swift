@@ -1,0 +1,1 @@
+/// libwebsockets HTTP + WebSocket server.
