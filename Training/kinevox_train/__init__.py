@@ -1,0 +1,1 @@
+"""Kinevox training side: dataset build, models, training, evaluation, export, parity fixtures."""
