@@ -48,8 +48,7 @@ build-release: system-deps
 test: system-deps venv build
 	$(SWIFT) test --skip-build --parallel --num-workers 2
 	$(PY) -m pytest -q Training/tests
-	systemd-analyze verify Systemd/kinevoxd.service
-	Training/scripts/check_unit_security.sh Systemd/kinevoxd.service
+	Systemd/check_unit.sh Systemd/kinevoxd.service .build/debug/kinevoxd
 
 run: build-release
 	.build/release/kinevoxd --config Config/kinevox.toml

@@ -1,0 +1,33 @@
+import Foundation
+import Logging
+
+/// Everything kinevoxd reads from its TOML file. Each section fills the configuration type of the module
+/// that owns it; unknown sections and keys, and values out of range, are refused with `file:line`.
+/// Built once on the main thread at start.
+struct DaemonConfig {
+    var model: ModelSettings
+    var logLevel: Logger.Level
+
+    /// Reads and checks the file at `path`; throws `ConfigError`.
+    static func load(path: String) throws -> DaemonConfig {
+        let document = try ConfigDocument(path: path)
+        let model = try read(document, "model") { try ModelSettings(section: $0) }
+        let logLevel = try read(document, "log") { section in
+            let name = try section.string("level", default: "info")
+            guard let level = Logger.Level(rawValue: name) else {
+                throw section.error("level", "\"\(name)\" is not a log level; use trace, debug, info, notice, warning, error or critical")
+            }
+            return level
+        }
+        try document.finish()
+        return DaemonConfig(model: model, logLevel: logLevel)
+    }
+
+    /// Reads one section with `body` and refuses the keys `body` did not ask for.
+    private static func read<T>(_ document: ConfigDocument, _ name: String, _ body: (ConfigSection) throws -> T) throws -> T {
+        let section = try document.section(name)
+        let value = try body(section)
+        try section.finish()
+        return value
+    }
+}

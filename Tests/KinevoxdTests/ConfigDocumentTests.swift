@@ -1,0 +1,77 @@
+import XCTest
+@testable import kinevoxd
+
+/// Refusals of the TOML configuration name the file, the line and the reason.
+final class ConfigDocumentTests: XCTestCase {
+    private func refusal(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> ConfigError? {
+        do {
+            let document = try ConfigDocument(path: "test.toml", text: text)
+            let section = try document.section("vad")
+            _ = try section.int("hangover_ms", default: 300, in: 0...5000)
+            _ = try section.double("threshold_db", default: -40, in: -120...0)
+            _ = try section.stringArray("names", default: [])
+            try section.finish()
+            try document.finish()
+            return nil
+        } catch let error as ConfigError {
+            return error
+        } catch {
+            XCTFail("unexpected error \(error)", file: file, line: line)
+            return nil
+        }
+    }
+
+    func testValidDocumentIsAccepted() {
+        XCTAssertNil(refusal("# comment\n[vad]\nhangover_ms = 250\nthreshold_db = -35.5\nnames = [\"a\"]\n"))
+        XCTAssertNil(refusal(""), "every key has a default")
+    }
+
+    func testUnknownKeyNamesItsLine() throws {
+        let error = try XCTUnwrap(refusal("[vad]\nhangover_ms = 250\n\n  hangover = 3\n"))
+        XCTAssertEqual(error.line, 4)
+        XCTAssertEqual(error.file, "test.toml")
+        XCTAssertTrue(error.reason.contains("unknown key"), error.reason)
+        XCTAssertTrue(error.description.hasPrefix("test.toml:4: [vad] hangover: unknown key"), error.description)
+    }
+
+    func testKeyOfTheSameNameInAnotherSectionIsNotMistakenForIt() throws {
+        let error = try XCTUnwrap(refusal("[other]\nhangover_ms = 1\n[vad]\nhangover_ms = -1\n"))
+        XCTAssertEqual(error.line, 4, "the [vad] key, not the [other] one on line 2")
+        XCTAssertTrue(error.reason.contains("-1 is out of range"), error.reason)
+        let badValue = try XCTUnwrap(refusal("[vad]\nthreshold_db = -3\n[capture]\n"))
+        XCTAssertEqual(badValue.line, 3)
+        XCTAssertTrue(badValue.reason.contains("unknown section [capture]"), badValue.reason)
+    }
+
+    func testOutOfRangeValueNamesItsLineAndRange() throws {
+        let error = try XCTUnwrap(refusal("[vad]\n\"threshold_db\" = 0\nhangover_ms = 9000 # too long\n"))
+        XCTAssertEqual(error.line, 3)
+        XCTAssertTrue(error.reason.contains("9000 is out of range; allowed 0...5000"), error.reason)
+    }
+
+    func testWrongTypeNamesItsLine() throws {
+        let error = try XCTUnwrap(refusal("[vad]\nhangover_ms = 250\nthreshold_db = \"loud\"\n"))
+        XCTAssertEqual(error.line, 3)
+        XCTAssertTrue(error.reason.contains("must be a number, not a string"), error.reason)
+        let array = try XCTUnwrap(refusal("[vad]\nnames = [\"a\", 2]\n"))
+        XCTAssertEqual(array.line, 2)
+    }
+
+    func testSyntaxErrorNamesTOMLKitsLine() throws {
+        let error = try XCTUnwrap(refusal("[vad]\nhangover_ms = 250\nthreshold_db = = 3\n"))
+        XCTAssertEqual(error.line, 3)
+        XCTAssertTrue(error.reason.hasPrefix("TOML syntax"), error.reason)
+    }
+
+    func testUnknownTopLevelKeyIsRefused() throws {
+        let error = try XCTUnwrap(refusal("loose = 1\n[vad]\n"))
+        XCTAssertEqual(error.line, 1)
+        XCTAssertTrue(error.reason.contains("outside any section"), error.reason)
+    }
+
+    func testMissingFileIsRefusedWithReason() {
+        XCTAssertThrowsError(try ConfigDocument(path: "/nonexistent/kinevox.toml")) { error in
+            XCTAssertEqual((error as? ConfigError)?.description, "/nonexistent/kinevox.toml: cannot read the configuration file (no such file)")
+        }
+    }
+}

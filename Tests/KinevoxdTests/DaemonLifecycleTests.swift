@@ -1,0 +1,101 @@
+import Foundation
+import XCTest
+
+/// kinevoxd as a process: refusals at start (status and one clear line), sd_notify datagrams, and
+/// stopping on SIGTERM/SIGINT within 2 s.
+final class DaemonLifecycleTests: XCTestCase {
+    private var scratch: ScratchFolder!
+    private var daemons: [DaemonProcess] = []
+
+    override func setUpWithError() throws {
+        scratch = try ScratchFolder()
+    }
+
+    override func tearDown() {
+        daemons.forEach { $0.terminateIfRunning() }
+        scratch.remove()
+    }
+
+    private func launch(_ arguments: [String], environment: [String: String] = [:]) throws -> DaemonProcess {
+        let daemon = try DaemonProcess(arguments: arguments, environment: environment)
+        daemons.append(daemon)
+        return daemon
+    }
+
+    /// A configuration that starts without a microphone: the model given, everything else default.
+    private func config(modelPath: String, extra: String = "") throws -> String {
+        try scratch.write("kinevox.toml", """
+            [model]
+            path = "\(modelPath)"
+            threads = 1
+            \(extra)
+            """)
+    }
+
+    private func workingModel() throws -> String {
+        try scratch.write("model.safetensors", "placeholder")
+    }
+
+    func testUnknownKeyIsRefusedWithFileLineAndStatus2() throws {
+        let path = try config(modelPath: try workingModel(), extra: "\n[log]\nlevel = \"info\"\nverbose = true\n")
+        let daemon = try launch(["--config", path])
+        XCTAssertTrue(daemon.waitForExit(timeout: 10))
+        XCTAssertEqual(daemon.process.terminationStatus, 2)
+        XCTAssertTrue(daemon.stderr.contains("\(path):7: [log] verbose: unknown key"), daemon.stderr)
+        XCTAssertEqual(daemon.stderr.split(separator: "\n").count, 1, "one line: \(daemon.stderr)")
+    }
+
+    func testBadValueIsRefusedWithFileLineAndStatus2() throws {
+        let path = try config(modelPath: try workingModel(), extra: "\n[log]\nlevel = \"loud\"\n")
+        let daemon = try launch(["--config", path])
+        XCTAssertTrue(daemon.waitForExit(timeout: 10))
+        XCTAssertEqual(daemon.process.terminationStatus, 2)
+        XCTAssertTrue(daemon.stderr.contains("\(path):6: [log] level: \"loud\" is not a log level"), daemon.stderr)
+    }
+
+    func testMissingConfigAndBadUsageExit2() throws {
+        let missing = try launch(["--config", scratch.url.appendingPathComponent("absent.toml").path])
+        XCTAssertTrue(missing.waitForExit(timeout: 10))
+        XCTAssertEqual(missing.process.terminationStatus, 2)
+        XCTAssertTrue(missing.stderr.contains("absent.toml: cannot read the configuration file (no such file)"), missing.stderr)
+        let usage = try launch(["--frobnicate"])
+        XCTAssertTrue(usage.waitForExit(timeout: 10))
+        XCTAssertEqual(usage.process.terminationStatus, 2)
+        XCTAssertTrue(usage.stderr.contains("unknown argument --frobnicate"), usage.stderr)
+    }
+
+    func testMissingModelExits1WithOneLine() throws {
+        let absent = scratch.url.appendingPathComponent("absent.safetensors").path
+        let daemon = try launch(["--config", try config(modelPath: absent)])
+        XCTAssertTrue(daemon.waitForExit(timeout: 10))
+        XCTAssertEqual(daemon.process.terminationStatus, 1)
+        XCTAssertTrue(daemon.stderr.contains("model \(absent)"), daemon.stderr)
+        XCTAssertEqual(daemon.stderr.split(separator: "\n").count, 1, "one line: \(daemon.stderr)")
+    }
+
+    func testNotifiesReadyWatchdogThenStoppingAndExitsWithin2sOnSIGTERM() throws {
+        let socket = try NotifySocket(abstract: true, folder: scratch.url)
+        let daemon = try launch(["--config", try config(modelPath: try workingModel())],
+                                environment: ["NOTIFY_SOCKET": socket.address, "WATCHDOG_USEC": "400000"])
+        XCTAssertNotNil(socket.receive(containing: "READY=1", timeout: 30), daemon.stderr)
+        XCTAssertNotNil(socket.receive(containing: "WATCHDOG=1", timeout: 2), "pings at half of WATCHDOG_USEC")
+        let signalled = Date()
+        daemon.send(SIGTERM)
+        XCTAssertNotNil(socket.receive(containing: "STOPPING=1", timeout: 2))
+        XCTAssertTrue(daemon.waitForExit(timeout: 2), "still running 2 s after SIGTERM")
+        XCTAssertLessThan(Date().timeIntervalSince(signalled), 2.0)
+        XCTAssertEqual(daemon.process.terminationReason, .exit)
+        XCTAssertEqual(daemon.process.terminationStatus, 0, daemon.stderr)
+    }
+
+    func testNotifiesOverAPathSocketAndStopsOnSIGINT() throws {
+        let socket = try NotifySocket(abstract: false, folder: scratch.url)
+        let daemon = try launch(["--config", try config(modelPath: try workingModel())],
+                                environment: ["NOTIFY_SOCKET": socket.address])
+        XCTAssertNotNil(socket.receive(containing: "READY=1", timeout: 30), daemon.stderr)
+        daemon.send(SIGINT)
+        XCTAssertNotNil(socket.receive(containing: "STOPPING=1", timeout: 2))
+        XCTAssertTrue(daemon.waitForExit(timeout: 2), "still running 2 s after SIGINT")
+        XCTAssertEqual(daemon.process.terminationStatus, 0, daemon.stderr)
+    }
+}
