@@ -50,20 +50,31 @@ test: system-deps venv build
 	$(PY) -m pytest -q Training/tests
 	Systemd/check_unit.sh Systemd/kinevoxd.service .build/debug/kinevoxd
 
+## Starts kinevoxd in the foreground on the documented config and the bundled model; it logs the viewer
+## URL. Without a sound card it says so, keeps serving, and retries the microphone with backoff.
 run: build-release
 	.build/release/kinevoxd --config Config/kinevox.toml
 
 bench: build-release venv
 	.build/release/kinevox bench --report docs/benchmarks.md
 
+## FHS install (PREFIX=/usr/local by default; DESTDIR for staging): binaries, bundled model, viewer, the
+## config under /etc/kinevox (kept if present), the systemd unit with ExecStart pointing into PREFIX.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 install: build-release
 	install -Dm755 .build/release/kinevoxd $(DESTDIR)$(PREFIX)/bin/kinevoxd
 	install -Dm755 .build/release/kinevox $(DESTDIR)$(PREFIX)/bin/kinevox
 	install -Dm644 Models/kinevox-default.safetensors $(DESTDIR)$(PREFIX)/share/kinevox/models/kinevox-default.safetensors
-	install -Dm644 Config/kinevox.toml $(DESTDIR)/etc/kinevox/kinevox.toml
-	install -Dm644 Systemd/kinevoxd.service $(DESTDIR)/lib/systemd/system/kinevoxd.service
 	install -d $(DESTDIR)$(PREFIX)/share/kinevox/viewer
 	cp -r Sources/KinevoxServer/Viewer/. $(DESTDIR)$(PREFIX)/share/kinevox/viewer/
+	chmod -R a+rX $(DESTDIR)$(PREFIX)/share/kinevox
+	install -Dm644 docs/daemon.md $(DESTDIR)$(PREFIX)/share/doc/kinevox/daemon.md
+	test -e $(DESTDIR)/etc/kinevox/kinevox.toml || install -Dm644 Config/kinevox.toml $(DESTDIR)/etc/kinevox/kinevox.toml
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	sed -e 's|/usr/local/bin/kinevoxd|$(PREFIX)/bin/kinevoxd|' -e 's|/usr/local/share/|$(PREFIX)/share/|' \
+	  Systemd/kinevoxd.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/kinevoxd.service
+	chmod 644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/kinevoxd.service
+	@echo "installed; start with: systemctl daemon-reload && systemctl enable --now kinevoxd"
 
 clean:
 	rm -rf .build
