@@ -424,7 +424,7 @@ public final class StreamServer: @unchecked Sendable {
             presented = String(auth.dropFirst("Bearer ".count))
         } else {
             var buffer = [CChar](repeating: 0, count: 512)
-            if let value = lws_get_urlarg_by_name(wsi, "token", &buffer, Int32(buffer.count)) {
+            if let value = lws_get_urlarg_by_name(wsi, "token=", &buffer, Int32(buffer.count)) {
                 presented = String(cString: value)
             }
         }
