@@ -18,15 +18,10 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from .speech_embedding import openwakeword_model_dir
 from .speech_embedding_net import SpeechEmbeddingConfig
 
 PREFIX = "frontend."
-
-
-def openwakeword_model_dir() -> pathlib.Path:
-    """Folder holding melspectrogram.onnx and embedding_model.onnx in the installed openwakeword."""
-    import openwakeword
-    return pathlib.Path(openwakeword.__file__).parent / "resources" / "models"
 
 
 def _attrs(node) -> dict:
