@@ -74,11 +74,18 @@ def kinevox_tensors(state_dict: dict[str, torch.Tensor], official: bool) -> dict
     return {PREFIX + k: v.contiguous() for k, v in renamed.items()}
 
 
+def _hop_samples(strides) -> int:
+    hop = 1
+    for stride in strides:
+        hop *= stride
+    return hop
+
+
 def config_from_hf(hf, normalize_waveform: bool = False) -> dict:
     """The `frontend` config dict from a transformers `WavLMConfig`. `normalize_waveform` is the
     checkpoint's preprocessor `do_normalize` (true for WavLM-Large, false for Base/Base+)."""
     return {
-        "kind": "wavlm",
+        "kind": "wavlm", "feature_dim": hf.hidden_size, "frame_ms": 1000.0 * _hop_samples(hf.conv_stride) / 16000,
         "conv_dim": list(hf.conv_dim), "conv_kernel": list(hf.conv_kernel), "conv_stride": list(hf.conv_stride),
         "conv_bias": bool(hf.conv_bias), "feat_extract_norm": hf.feat_extract_norm,
         "hidden_size": hf.hidden_size, "num_hidden_layers": hf.num_hidden_layers,
@@ -108,7 +115,8 @@ def config_from_official(cfg: dict) -> dict:
     if cfg.get("activation_fn", "gelu") != "gelu":
         raise ValueError(f"activation {cfg['activation_fn']} is not supported (gelu only)")
     return {
-        "kind": "wavlm",
+        "kind": "wavlm", "feature_dim": cfg.get("encoder_embed_dim", 768),
+        "frame_ms": 1000.0 * _hop_samples([l[2] for l in layers]) / 16000,
         "conv_dim": [l[0] for l in layers], "conv_kernel": [l[1] for l in layers], "conv_stride": [l[2] for l in layers],
         "conv_bias": bool(cfg.get("conv_bias", False)),
         "feat_extract_norm": "layer" if cfg.get("extractor_mode", "default") == "layer_norm" else "group",

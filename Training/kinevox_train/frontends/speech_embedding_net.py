@@ -18,6 +18,8 @@ import torch.nn.functional as F
 class SpeechEmbeddingConfig:
     """The `frontend` config dict of a model file whose front end is speech_embedding."""
     kind: str = "speech_embedding"
+    feature_dim: int = 96                 # what the audio encoder receives (= embedding_dim)
+    frame_ms: float = 80.0                # one embedding per window stride (8 × 10 ms)
     sample_rate: int = 16000
     input_scale: float = 32767.0          # float audio → int16 range, as openwakeword feeds the graph
     n_fft: int = 512
