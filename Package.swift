@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "KinevoxServer", dependencies: [
             "CWebSockets", "KinevoxMotion",
             .product(name: "Prometheus", package: "swift-prometheus"),
-        ]),
+        ], exclude: ["Viewer"]),  // viewer page, served from disk (make install copies it)
 
         // Programs
         .executableTarget(name: "kinevoxd", dependencies: [

@@ -1,0 +1,73 @@
+import KinevoxEngine
+import XCTest
+@testable import KinevoxSpeech
+
+/// speech_embedding vs onnxruntime on committed clips, and streaming == batch.
+final class SpeechEmbeddingTests: XCTestCase {
+    /// Max abs error allowed against onnxruntime: embeddings reach ~50 in magnitude; mel values are ~[−6, 12].
+    static let embeddingTolerance: Float = 1e-4
+    static let melTolerance: Float = 1e-4
+
+    private func model() throws -> SpeechEmbedding {
+        let store = try WeightStore(path: SpeechFixtures.speechEmbeddingModel())
+        let config = try store.config(SpeechEmbeddingConfig.self, section: "frontend")
+        let model = try SpeechEmbedding(store.scope("frontend"), config: config)
+        try store.root.finish()
+        return model
+    }
+
+    func testParityWithOnnxruntime() throws {
+        let model = try model()
+        let fixture = try SpeechFixtures.store("speech_embedding_parity.safetensors")
+        for clip in ["speech", "silence", "noise"] {
+            let audio = try fixture.fixture("\(clip).audio").toArray()
+            let expected = try fixture.fixture("\(clip).embeddings")
+            let expectedMel = try fixture.fixture("\(clip).mel")
+            let stream = model.makeStream()
+            stream.append(audio)
+            let got = stream.finish()
+            XCTAssertEqual([got.frames, got.dim], expected.shape, clip)
+            XCTAssertLessThanOrEqual(maxAbsDifference(got.values, expected.toArray()), Self.embeddingTolerance, clip)
+            XCTAssertLessThanOrEqual(maxAbsDifference(stream.melFrames(), expectedMel.toArray()), Self.melTolerance, clip)
+        }
+    }
+
+    /// Streams `audio` in pseudo-random chunk sizes; returns the embeddings and how many were ready before `finish()`.
+    private func streamed(_ model: SpeechEmbedding, _ audio: [Float], seed: UInt64) -> (FeatureSequence, Int) {
+        var random = SeededRandom(seed: seed)
+        let stream = model.makeStream()
+        var start = 0
+        while start < audio.count {
+            let end = min(audio.count, start + 1 + Int(random.next() % 3000))
+            stream.append(Array(audio[start ..< end]))
+            start = end
+        }
+        let ready = stream.embeddingCount
+        return (stream.finish(), ready)
+    }
+
+    func testStreamingEqualsBatch() throws {
+        let model = try model()
+        let speech = try SpeechFixtures.store("speech_embedding_parity.safetensors").fixture("speech.audio").toArray()
+        // Quiet noise first, loud speech later: the dB floor rises after windows were computed.
+        var random = SeededRandom(seed: 9)
+        let quiet = (0 ..< 16_000).map { _ in (random.nextFloat() - 0.5) * 0.002 }
+        for (name, audio) in [("speech", speech), ("quiet then loud", quiet + speech.map { $0 * 2 })] {
+            let batch = model.embeddings(of: audio)
+            for seed in [1, 2, 3] as [UInt64] {
+                let (stream, ready) = streamed(model, audio, seed: seed)
+                XCTAssertEqual(stream.frames, batch.frames, "\(name), seed \(seed)")
+                XCTAssertEqual(maxAbsDifference(stream.values, batch.values), 0, "bit-identical: \(name), seed \(seed)")
+                XCTAssertEqual(ready, batch.frames, "every window was computed while audio arrived (\(name))")
+            }
+        }
+    }
+
+    func testShortUtteranceIsPaddedToOneWindow() throws {
+        let model = try model()
+        for count in [0, 1, 511, 12_511, 12_512] {
+            XCTAssertEqual(model.embeddings(of: [Float](repeating: 0.1, count: count)).frames, 1, "\(count) samples")
+        }
+        XCTAssertEqual(model.embeddings(of: [Float](repeating: 0.1, count: 12_512 + 8 * 160)).frames, 2)
+    }
+}
