@@ -98,6 +98,9 @@
       }
     }
     focus = new THREE.Vector3(0, 0.9, 0);
+    UP = new THREE.Vector3(0, 1, 0);
+    tmpA = new THREE.Vector3();
+    tmpB = new THREE.Vector3();
     window.addEventListener("resize", function () {
       camera.aspect = window.innerWidth / window.innerHeight;
       camera.updateProjectionMatrix();
@@ -105,8 +108,7 @@
     });
   }
 
-  var UP = new THREE.Vector3(0, 1, 0);
-  var tmpA = new THREE.Vector3(), tmpB = new THREE.Vector3();
+  var UP = null, tmpA = null, tmpB = null;
 
   function applyPose(joints) {
     avatar.group.visible = true;
