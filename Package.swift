@@ -41,6 +41,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
+        // Exports its counting malloc so shared libraries (Swift runtime, OpenBLAS) allocate through it.
+        .executableTarget(name: "kinevox-engine-bench", dependencies: ["KinevoxEngine"],
+                          linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]),
         .executableTarget(name: "kinevox", dependencies: [
             "KinevoxCapture", "KinevoxSpeech", "KinevoxMotion", "KinevoxServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

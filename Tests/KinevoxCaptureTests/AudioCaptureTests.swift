@@ -157,9 +157,13 @@ final class AudioCaptureTests: XCTestCase {
         let capture = try AudioCapture(.init(source: .file(path: wav, pace: .fast), initialRetryDelay: 0.05),
                                        decode: appearsLater, log: { events.append($0) })
         capture.start()
-        Thread.sleep(forTimeInterval: 0.2)
-        let written = try writeWAV(samples, name: "late")
-        XCTAssertEqual(written, wav)
+        let deadline = Date().addingTimeInterval(5)
+        while !events.events.contains(where: { if case .openFailed = $0 { return true } else { return false } }),
+              Date() < deadline {
+            usleep(10_000)
+        }
+        let written = try writeWAV(samples, name: "late-written")
+        try FileManager.default.moveItem(atPath: written, toPath: wav)
         let captured = drain(capture, timeout: 10)
         capture.stop()
         assertSameSamples(captured, samples)

@@ -61,26 +61,46 @@
     var sun = new THREE.DirectionalLight(0xffffff, 0.6);
     sun.position.set(3, 6, 4);
     scene.add(sun);
-    var grid = new THREE.GridHelper(40, 80, 0x8899aa, 0x3a4550);
-    scene.add(grid);
+    // Floor: a 40 m plane with a 0.5 m grid drawn into a repeating texture (line primitives
+    // are unreliable in software GL, a texture works everywhere).
+    var cell = document.createElement("canvas");
+    cell.width = cell.height = 64;
+    var pen = cell.getContext("2d");
+    pen.fillStyle = "#2c343d";
+    pen.fillRect(0, 0, 64, 64);
+    pen.fillStyle = "#6b7b8c";
+    pen.fillRect(0, 0, 64, 2);
+    pen.fillRect(0, 0, 2, 64);
+    var gridTexture = new THREE.CanvasTexture(cell);
+    gridTexture.wrapS = gridTexture.wrapT = THREE.RepeatWrapping;
+    gridTexture.repeat.set(80, 80);
+    gridTexture.anisotropy = renderer.capabilities.getMaxAnisotropy();
+    var floor = new THREE.Mesh(new THREE.PlaneBufferGeometry(40, 40), new THREE.MeshLambertMaterial({ map: gridTexture }));
+    floor.rotation.x = -Math.PI / 2;
+    scene.add(floor);
 
     var jointMaterial = new THREE.MeshLambertMaterial({ color: 0xffb74d });
     var boneMaterial = new THREE.MeshLambertMaterial({ color: 0x64b5f6 });
     var sphere = new THREE.SphereBufferGeometry(0.035, 16, 12);
     var cylinder = new THREE.CylinderBufferGeometry(0.025, 0.025, 1, 12);
-    avatar = { joints: [], bones: [] };
+    avatar = { joints: [], bones: [], group: new THREE.Group() };
+    avatar.group.visible = false;  // shown once the first pose arrives
+    scene.add(avatar.group);
     for (var j = 0; j < PARENTS.length; j++) {
       var ball = new THREE.Mesh(sphere, j === 15 ? new THREE.MeshLambertMaterial({ color: 0xffe0b2 }) : jointMaterial);
       if (j === 15) ball.scale.setScalar(2.6);
-      scene.add(ball);
+      avatar.group.add(ball);
       avatar.joints.push(ball);
       if (PARENTS[j] >= 0) {
         var bone = new THREE.Mesh(cylinder, boneMaterial);
-        scene.add(bone);
+        avatar.group.add(bone);
         avatar.bones.push({ mesh: bone, child: j, parent: PARENTS[j] });
       }
     }
     focus = new THREE.Vector3(0, 0.9, 0);
+    UP = new THREE.Vector3(0, 1, 0);
+    tmpA = new THREE.Vector3();
+    tmpB = new THREE.Vector3();
     window.addEventListener("resize", function () {
       camera.aspect = window.innerWidth / window.innerHeight;
       camera.updateProjectionMatrix();
@@ -88,10 +108,10 @@
     });
   }
 
-  var UP = new THREE.Vector3(0, 1, 0);
-  var tmpA = new THREE.Vector3(), tmpB = new THREE.Vector3();
+  var UP = null, tmpA = null, tmpB = null;
 
   function applyPose(joints) {
+    avatar.group.visible = true;
     for (var j = 0; j < joints.length; j++) avatar.joints[j].position.set(joints[j][0], joints[j][1], joints[j][2]);
     for (var b = 0; b < avatar.bones.length; b++) {
       var bone = avatar.bones[b];
@@ -117,7 +137,7 @@
       tmpA.set(pose[0][0], 0.9, pose[0][2]);
       focus.lerp(tmpA, 0.08);
     }
-    camera.position.set(focus.x + 2.2, focus.y + 1.1, focus.z + 3.4);
+    camera.position.set(focus.x + 2.0, focus.y + 1.5, focus.z + 3.3);
     camera.lookAt(focus);
     renderer.render(scene, camera);
   }

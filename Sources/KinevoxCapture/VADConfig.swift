@@ -1,0 +1,103 @@
+/// Every tunable of the energy VAD and the utterance segmenter, with the defaults the daemon uses.
+///
+/// The daemon's TOML `[vad]` section maps onto it key for key (the coding keys are snake_case, e.g.
+/// `hangover_ms = 400`); keys left out keep their default. Levels are in dB (dBFS where absolute,
+/// full scale = a square wave at ±32768), times in milliseconds. A plain value: any thread may use it.
+public struct VADConfig: Codable, Equatable, Sendable {
+    /// Input sample rate (Hz). `sample_rate`
+    public var sampleRate: Int = 16_000
+    /// Analysis frame length (ms); decisions are made per frame. `frame_ms`
+    public var frameMs: Int = 10
+    /// A frame this far above the noise floor counts towards opening an utterance (dB). `start_threshold_db`
+    public var startThresholdDB: Double = 9
+    /// While an utterance is open, a frame this far above the noise floor counts as speech (dB); the
+    /// gap to `start_threshold_db` is the hysteresis. `stop_threshold_db`
+    public var stopThresholdDB: Double = 5
+    /// How long frames must stay above the start threshold to open an utterance (ms). `onset_ms`
+    public var onsetMs: Int = 30
+    /// Frames quieter than this are never speech, whatever the noise floor (dBFS). `min_level_dbfs`
+    public var minLevelDBFS: Double = -55
+    /// The noise floor is the quietest frame within this trailing window (ms); longer follows
+    /// noise changes more slowly but survives longer speech without pauses. `noise_window_ms`
+    public var noiseWindowMs: Int = 3_000
+    /// Audio kept before the detected speech onset and handed on with the utterance (ms). `pre_roll_ms`
+    public var preRollMs: Int = 300
+    /// Silence after speech that ends an utterance (ms). `hangover_ms`
+    public var hangoverMs: Int = 400
+    /// Shorter detected speech is dropped as a click or cough (ms). `min_utterance_ms`
+    public var minUtteranceMs: Int = 300
+    /// Longer utterances are cut here and continue in a new one (ms, pre-roll included). `max_utterance_ms`
+    public var maxUtteranceMs: Int = 10_000
+    /// Zero crossings per sample below which a loud frame counts as voiced (0–1; white noise ≈ 0.5,
+    /// vowels ≈ 0.02–0.15). `voiced_max_zcr`
+    public var voicedMaxZCR: Double = 0.25
+    /// An utterance must hold at least this much voiced audio, or it is dropped as a noise burst (ms).
+    /// `min_voiced_ms`
+    public var minVoicedMs: Int = 60
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case sampleRate = "sample_rate"
+        case frameMs = "frame_ms"
+        case startThresholdDB = "start_threshold_db"
+        case stopThresholdDB = "stop_threshold_db"
+        case onsetMs = "onset_ms"
+        case minLevelDBFS = "min_level_dbfs"
+        case noiseWindowMs = "noise_window_ms"
+        case preRollMs = "pre_roll_ms"
+        case hangoverMs = "hangover_ms"
+        case minUtteranceMs = "min_utterance_ms"
+        case maxUtteranceMs = "max_utterance_ms"
+        case voicedMaxZCR = "voiced_max_zcr"
+        case minVoicedMs = "min_voiced_ms"
+    }
+
+    /// Reads the keys present and keeps the defaults for the others.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func read<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws {
+            if let decoded = try c.decodeIfPresent(T.self, forKey: key) { value = decoded }
+        }
+        try read(.sampleRate, &sampleRate)
+        try read(.frameMs, &frameMs)
+        try read(.startThresholdDB, &startThresholdDB)
+        try read(.stopThresholdDB, &stopThresholdDB)
+        try read(.onsetMs, &onsetMs)
+        try read(.minLevelDBFS, &minLevelDBFS)
+        try read(.noiseWindowMs, &noiseWindowMs)
+        try read(.preRollMs, &preRollMs)
+        try read(.hangoverMs, &hangoverMs)
+        try read(.minUtteranceMs, &minUtteranceMs)
+        try read(.maxUtteranceMs, &maxUtteranceMs)
+        try read(.voicedMaxZCR, &voicedMaxZCR)
+        try read(.minVoicedMs, &minVoicedMs)
+    }
+
+    /// Checks ranges and relations; the error names the offending key and the accepted range.
+    public func validate() throws {
+        func require(_ ok: Bool, _ message: String) throws {
+            if !ok { throw CaptureError("[vad] " + message) }
+        }
+        try require((8_000...192_000).contains(sampleRate), "sample_rate \(sampleRate) must be 8000–192000 Hz")
+        try require((5...50).contains(frameMs), "frame_ms \(frameMs) must be 5–50")
+        try require(stopThresholdDB > 0 && stopThresholdDB <= startThresholdDB,
+                    "need 0 < stop_threshold_db (\(stopThresholdDB)) <= start_threshold_db (\(startThresholdDB))")
+        try require(startThresholdDB <= 60, "start_threshold_db \(startThresholdDB) must be at most 60")
+        try require(onsetMs >= 0 && onsetMs <= 500, "onset_ms \(onsetMs) must be 0–500")
+        try require((-120...0).contains(minLevelDBFS), "min_level_dbfs \(minLevelDBFS) must be -120–0")
+        try require(noiseWindowMs >= 8 * frameMs && noiseWindowMs <= 60_000, "noise_window_ms \(noiseWindowMs) must be \(8 * frameMs)–60000")
+        try require(preRollMs >= 0 && preRollMs <= 2_000, "pre_roll_ms \(preRollMs) must be 0–2000")
+        try require(hangoverMs >= frameMs && hangoverMs <= 5_000, "hangover_ms \(hangoverMs) must be \(frameMs)–5000")
+        try require(minUtteranceMs >= 0, "min_utterance_ms \(minUtteranceMs) must not be negative")
+        try require(maxUtteranceMs > preRollMs + minUtteranceMs && maxUtteranceMs <= 120_000,
+                    "max_utterance_ms \(maxUtteranceMs) must exceed pre_roll_ms + min_utterance_ms and be at most 120000")
+        try require(voicedMaxZCR > 0 && voicedMaxZCR <= 1, "voiced_max_zcr \(voicedMaxZCR) must be in (0, 1]")
+        try require(minVoicedMs >= 0, "min_voiced_ms \(minVoicedMs) must not be negative")
+    }
+
+    /// Samples per analysis frame.
+    var frameSamples: Int { sampleRate * frameMs / 1000 }
+    /// Whole frames covering `ms` milliseconds (rounded up).
+    func frames(ms: Int) -> Int { (ms + frameMs - 1) / frameMs }
+}

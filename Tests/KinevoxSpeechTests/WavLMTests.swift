@@ -1,0 +1,56 @@
+import KinevoxEngine
+import XCTest
+@testable import KinevoxSpeech
+
+/// WavLM vs transformers' WavLMModel on two tiny random configs (fixtures from fixtures/speech.py).
+final class WavLMTests: XCTestCase {
+    /// Max abs error allowed against PyTorch on the last hidden state (values are O(1) after the layer norms).
+    static let tolerance: Float = 1e-4
+
+    private func check(style: String) throws {
+        let store = try SpeechFixtures.store("wavlm_\(style)_tiny.safetensors")
+        let config = try store.config(WavLMConfig.self, section: "frontend")
+        let model = try WavLM(store.scope("frontend"), config: config)
+        try store.root.finish()
+        let io = try SpeechFixtures.store("wavlm_\(style)_tiny_io.safetensors")
+        let input = try io.fixture("input").toArray()
+        let expected = try io.fixture("last_hidden_state")
+        let arena = ScratchArena()
+
+        let features = model.extractFeatures(input, arena: arena)
+        let expectedFeatures = try io.fixture("features")
+        XCTAssertEqual(features.shape.array, expectedFeatures.shape, style)
+        XCTAssertLessThanOrEqual(maxAbsDifference(features.toArray(), expectedFeatures.toArray()), Self.tolerance, "\(style) features")
+        arena.reset()
+
+        let output = model.forward(input, arena: arena)
+        XCTAssertEqual([output.frames, output.dim], expected.shape, style)
+        XCTAssertEqual(output.frames, model.frameCount(samples: input.count))
+        XCTAssertLessThanOrEqual(maxAbsDifference(output.values, expected.toArray()), Self.tolerance, style)
+    }
+
+    func testBaseStyleParity() throws {
+        let config = try SpeechFixtures.store("wavlm_base_tiny.safetensors").config(WavLMConfig.self, section: "frontend")
+        XCTAssertEqual(config.featExtractNorm, "group")
+        XCTAssertFalse(config.doStableLayerNorm)
+        XCTAssertEqual(config.numConvPosEmbeddings % 2, 0, "even kernel: the last positional frame is dropped")
+        try check(style: "base")
+    }
+
+    func testLargeStyleParity() throws {
+        let config = try SpeechFixtures.store("wavlm_large_tiny.safetensors").config(WavLMConfig.self, section: "frontend")
+        XCTAssertEqual(config.featExtractNorm, "layer")
+        XCTAssertTrue(config.convBias)
+        XCTAssertTrue(config.doStableLayerNorm)
+        XCTAssertEqual(config.numConvPosEmbeddings % 2, 1)
+        try check(style: "large")
+    }
+
+    func testRelativePositionBucketsMatchTransformers() {
+        // Buckets transformers' _relative_positions_bucket gives for num_buckets 320, max_distance 800 (WavLM Base).
+        let expected = [0: 0, -79: 79, 79: 239, 80: 240, -1000: 159, 1000: 319, 150: 261, -300: 125]
+        for (offset, bucket) in expected {
+            XCTAssertEqual(WavLMAttention.relativePositionBucket(offset, numBuckets: 320, maxDistance: 800), bucket, "offset \(offset)")
+        }
+    }
+}
