@@ -30,6 +30,7 @@ let package = Package(
         .target(name: "KinevoxEngine", dependencies: ["COpenBLAS"]),
         .target(name: "KinevoxSpeech", dependencies: ["KinevoxEngine", "KinevoxAudio"]),
         .target(name: "KinevoxMotion", dependencies: ["KinevoxEngine"]),
+        .target(name: "KinevoxModel", dependencies: ["KinevoxEngine", "KinevoxSpeech", "KinevoxMotion"]),
         .target(name: "KinevoxServer", dependencies: [
             "CWebSockets", "KinevoxMotion",
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -37,7 +38,7 @@ let package = Package(
 
         // Programs
         .executableTarget(name: "kinevoxd", dependencies: [
-            "KinevoxCapture", "KinevoxSpeech", "KinevoxMotion", "KinevoxServer",
+            "KinevoxCapture", "KinevoxSpeech", "KinevoxMotion", "KinevoxModel", "KinevoxServer",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
@@ -45,7 +46,7 @@ let package = Package(
         .executableTarget(name: "kinevox-engine-bench", dependencies: ["KinevoxEngine"],
                           linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]),
         .executableTarget(name: "kinevox", dependencies: [
-            "KinevoxCapture", "KinevoxSpeech", "KinevoxMotion", "KinevoxServer",
+            "KinevoxCapture", "KinevoxSpeech", "KinevoxMotion", "KinevoxModel", "KinevoxServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

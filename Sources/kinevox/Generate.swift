@@ -1,10 +1,79 @@
 import ArgumentParser
+import Foundation
+import KinevoxAudio
+import KinevoxEngine
+import KinevoxModel
+import KinevoxMotion
 
-/// `kinevox generate` (see docs/interfaces in README). Filled in by its module's work.
+extension MotionFormat: ExpressibleByArgument {}
+
+/// `kinevox generate`: one spoken instruction (a WAV file) → one motion (docs: interfaces, CLI).
+/// Exit status 2 for bad usage or unreadable audio, 1 for any other failure; the cause is one line on
+/// stderr, and `--output` is written atomically, so a failure never leaves a half-written file.
 struct Generate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Not available yet.")
+    static let configuration = CommandConfiguration(
+        abstract: "Generate the motion for one spoken instruction in a WAV file.")
+
+    @Option(help: "WAV file holding one spoken instruction (any rate, channels, 16-bit PCM or float).")
+    var audio: String
+
+    @Option(help: "Model file (.safetensors); default: the bundled model.")
+    var model: String?
+
+    @Option(help: "Sampling seed: the same seed and audio give the same motion.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Output format: json, npy (T×22×3), hml263 (T×263) or bvh.")
+    var format: MotionFormat = .json
+
+    @Option(help: "Output file; default: standard output.")
+    var output: String?
+
+    @Option(help: "CPU threads for inference.")
+    var threads: Int = 2
+
+    func validate() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1–256") }
+    }
 
     func run() throws {
-        throw ValidationError("kinevox generate is not available in this build yet")
+        let samples: [Float]
+        do {
+            samples = try WAVFile.readMono(audio)
+        } catch {
+            throw Self.fail(status: 2, "\(audio): \(error)")
+        }
+        guard !samples.isEmpty else { throw Self.fail(status: 2, "\(audio): the file holds no audio") }
+
+        let bundled = BundledFile.defaultModel
+        let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
+        BLAS.setThreadCount(threads)
+        let result: InstructionResult
+        do {
+            let instructionModel = try InstructionModel(path: modelPath)
+            result = try instructionModel.generate(samples: samples, seed: seed)
+        } catch {
+            let reason = "\(error)"
+            throw Self.fail(status: 1, reason.contains(modelPath) ? reason : "model \(modelPath): \(reason)")
+        }
+        let timing = MotionTiming(audioEncoder: (result.timing.frontend + result.timing.audioEncoder) * 1000,
+                                  generator: result.timing.generator * 1000,
+                                  decoder: result.timing.decoder * 1000,
+                                  total: result.timing.total * 1000)
+        do {
+            if let output {
+                try MotionFile.write(result.motion, as: format, to: URL(fileURLWithPath: output), timing: timing)
+            } else {
+                FileHandle.standardOutput.write(try MotionFile.encode(result.motion, as: format, timing: timing))
+            }
+        } catch {
+            throw Self.fail(status: 1, "\(error)")
+        }
+    }
+
+    /// Prints `message` as the one-line cause and returns the exit status to throw.
+    private static func fail(status: Int32, _ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("kinevox generate: \(message.replacingOccurrences(of: "\n", with: " "))\n".utf8))
+        return ExitCode(status)
     }
 }

@@ -123,7 +123,7 @@ final class ConfigDocument {
 final class ConfigSection {
     let name: String
     private let table: TOMLTable
-    private let document: ConfigDocument
+    fileprivate let document: ConfigDocument
     private var readKeys: Set<String> = []
 
     fileprivate init(name: String, table: TOMLTable, document: ConfigDocument) {
@@ -191,5 +191,20 @@ final class ConfigSection {
     private func take(_ key: String) -> TOMLValueConvertible? {
         readKeys.insert(key)
         return table[key]
+    }
+}
+
+extension ConfigSection {
+    /// Runs a module's own `validate()`; its refusal is reported at the line of the first of `keys` that
+    /// its message names (else at the section header), keeping the module's wording.
+    func check(keys: [String], _ validate: () throws -> Void) throws {
+        do {
+            try validate()
+        } catch {
+            let message = "\(error)"
+            let named = keys.filter { message.contains($0) }
+                .min { message.range(of: $0)!.lowerBound < message.range(of: $1)!.lowerBound }
+            throw document.error(section: name, key: named, "[\(name)] \(message)")
+        }
     }
 }

@@ -1,5 +1,10 @@
 import Dispatch
 import Foundation
+import KinevoxAudio
+import KinevoxCapture
+import KinevoxEngine
+import KinevoxModel
+import KinevoxServer
 import Logging
 
 /// A failure to start, with the line the user reads.
@@ -9,28 +14,79 @@ struct StartupError: Error, CustomStringConvertible {
 
 /// The running daemon: owns the pipeline's parts, tells systemd its state, and stops them in order.
 ///
-/// `init` does everything that can fail (model, port) before any thread starts, so a refused start leaves
-/// nothing behind. `start` and `stop` run on the main thread.
+/// Data flow (one thread each): capture (ALSA) → ring → VAD loop (`MicrophoneListener`) → inference
+/// worker (`MotionPipeline`, uploads from the server thread join the same queue) → `PlaybackClock` →
+/// server thread → viewers. `init` does everything that can fail (model, port) before any thread of ours
+/// starts, so a refused start leaves nothing behind. `start` and `stop` run on the main thread.
 final class Daemon {
     /// How long `stop` lets the utterance in flight finish before abandoning it (SIGTERM → exit ≤ 2 s).
     static let stopGrace: TimeInterval = 1.2
 
-    private let config: DaemonConfig
     private let logger: Logger
     private let notifier = ServiceNotifier()
+    private let server: StreamServer
+    private let clock: PlaybackClock
+    private let pipeline: MotionPipeline
+    private let capture: AudioCapture
+    private let listener: MicrophoneListener
+    private let captureName: String
     private var watchdogTimer: DispatchSourceTimer?
 
     init(config: DaemonConfig, logger: Logger) throws {
-        self.config = config
         self.logger = logger
-        guard FileManager.default.isReadableFile(atPath: config.model.path) else {
-            throw StartupError(description: "model \(config.model.path): no such readable file")
+        BLAS.setThreadCount(config.model.threads)
+        let loadStarted = ProcessInfo.processInfo.systemUptime
+        let model: InstructionModel
+        do {
+            model = try InstructionModel(path: config.model.path)
+        } catch {
+            let reason = "\(error)"
+            throw StartupError(description: reason.contains(config.model.path) ? "cannot load the model: \(reason)"
+                                                                              : "model \(config.model.path): \(reason)")
         }
+        logger.info("model \(config.model.path) loaded in \(Self.milliseconds(since: loadStarted)) ms")
+
+        let metrics = ServerMetrics()
+        let serverLogger = Logger(label: "kinevoxd.server")
+        let server = StreamServer(config: config.server, metrics: metrics) { serverLogger.info("\($0)") }
+        let clock = PlaybackClock { [server] in server.broadcast($0) }
+        let pipelineLogger = Logger(label: "kinevoxd.inference")
+        let source = ModelMotionSource(model: model, seed: config.model.seed, logger: pipelineLogger)
+        let pipeline = MotionPipeline(source: source, clock: clock, server: server, metrics: metrics) {
+            pipelineLogger.warning("\($0)")
+        }
+        server.onUtterance = { [pipeline] in pipeline.submit($0) }
+
+        let captureLog = CaptureEventLog(logger: Logger(label: "kinevoxd.capture"))
+        let rate = config.capture.sampleRate
+        let capture = try AudioCapture(config.capture, decode: { path in
+            s16Samples(from: try WAVFile.readMono(path, sampleRate: Double(rate)))
+        }, log: { captureLog.record($0) })
+        let listener = try MicrophoneListener(capture: capture, vad: config.vad, metrics: metrics) { [pipeline] cut in
+            pipeline.submit(KinevoxServer.Utterance(samples: cut.samples, sampleRate: rate, origin: .microphone))
+        }
+
+        do {
+            try server.start()
+        } catch {
+            throw StartupError(description: ListenProbe.explain(listen: config.server.listen, fallback: "\(error)"))
+        }
+        self.server = server
+        self.clock = clock
+        self.pipeline = pipeline
+        self.capture = capture
+        self.listener = listener
+        captureName = config.capture.source.displayName
+        logger.info("viewer: http://\(Self.browsableAddress(config.server.listen, port: server.port))/")
     }
 
     /// Starts the threads, then tells systemd the daemon is ready and begins watchdog pings.
     func start() {
-        if let problem = notifier.send("READY=1\nSTATUS=serving") {
+        clock.start()
+        pipeline.start()
+        capture.start()
+        listener.start()
+        if let problem = notifier.send("READY=1\nSTATUS=serving; capture from \(captureName)") {
             logger.warning("\(problem)")
         }
         if let interval = notifier.watchdogInterval {
@@ -40,15 +96,42 @@ final class Daemon {
             timer.resume()
             watchdogTimer = timer
         }
-        logger.info("kinevoxd ready")
+        logger.info("ready: listening on \(captureName)")
     }
 
-    /// Stops everything and ends the process with status 0.
+    /// Stops everything and ends the process with status 0, within 2 s: the utterance in flight is
+    /// finished when it ends within `stopGrace`, otherwise abandoned.
     func stop(reason: String) {
         logger.info("\(reason): stopping")
         notifier.send("STOPPING=1")
         watchdogTimer?.cancel()
+        listener.stop()
+        capture.stop()
+        let pipelineStopped = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { [pipeline] in
+            pipeline.stop()
+            pipelineStopped.signal()
+        }
+        if pipelineStopped.wait(timeout: .now() + Self.stopGrace) == .timedOut {
+            logger.warning("abandoning the utterance in flight")
+        }
+        clock.stop()
+        server.stop()
         logger.info("stopped")
         exit(0)
+    }
+
+    private static func milliseconds(since start: TimeInterval) -> Int {
+        Int(((ProcessInfo.processInfo.systemUptime - start) * 1000).rounded())
+    }
+
+    /// `listen` as a URL authority a browser on this machine can open (a wildcard host becomes loopback).
+    private static func browsableAddress(_ listen: String, port: Int) -> String {
+        let host = listen.lastIndex(of: ":").map { String(listen[..<$0]) } ?? listen
+        switch host {
+        case "0.0.0.0", "*", "": return "127.0.0.1:\(port)"
+        case "::", "[::]": return "[::1]:\(port)"
+        default: return "\(host):\(port)"
+        }
     }
 }

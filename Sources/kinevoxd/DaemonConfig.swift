@@ -1,17 +1,25 @@
 import Foundation
+import KinevoxCapture
+import KinevoxServer
 import Logging
 
 /// Everything kinevoxd reads from its TOML file. Each section fills the configuration type of the module
 /// that owns it; unknown sections and keys, and values out of range, are refused with `file:line`.
 /// Built once on the main thread at start.
 struct DaemonConfig {
+    var capture: AudioCapture.Configuration
+    var vad: VADConfig
     var model: ModelSettings
+    var server: ServerConfig
     var logLevel: Logger.Level
 
     /// Reads and checks the file at `path`; throws `ConfigError`.
     static func load(path: String) throws -> DaemonConfig {
         let document = try ConfigDocument(path: path)
+        let capture = try read(document, "capture") { try AudioCapture.Configuration(section: $0) }
+        let vad = try read(document, "vad") { try VADConfig(section: $0, sampleRate: capture.sampleRate) }
         let model = try read(document, "model") { try ModelSettings(section: $0) }
+        let server = try read(document, "server") { try ServerConfig(section: $0) }
         let logLevel = try read(document, "log") { section in
             let name = try section.string("level", default: "info")
             guard let level = Logger.Level(rawValue: name) else {
@@ -20,7 +28,7 @@ struct DaemonConfig {
             return level
         }
         try document.finish()
-        return DaemonConfig(model: model, logLevel: logLevel)
+        return DaemonConfig(capture: capture, vad: vad, model: model, server: server, logLevel: logLevel)
     }
 
     /// Reads one section with `body` and refuses the keys `body` did not ask for.

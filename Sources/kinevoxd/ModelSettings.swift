@@ -1,4 +1,5 @@
 import Foundation
+import KinevoxModel
 
 /// The `[model]` section: which model file to run and how. Built once at start.
 struct ModelSettings {
@@ -10,8 +11,7 @@ struct ModelSettings {
     var threads: Int
 
     init(section: ConfigSection) throws {
-        path = try BundledFile.resolve(try section.string("path", default: ""), default: .defaultModel,
-                                       section: section, key: "path")
+        path = try BundledFile.defaultModel.resolve(try section.string("path", default: ""), section: section, key: "path")
         seed = UInt64(try section.int("seed", default: 0, in: 0...Int.max))
         threads = try section.int("threads", default: 2, in: 1...256)
     }

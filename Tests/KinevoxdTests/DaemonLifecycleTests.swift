@@ -22,35 +22,39 @@ final class DaemonLifecycleTests: XCTestCase {
         return daemon
     }
 
-    /// A configuration that starts without a microphone: the model given, everything else default.
-    private func config(modelPath: String, extra: String = "") throws -> String {
+    /// A configuration for `modelPath` on a kernel-chosen port, capturing from an ALSA device that never
+    /// opens (as on a machine without a sound card); `extra` is appended.
+    private func config(modelPath: String, listen: String = "127.0.0.1:0", device: String = "hw:99",
+                        extra: String = "") throws -> String {
         try scratch.write("kinevox.toml", """
+            [capture]
+            device = "\(device)"
             [model]
             path = "\(modelPath)"
             threads = 1
+            [server]
+            listen = "\(listen)"
             \(extra)
             """)
     }
 
-    private func workingModel() throws -> String {
-        try scratch.write("model.safetensors", "placeholder")
-    }
+    private func workingModel() -> String { DaemonFixtures.tinyModel }
 
     func testUnknownKeyIsRefusedWithFileLineAndStatus2() throws {
-        let path = try config(modelPath: try workingModel(), extra: "\n[log]\nlevel = \"info\"\nverbose = true\n")
+        let path = try config(modelPath: workingModel(), extra: "[log]\nlevel = \"info\"\nverbose = true\n")
         let daemon = try launch(["--config", path])
         XCTAssertTrue(daemon.waitForExit(timeout: 10))
         XCTAssertEqual(daemon.process.terminationStatus, 2)
-        XCTAssertTrue(daemon.stderr.contains("\(path):7: [log] verbose: unknown key"), daemon.stderr)
+        XCTAssertTrue(daemon.stderr.contains("\(path):10: [log] verbose: unknown key"), daemon.stderr)
         XCTAssertEqual(daemon.stderr.split(separator: "\n").count, 1, "one line: \(daemon.stderr)")
     }
 
     func testBadValueIsRefusedWithFileLineAndStatus2() throws {
-        let path = try config(modelPath: try workingModel(), extra: "\n[log]\nlevel = \"loud\"\n")
+        let path = try config(modelPath: workingModel(), extra: "[log]\nlevel = \"loud\"\n")
         let daemon = try launch(["--config", path])
         XCTAssertTrue(daemon.waitForExit(timeout: 10))
         XCTAssertEqual(daemon.process.terminationStatus, 2)
-        XCTAssertTrue(daemon.stderr.contains("\(path):6: [log] level: \"loud\" is not a log level"), daemon.stderr)
+        XCTAssertTrue(daemon.stderr.contains("\(path):9: [log] level: \"loud\" is not a log level"), daemon.stderr)
     }
 
     func testMissingConfigAndBadUsageExit2() throws {
@@ -64,18 +68,53 @@ final class DaemonLifecycleTests: XCTestCase {
         XCTAssertTrue(usage.stderr.contains("unknown argument --frobnicate"), usage.stderr)
     }
 
+    func testUnknownCaptureDeviceIsRefusedWithStatus2() throws {
+        let path = try config(modelPath: workingModel(), device: "nosuchpcm")
+        let daemon = try launch(["--config", path])
+        XCTAssertTrue(daemon.waitForExit(timeout: 10))
+        XCTAssertEqual(daemon.process.terminationStatus, 2)
+        XCTAssertTrue(daemon.stderr.contains("\(path):2: [capture] device: ALSA knows no PCM named \"nosuchpcm\""), daemon.stderr)
+    }
+
+    func testOutOfRangeServerValueIsRefusedAtItsLine() throws {
+        let path = try config(modelPath: workingModel(), extra: "max_clients = 0\n")
+        let daemon = try launch(["--config", path])
+        XCTAssertTrue(daemon.waitForExit(timeout: 10))
+        XCTAssertEqual(daemon.process.terminationStatus, 2)
+        XCTAssertTrue(daemon.stderr.contains("\(path):8: [server] max_clients: 0 is out of range"), daemon.stderr)
+    }
+
+    func testCorruptModelExits1WithOneLine() throws {
+        let corrupt = try scratch.write("corrupt.safetensors", "\u{8}\0\0\0\0\0\0\0{\"a\":1}")
+        let daemon = try launch(["--config", try config(modelPath: corrupt)])
+        XCTAssertTrue(daemon.waitForExit(timeout: 10))
+        XCTAssertEqual(daemon.process.terminationStatus, 1)
+        XCTAssertTrue(daemon.stderr.contains("cannot load the model: \(corrupt): "), daemon.stderr)
+        XCTAssertEqual(daemon.stderr.split(separator: "\n").count, 1, "one line: \(daemon.stderr)")
+    }
+
+    func testPortInUseExits1WithOneLine() throws {
+        let holder = try ListeningSocket()
+        let daemon = try launch(["--config", try config(modelPath: workingModel(), listen: "127.0.0.1:\(holder.port)")])
+        XCTAssertTrue(daemon.waitForExit(timeout: 20))
+        XCTAssertEqual(daemon.process.terminationStatus, 1)
+        let errors = daemon.stderr.split(separator: "\n").filter { $0.contains("ERROR kinevoxd") }
+        XCTAssertEqual(errors.count, 1, daemon.stderr)
+        XCTAssertTrue(errors.first?.contains("port \(holder.port) is already in use") == true, daemon.stderr)
+    }
+
     func testMissingModelExits1WithOneLine() throws {
         let absent = scratch.url.appendingPathComponent("absent.safetensors").path
         let daemon = try launch(["--config", try config(modelPath: absent)])
         XCTAssertTrue(daemon.waitForExit(timeout: 10))
         XCTAssertEqual(daemon.process.terminationStatus, 1)
-        XCTAssertTrue(daemon.stderr.contains("model \(absent)"), daemon.stderr)
+        XCTAssertTrue(daemon.stderr.contains("\(absent)"), daemon.stderr)
         XCTAssertEqual(daemon.stderr.split(separator: "\n").count, 1, "one line: \(daemon.stderr)")
     }
 
     func testNotifiesReadyWatchdogThenStoppingAndExitsWithin2sOnSIGTERM() throws {
         let socket = try NotifySocket(abstract: true, folder: scratch.url)
-        let daemon = try launch(["--config", try config(modelPath: try workingModel())],
+        let daemon = try launch(["--config", try config(modelPath: workingModel())],
                                 environment: ["NOTIFY_SOCKET": socket.address, "WATCHDOG_USEC": "400000"])
         XCTAssertNotNil(socket.receive(containing: "READY=1", timeout: 30), daemon.stderr)
         XCTAssertNotNil(socket.receive(containing: "WATCHDOG=1", timeout: 2), "pings at half of WATCHDOG_USEC")
@@ -90,7 +129,7 @@ final class DaemonLifecycleTests: XCTestCase {
 
     func testNotifiesOverAPathSocketAndStopsOnSIGINT() throws {
         let socket = try NotifySocket(abstract: false, folder: scratch.url)
-        let daemon = try launch(["--config", try config(modelPath: try workingModel())],
+        let daemon = try launch(["--config", try config(modelPath: workingModel())],
                                 environment: ["NOTIFY_SOCKET": socket.address])
         XCTAssertNotNil(socket.receive(containing: "READY=1", timeout: 30), daemon.stderr)
         daemon.send(SIGINT)

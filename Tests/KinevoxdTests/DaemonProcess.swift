@@ -105,3 +105,55 @@ struct ScratchFolder {
         try? FileManager.default.removeItem(at: url)
     }
 }
+
+/// The committed fixtures of these tests (Tests/Fixtures/Daemon/, written by
+/// Training/kinevox_train/fixtures/daemon.py).
+enum DaemonFixtures {
+    static let folder = DaemonProcess.repositoryRoot.appendingPathComponent("Tests/Fixtures/Daemon")
+    /// A complete, tiny, random model file (front end, audio encoder, generator).
+    static let tinyModel = folder.appendingPathComponent("tiny_model.safetensors").path
+    /// "walk forward" spoken by espeak-ng: 16 kHz mono 16-bit, 0.5 s of quiet before, 1.2 s after.
+    static let walkForward = folder.appendingPathComponent("walk_forward.wav").path
+
+    /// The samples of a 16-bit mono WAV file (its data chunk).
+    static func samples(ofWAV path: String) throws -> [Int16] {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        var offset = 12
+        while offset + 8 <= bytes.count {
+            let id = String(decoding: bytes[offset..<offset + 4], as: UTF8.self)
+            let size = Int(bytes[offset + 4]) | Int(bytes[offset + 5]) << 8 | Int(bytes[offset + 6]) << 16 | Int(bytes[offset + 7]) << 24
+            if id == "data" {
+                let data = bytes[(offset + 8)..<min(bytes.count, offset + 8 + size)]
+                return stride(from: data.startIndex, to: data.endIndex - 1, by: 2).map {
+                    Int16(bitPattern: UInt16(data[$0]) | UInt16(data[$0 + 1]) << 8)
+                }
+            }
+            offset += 8 + size + (size & 1)
+        }
+        throw CocoaError(.fileReadCorruptFile)
+    }
+}
+
+/// A TCP socket listening on a kernel-chosen loopback port, holding it so a daemon cannot bind it.
+final class ListeningSocket {
+    let port: Int
+    private let fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                bind(fd, pointer, length) == 0 && listen(fd, 4) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { close(fd); throw POSIXError(.EADDRINUSE) }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
+}

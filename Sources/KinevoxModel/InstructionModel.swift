@@ -1,0 +1,89 @@
+import Foundation
+import KinevoxEngine
+import KinevoxMotion
+import KinevoxSpeech
+
+/// How long each stage of one generation took, in seconds.
+public struct InstructionTiming: Equatable, Sendable {
+    /// Speech front end: 16 kHz samples → feature frames.
+    public var frontend: Double = 0
+    /// Audio encoder: features → condition tokens.
+    public var audioEncoder: Double = 0
+    /// Length estimate, masked and residual transformers: condition → motion codes.
+    public var generator: Double = 0
+    /// RVQ-VAE decoder and HumanML3D features → joints.
+    public var decoder: Double = 0
+    /// All of the above.
+    public var total: Double = 0
+
+    /// The stages by the names used in logs and in `/metrics` (`kinevox_stage_latency_seconds{stage=…}`).
+    public var stages: [(name: String, seconds: Double)] {
+        [("frontend", frontend), ("audio_encoder", audioEncoder), ("generator", generator), ("decoder", decoder)]
+    }
+}
+
+/// One spoken instruction turned into motion, with what it cost.
+public struct InstructionResult: Sendable {
+    /// The motion: HumanML3D-263 features and 22 joints per frame at 20 fps.
+    public let motion: Motion
+    public let timing: InstructionTiming
+}
+
+/// The whole model of one `.safetensors` file: speech front end → audio encoder → motion generator
+/// (length estimator, masked and residual transformers, RVQ-VAE decoder).
+///
+/// Loading binds every tensor of the file and refuses missing, extra or mis-shaped ones with a message
+/// naming the tensor. `generate` is deterministic for a given seed. Not thread-safe: one inference
+/// thread calls `generate` at a time (kinevoxd's worker, or the `kinevox` CLI's main thread).
+public final class InstructionModel {
+    /// The model file this was loaded from.
+    public let path: String
+    private let frontEnd: SpeechEmbedding
+    private let encoder: AudioEncoder
+    private let generator: MotionGenerator
+    private let arena = ScratchArena()
+
+    /// Opens and binds the model file at `path`; every tensor in it must be used by some layer.
+    public init(path: String) throws {
+        self.path = path
+        let store = try WeightStore(path: path)
+        frontEnd = try SpeechEmbedding(store.scope("frontend"),
+                                       config: store.config(SpeechEmbeddingConfig.self, section: "frontend"))
+        encoder = try AudioEncoder(store.scope("audio_encoder"),
+                                   config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))
+        generator = try MotionGenerator(store: store)
+        try store.root.finish()
+    }
+
+    /// Longest motion the generator makes, in frames (20 fps).
+    public var maxFrames: Int { generator.maxFrames }
+
+    /// Generates the motion for one instruction.
+    /// - Parameters:
+    ///   - samples: the utterance, 16 kHz mono in [-1, 1].
+    ///   - seed: sampling seed; the same seed and samples give the same motion bit for bit.
+    ///   - frames: the motion length in frames, or nil to let the length estimator choose.
+    public func generate(samples: [Float], seed: UInt64, frames: Int? = nil) throws -> InstructionResult {
+        var timing = InstructionTiming()
+        let started = Self.now()
+        var mark = started
+        func lap() -> Double {
+            let now = Self.now()
+            defer { mark = now }
+            return now - mark
+        }
+        let features = frontEnd.embeddings(of: samples)
+        timing.frontend = lap()
+        arena.reset()
+        let condition = encoder.encode(features, arena: arena)
+        timing.audioEncoder = lap()
+        let codes = try generator.generateCodes(condition: condition, seed: seed, frames: frames)
+        timing.generator = lap()
+        let motion = try generator.decode(codes)
+        timing.decoder = lap()
+        timing.total = Self.now() - started
+        return InstructionResult(motion: motion, timing: timing)
+    }
+
+    private static func now() -> Double { ProcessInfo.processInfo.systemUptime }
+}

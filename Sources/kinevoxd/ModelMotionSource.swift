@@ -1,0 +1,56 @@
+import Foundation
+import KinevoxAudio
+import KinevoxModel
+import KinevoxMotion
+import KinevoxServer
+import Logging
+
+/// The daemon's motion source: an utterance (microphone or upload, any rate) resampled to 16 kHz and
+/// run through the model. Logs one line per utterance with its stage timings; the pipeline records the
+/// same timings in `/metrics`. Called on the inference worker thread only.
+final class ModelMotionSource: MotionSource {
+    private let model: InstructionModel
+    private let seed: UInt64
+    private let logger: Logger
+
+    init(model: InstructionModel, seed: UInt64, logger: Logger) {
+        self.model = model
+        self.seed = seed
+        self.logger = logger
+    }
+
+    func motion(for utterance: KinevoxServer.Utterance) throws -> MotionClip {
+        let resampleStarted = ProcessInfo.processInfo.systemUptime
+        var samples = utterance.samples.withUnsafeBufferPointer { floatSamples(fromS16: $0) }
+        if utterance.sampleRate != 16_000 {
+            samples = try resample(samples, from: Double(utterance.sampleRate))
+        }
+        let resampleSeconds = ProcessInfo.processInfo.systemUptime - resampleStarted
+        let result = try model.generate(samples: samples, seed: seed)
+        let joints = Self.jointFrames(result.motion)
+        var stages = ["resample": resampleSeconds]
+        for stage in result.timing.stages { stages[stage.name] = stage.seconds }
+        let origin: String
+        switch utterance.origin {
+        case .microphone: origin = "microphone"
+        case .upload(let client): origin = "upload from client \(client)"
+        }
+        let timings = (["resample"] + result.timing.stages.map(\.name))
+            .map { "\($0) \(Self.ms(stages[$0]!))" }.joined(separator: ", ")
+        logger.info("utterance (\(origin), \(utterance.durationMs) ms of audio) → \(joints.count) frames; \(timings), total \(Self.ms(resampleSeconds + result.timing.total)) ms")
+        return try MotionClip(frames: joints, stageSeconds: stages)
+    }
+
+    /// The motion's flat T×22×3 joint array as frames of joint positions.
+    private static func jointFrames(_ motion: Motion) -> [[SIMD3<Float>]] {
+        let joints = motion.joints
+        return (0..<motion.frameCount).map { frame in
+            (0..<Skeleton.jointCount).map { joint in
+                let base = (frame * Skeleton.jointCount + joint) * 3
+                return SIMD3(joints[base], joints[base + 1], joints[base + 2])
+            }
+        }
+    }
+
+    private static func ms(_ seconds: Double) -> String { String(format: "%.1f", seconds * 1000) }
+}
