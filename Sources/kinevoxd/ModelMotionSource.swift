@@ -20,24 +20,24 @@ final class ModelMotionSource: MotionSource {
     }
 
     func motion(for utterance: KinevoxServer.Utterance) throws -> MotionClip {
-        let resampleStarted = ProcessInfo.processInfo.systemUptime
+        let inputStarted = ProcessInfo.processInfo.systemUptime
         var samples = utterance.samples.withUnsafeBufferPointer { floatSamples(fromS16: $0) }
         if utterance.sampleRate != 16_000 {
             samples = try resample(samples, from: Double(utterance.sampleRate))
         }
-        let resampleSeconds = ProcessInfo.processInfo.systemUptime - resampleStarted
+        let inputSeconds = ProcessInfo.processInfo.systemUptime - inputStarted
         let result = try model.generate(samples: samples, seed: seed)
         let joints = Self.jointFrames(result.motion)
-        var stages = ["resample": resampleSeconds]
+        var stages = ["input": inputSeconds]
         for stage in result.timing.stages { stages[stage.name] = stage.seconds }
         let origin: String
         switch utterance.origin {
         case .microphone: origin = "microphone"
         case .upload(let client): origin = "upload from client \(client)"
         }
-        let timings = (["resample"] + result.timing.stages.map(\.name))
+        let timings = (["input"] + result.timing.stages.map(\.name))
             .map { "\($0) \(Self.ms(stages[$0]!))" }.joined(separator: ", ")
-        logger.info("utterance (\(origin), \(utterance.durationMs) ms of audio) → \(joints.count) frames; \(timings), total \(Self.ms(resampleSeconds + result.timing.total)) ms")
+        logger.info("utterance (\(origin), \(utterance.durationMs) ms of audio) → \(joints.count) frames; \(timings), total \(Self.ms(inputSeconds + result.timing.total)) ms")
         return try MotionClip(frames: joints, stageSeconds: stages)
     }
 
