@@ -58,6 +58,6 @@ let package = Package(
         .testTarget(name: "KinevoxSpeechTests", dependencies: ["KinevoxSpeech"]),
         .testTarget(name: "KinevoxMotionTests", dependencies: ["KinevoxMotion"]),
         .testTarget(name: "KinevoxServerTests", dependencies: ["KinevoxServer"]),
-        .testTarget(name: "KinevoxdTests", dependencies: ["kinevoxd"]),
+        .testTarget(name: "KinevoxdTests", dependencies: ["kinevoxd", "KinevoxCapture", "KinevoxServer"]),
     ]
 )

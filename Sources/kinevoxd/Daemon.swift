@@ -112,11 +112,15 @@ final class Daemon {
             pipeline.stop()
             pipelineStopped.signal()
         }
-        if pipelineStopped.wait(timeout: .now() + Self.stopGrace) == .timedOut {
-            logger.warning("abandoning the utterance in flight")
-        }
+        let finished = pipelineStopped.wait(timeout: .now() + Self.stopGrace) == .success
         clock.stop()
         server.stop()
+        guard finished else {
+            // The inference thread is still inside the model: end the process without running exit
+            // handlers under its feet. The log is unbuffered, so nothing written is lost.
+            logger.warning("stopped; the utterance in flight was abandoned")
+            _exit(0)
+        }
         logger.info("stopped")
         exit(0)
     }

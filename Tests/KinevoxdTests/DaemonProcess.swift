@@ -59,6 +59,12 @@ final class DaemonProcess {
         return false
     }
 
+    /// The exit status once the daemon has exited normally; nil while it runs or after a signal killed it.
+    var exitStatus: Int32? {
+        guard !process.isRunning, process.terminationReason == .exit else { return nil }
+        return process.terminationStatus
+    }
+
     /// Sends `signal` to the daemon.
     func send(_ signal: Int32) {
         kill(process.processIdentifier, signal)

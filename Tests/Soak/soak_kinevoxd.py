@@ -1,7 +1,8 @@
 """Soak benchmark for kinevoxd: many push-to-talk utterances through ONE daemon process.
 
-Starts the release kinevoxd on a scratch configuration (capture from ALSA's `null` PCM, so the capture
-thread runs but hears silence; uploads raised to an unlimited rate), uploads spoken instructions
+Starts the release kinevoxd on a scratch configuration (capture from an ALSA device that never opens,
+`hw:99`, as on a machine without a sound card, so the capture thread keeps retrying; upload rate limit
+raised), uploads spoken instructions
 (made with espeak-ng) over one WebSocket one after another, and for each waits until the daemon answers
 it (`utterance`, then `motion.begin` with the same id). Samples the daemon's RSS from /proc after a
 warm-up and at the end. Prints the numbers and, with --report, writes them into docs/daemon.md.
@@ -71,7 +72,7 @@ def main():
     model_path = os.path.abspath(args.model) if args.model else os.path.join(ROOT, "Models/kinevox-default.safetensors")
     with open(config, "w") as out:
         out.write(f"""[capture]
-device = "null"
+device = "hw:99"
 [model]
 path = "{model_path}"
 threads = 2
