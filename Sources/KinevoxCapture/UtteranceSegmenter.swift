@@ -106,7 +106,7 @@ public struct UtteranceSegmenter: Sendable {
     }
 
     private mutating func process(frame: UnsafeBufferPointer<Int16>, into closed: inout [Utterance]) {
-        let decision = vad.classify(frame)
+        let decision = vad.classify(frame, inUtterance: open != nil)
         let frameStart = position
         let frameEnd = frameStart + frameLength
         history.append(frame)
