@@ -9,7 +9,7 @@ public struct VADConfig: Codable, Equatable, Sendable {
     /// Analysis frame length (ms); decisions are made per frame. `frame_ms`
     public var frameMs: Int = 10
     /// A frame this far above the noise level counts towards opening an utterance (dB). `start_threshold_db`
-    public var startThresholdDB: Double = 6
+    public var startThresholdDB: Double = 5
     /// While an utterance is open, a frame this far above the noise level counts as speech (dB); the
     /// gap to `start_threshold_db` is the hysteresis. `stop_threshold_db`
     public var stopThresholdDB: Double = 3
@@ -25,7 +25,7 @@ public struct VADConfig: Codable, Equatable, Sendable {
     public var smoothingMs: Int = 30
     /// How fast the noise level follows the signal between utterances (dB per second, both ways; it
     /// settles on the median level of the non-speech frames). `noise_adapt_db_per_s`
-    public var noiseAdaptDBPerS: Double = 10
+    public var noiseAdaptDBPerS: Double = 5
     /// Both thresholds rise by this many times the noise's typical deviation from its level (mean
     /// absolute deviation of non-speech frames, tracked over about a second): steady hiss keeps low
     /// thresholds, fluctuating babble gets higher ones. `noise_spread_factor`

@@ -43,7 +43,7 @@ SNRS_DB = (30, 20, 10, 5)
 class CorpusConfig:
     out_dir: Path = Path("cache/vadbench")
     utterances_per_file: int = 12
-    files_per_condition: int = 2
+    files_per_condition: int = 4
     lead_s: float = 2.0          # noise only before the first utterance (lets a floor tracker settle)
     gap_s: tuple = (1.0, 2.5)    # silence between utterances (uniform)
     level_dbfs: float = -26.0    # mean speech level (RMS over each utterance's speech span)
