@@ -13,6 +13,9 @@ public struct VADConfig: Codable, Equatable, Sendable {
     /// While an utterance is open, a frame this far above the noise level counts as speech (dB); the
     /// gap to `start_threshold_db` is the hysteresis. `stop_threshold_db`
     public var stopThresholdDB: Double = 3
+    /// Frames more than this below the utterance's loudest frame do not keep it open (dB), so faint
+    /// background voices after a loud command do not stretch it. `speech_range_db`
+    public var speechRangeDB: Double = 30
     /// How long frames must stay above the start threshold to open an utterance (ms). `onset_ms`
     public var onsetMs: Int = 30
     /// Frames quieter than this are never speech, whatever the noise floor (dBFS). `min_level_dbfs`
@@ -55,6 +58,7 @@ public struct VADConfig: Codable, Equatable, Sendable {
         case frameMs = "frame_ms"
         case startThresholdDB = "start_threshold_db"
         case stopThresholdDB = "stop_threshold_db"
+        case speechRangeDB = "speech_range_db"
         case onsetMs = "onset_ms"
         case minLevelDBFS = "min_level_dbfs"
         case levelBandHz = "level_band_hz"
@@ -80,6 +84,7 @@ public struct VADConfig: Codable, Equatable, Sendable {
         try read(.frameMs, &frameMs)
         try read(.startThresholdDB, &startThresholdDB)
         try read(.stopThresholdDB, &stopThresholdDB)
+        try read(.speechRangeDB, &speechRangeDB)
         try read(.onsetMs, &onsetMs)
         try read(.minLevelDBFS, &minLevelDBFS)
         try read(.levelBandHz, &levelBandHz)
@@ -105,6 +110,7 @@ public struct VADConfig: Codable, Equatable, Sendable {
         try require(stopThresholdDB > 0 && stopThresholdDB <= startThresholdDB,
                     "need 0 < stop_threshold_db (\(stopThresholdDB)) <= start_threshold_db (\(startThresholdDB))")
         try require(startThresholdDB <= 60, "start_threshold_db \(startThresholdDB) must be at most 60")
+        try require(speechRangeDB > 0 && speechRangeDB <= 120, "speech_range_db \(speechRangeDB) must be in (0, 120]")
         try require(onsetMs >= 0 && onsetMs <= 500, "onset_ms \(onsetMs) must be 0–500")
         try require((-120...0).contains(minLevelDBFS), "min_level_dbfs \(minLevelDBFS) must be -120–0")
         try require(levelBandHz >= 500, "level_band_hz \(levelBandHz) must be at least 500")
