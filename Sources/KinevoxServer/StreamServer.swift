@@ -214,6 +214,8 @@ public final class StreamServer: @unchecked Sendable {
             }
             return 0
         case LWS_CALLBACK_ESTABLISHED:
+            var sendBuffer = Int32(config.socketSendBufferBytes)
+            setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
             let session = ClientSession(id: nextClientID, wsi: wsi)
             nextClientID += 1
             sessions[wsi] = session
