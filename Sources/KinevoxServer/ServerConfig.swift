@@ -45,7 +45,8 @@ public struct ServerConfig: Sendable {
         else {
             throw ServerError.invalidConfig("listen must be HOST:PORT (e.g. \"127.0.0.1:8765\"), got \"\(listen)\"")
         }
-        let host = String(listen[..<colon])
+        var host = String(listen[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }  // "[::1]:8765"
         guard !host.isEmpty else {
             throw ServerError.invalidConfig("listen has no host part: \"\(listen)\"")
         }

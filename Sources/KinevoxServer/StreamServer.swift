@@ -1,6 +1,5 @@
 import CWebSockets
 import Foundation
-import KinevoxMotion
 
 /// The libwebsockets server: one port serves the viewer page (`/`), three.js (`/three/`),
 /// `/healthz`, `/metrics` and the WebSocket stream (`/`, subprotocol `kinevox.v1`, or none).
@@ -42,7 +41,7 @@ public final class StreamServer: @unchecked Sendable {
 
     /// A stopped server; `log` receives one line per notable event (default: stderr).
     public init(config: ServerConfig, metrics: ServerMetrics = ServerMetrics(),
-                log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(("kinevox: " + $0 + "\n").utf8)) }) {
+                log: @escaping (String) -> Void = logToStandardError) {
         self.config = config
         self.metrics = metrics
         self.log = log
@@ -497,6 +496,11 @@ public final class StreamServer: @unchecked Sendable {
         if lws_write(wsi, message.payload, message.count, LWS_WRITE_HTTP_FINAL) < Int32(message.count) { return 1 }
         return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
     }
+}
+
+/// Writes one log line to stderr (journald keeps it); the default log of the server's classes.
+public func logToStandardError(_ line: String) {
+    FileHandle.standardError.write(Data(("kinevox: " + line + "\n").utf8))
 }
 
 /// The libwebsockets callback for both protocols; a top-level function as C requires. Finds the

@@ -12,7 +12,7 @@ final class ViewerBrowserTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: Self.chromium) else {
             throw XCTSkip("chromium is not installed (Debian package chromium); the browser test needs it")
         }
-        let harness = try ServerHarness(speed: 1)
+        let harness = try ServerHarness(speed: 2)
         defer { harness.stop() }
         let browser = try HeadlessChromium(url: "http://127.0.0.1:\(harness.server.port)/")
         defer { browser.stop() }
