@@ -50,9 +50,16 @@ public final class StreamServer: @unchecked Sendable {
 
     deinit {
         stop()
+        releaseContextTables()
+    }
+
+    private func releaseContextTables() {
         protocols?.deallocate()
         mounts?.deallocate()
         vhostOptions?.deallocate()
+        protocols = nil
+        mounts = nil
+        vhostOptions = nil
     }
 
     /// The TCP port the server listens on (useful when `listen` names port 0), 0 before `start()`.
@@ -64,6 +71,7 @@ public final class StreamServer: @unchecked Sendable {
         guard lock.withLock({ context == nil }) else { return }
         let (host, port) = try config.listenAddress()
         checkAssetDirectories()
+        releaseContextTables()  // from an earlier start(), if any; its context is gone
 
         let protocols = UnsafeMutablePointer<lws_protocols>.allocate(capacity: 3)
         protocols.initialize(repeating: lws_protocols(), count: 3)

@@ -34,6 +34,17 @@ final class ConfigAndFormatTests: XCTestCase {
         XCTAssertThrowsError(try second.start()) { XCTAssertTrue("\($0)".contains("cannot listen")) }
     }
 
+    /// stop() then start() again serves again (on a new port).
+    func testServerRestarts() throws {
+        let harness = try ServerHarness()
+        defer { harness.stop() }
+        harness.server.stop()
+        XCTAssertEqual(harness.server.port, 0)
+        try harness.server.start()
+        XCTAssertEqual(try harness.get("/healthz").status, 200)
+        _ = try harness.connect()
+    }
+
     func testJSONNumbersAndStrings() {
         XCTAssertEqual(ServerMessage.decimal(1.23456, places: 3), "1.235")
         XCTAssertEqual(ServerMessage.decimal(-0.0004, places: 3), "0.000")
