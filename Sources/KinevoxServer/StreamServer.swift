@@ -110,7 +110,7 @@ public final class StreamServer: @unchecked Sendable {
         }
         self.mounts = mounts
 
-        lws_set_log_level(Int32(LLL_ERR), nil)
+        lws_set_log_level(Int32(LLL_ERR), logLibWebSocketsLine)
         var info = lws_context_creation_info()
         info.port = Int32(port)
         info.iface = cStrings.keep(host)
@@ -509,6 +509,12 @@ public final class StreamServer: @unchecked Sendable {
 /// Writes one log line to stderr (journald keeps it); the default log of the server's classes.
 public func logToStandardError(_ line: String) {
     FileHandle.standardError.write(Data(("kinevox: " + line + "\n").utf8))
+}
+
+/// libwebsockets' own error lines, to stderr with the daemon's prefix (lws calls it from any thread).
+private func logLibWebSocketsLine(_ level: Int32, _ line: UnsafePointer<CChar>?) {
+    guard let line else { return }
+    logToStandardError("libwebsockets: " + String(cString: line).trimmingCharacters(in: .whitespacesAndNewlines))
 }
 
 /// The libwebsockets callback for both protocols; a top-level function as C requires. Finds the

@@ -33,7 +33,7 @@
   }
 
   function describe() {
-    var parts = [state.connected ? "connected" : "disconnected"];
+    var parts = [state.connected ? "connected" : "disconnected (retrying; a server with a token needs ?token=… in this page's address)"];
     if (state.lastUtterance) {
       parts.push("last utterance #" + state.lastUtterance.id + " (" + (state.lastUtterance.duration_ms / 1000).toFixed(1) + " s)");
     } else {
