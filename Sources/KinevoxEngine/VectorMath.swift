@@ -1,6 +1,7 @@
-/// Float32 kernels for the element-wise layers: exp and erf as branch-free straight-line code (so loops over
-/// them auto-vectorise, unlike calls into libm) and 8-lane reductions. Accuracy: exp within 2 ulp for inputs
-/// in [-87, 88] (0 below -87); erf within 3e-7 absolute everywhere. Polynomial coefficients were fitted for
+/// Float32 kernels for the element-wise layers and sampling: exp, log and erf as branch-free straight-line code
+/// (so loops over them auto-vectorise, unlike calls into libm, and results do not depend on the libm version) and
+/// 8-lane reductions. Accuracy: exp within 2 ulp for inputs in [-87, 88] (0 below -87); log within 2 ulp;
+/// erf within 3e-7 absolute everywhere. Polynomial coefficients were fitted for
 /// Kinevox (Chebyshev least squares on dense grids, converted to the monomial basis).
 enum VectorMath {
     /// e^x (0 for x < −87, e^88 for x > 88).
@@ -30,6 +31,23 @@ enum VectorMath {
         let far = 1 - exp(-z) * tail * t
         let magnitude = a < 1.5 ? near : far
         return Float(bitPattern: magnitude.bitPattern | (x.bitPattern & 0x8000_0000))
+    }
+
+    /// Natural log of a positive normal float (x = 2^e·m with m in [√½, √2): e·ln2 + log1p(m − 1) by polynomial);
+    /// within 2 ulp. Used where results must not depend on the libm version (sampling).
+    @inline(__always)
+    static func log(_ x: Float) -> Float {
+        let bits = x.bitPattern
+        var e = Float(Int32(bitPattern: (bits >> 23) & 0xFF) - 127)
+        var m = Float(bitPattern: (bits & 0x007F_FFFF) | 0x3F80_0000)
+        let high = m > 1.414_213_56
+        m = high ? m * 0.5 : m
+        e = high ? e + 1 : e
+        let f = m - 1
+        let p = 0.333_333_309 + f * (-0.250_002_246 + f * (0.200_009_521 + f * (-0.166_460_234
+            + f * (0.142_204_634 + f * (-0.129_410_578 + f * (0.125_470_363 + f * -0.079_947_677_7))))))
+        let log1p = f - 0.5 * f * f + f * f * f * p
+        return e * 0.693_359_375 + (log1p + e * -2.121_944_4e-4)
     }
 
     /// Sum of `count` floats (8 interleaved partial sums).

@@ -17,6 +17,18 @@ final class VectorMathTests: XCTestCase {
         XCTAssertEqual(VectorMath.exp(0), 1)
     }
 
+    func testLogWithinTwoUlpOverSamplingInputs() {
+        var worst = 0.0
+        for i in 0 ... 200_000 {
+            // Geometric grid from 1e-20 to 100: the uniform draws and −log(u) values Gumbel sampling feeds it.
+            let x = Float(1e-20 * pow(1e22, Double(i) / 200_000))
+            let exact = Foundation.log(Double(x))
+            if x != 1 { worst = max(worst, abs(Double(VectorMath.log(x)) - exact) / abs(exact)) }
+        }
+        XCTAssertLessThanOrEqual(worst, 2.4e-7, "max relative error \(worst)")
+        XCTAssertEqual(VectorMath.log(1), 0)
+    }
+
     func testErfWithinThreeTenMillionthsAbsolute() {
         var worst = 0.0
         for i in 0 ... 200_000 {
