@@ -172,10 +172,10 @@ def captions_for(action: str, style: str, rng: random.Random) -> dict[str, list]
 
 def multistage_captions(first: tuple[str, str], second: tuple[str, str], rng: random.Random) -> dict[str, list]:
     """Captions for two joined clips, each (action, style): "X, then Y" in both caption styles."""
-    a, b = plans(*first, rng, 1)[0], plans(*second, rng, 1)[0]
-    joined = CaptionPlan(f"{_join(a.third, a.manner)}, then {_join(b.third, b.manner)}",
-                         f"{_join(a.base, a.manner)}, then {_join(b.base, b.manner)}", "", a.subject)
-    return {"original": [original_text(joined)], "oral": [oral_texts(joined, rng)]}
+    joined = [CaptionPlan(f"{_join(a.third, a.manner)}, then {_join(b.third, b.manner)}",
+                          f"{_join(a.base, second_person(a.manner))}, then {_join(b.base, second_person(b.manner))}", "", a.subject)
+              for a, b in zip(plans(*first, rng), plans(*second, rng))]
+    return {"original": [original_text(p) for p in joined], "oral": [oral_texts(p, rng) for p in joined]}
 
 
 def tokens(text: str) -> str:
@@ -194,7 +194,12 @@ def build_captions(cache: Path, seed: int = 0) -> dict:
     text_dir.mkdir(parents=True, exist_ok=True)
     table = {}
     for clip in tqdm(index["clips"], desc="captions", unit="clip"):
-        caps = captions_for(clip["action"], clip["style"], clip_rng(seed, clip["id"]))
+        rng = clip_rng(seed, clip["id"])
+        if "parts" in clip:
+            (a1, a2), (s1, s2) = clip["action"].split("+"), clip["style"].split("+")
+            caps = multistage_captions((a1, s1), (a2, s2), rng)
+        else:
+            caps = captions_for(clip["action"], clip["style"], rng)
         table[clip["id"]] = caps
         (text_dir / f"{clip['id']}.txt").write_text("".join(f"{c}#{tokens(c)}#0.0#0.0\n" for c in caps["original"]))
     out_dir = cache / "captions"
