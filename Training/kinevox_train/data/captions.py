@@ -99,7 +99,7 @@ ORAL_TEMPLATES = [
 ]
 SYNONYMS = [(r"\bforward\b", ["forward", "ahead", "forwards"]), (r"\bslowly\b", ["slowly", "slow"]),
             (r"\bquickly\b", ["quickly", "fast"]), (r"\bsomeone\b", ["someone", "somebody"]),
-            (r"\braise\b", ["raise", "lift", "put up"])]
+            (r"\braise\b", ["raise", "lift"])]
 N_ORIGINAL = 3
 N_ORAL = 5
 
