@@ -188,13 +188,15 @@ public final class SpeechEmbeddingStream {
     private var floor: Float { loudest - config.topDb }
 
     /// Feeds the next samples (16 kHz mono, [−1, 1]); computes every mel frame and window they complete.
-    public func append(_ samples: [Float]) {
+    /// Returns `embeddingCount`, the number of embeddings computed so far.
+    @discardableResult
+    public func append(_ samples: [Float]) -> Int {
         samplesSeen += samples.count
         pending.reserveCapacity(pending.count + samples.count)
         for s in samples { pending.append(s * config.inputScale) }
         let hop = config.hopLength, nFft = config.nFft, mels = config.nMels
         let newFrames = pending.count >= nFft ? (pending.count - nFft) / hop + 1 : 0
-        guard newFrames > 0 else { return }
+        guard newFrames > 0 else { return embeddingCount }
         let start = decibels.count
         decibels.append(contentsOf: repeatElement(0, count: newFrames * mels))
         pending.withUnsafeBufferPointer { audio in
@@ -207,6 +209,7 @@ public final class SpeechEmbeddingStream {
         for v in decibels[start...] { loudest = Swift.max(loudest, v) }
         refreshStaleWindows()
         computeNewWindows()
+        return embeddingCount
     }
 
     /// Ends the utterance: pads a too-short one with zeros to one full window, brings every window up to

@@ -39,12 +39,14 @@ final class SpeechEmbeddingTests: XCTestCase {
         var random = SeededRandom(seed: seed)
         let stream = model.makeStream()
         var start = 0
+        var ready = 0
         while start < audio.count {
             let end = min(audio.count, start + 1 + Int(random.next() % 3000))
-            stream.append(Array(audio[start ..< end]))
+            let count = stream.append(Array(audio[start ..< end]))
+            XCTAssertGreaterThanOrEqual(count, ready, "embeddings only accumulate")
+            ready = count
             start = end
         }
-        let ready = stream.embeddingCount
         return (stream.finish(), ready)
     }
 
