@@ -67,6 +67,21 @@ final class SpeechEmbeddingTests: XCTestCase {
         }
     }
 
+    func testHopLongerThanFrameStreamsCorrectly() throws {
+        // hop_length > n_fft leaves gaps between frames that streaming must skip (weights do not depend on hop).
+        let store = try WeightStore(path: SpeechFixtures.speechEmbeddingModel())
+        var config = try store.config(SpeechEmbeddingConfig.self, section: "frontend")
+        config.hopLength = 600
+        let model = try SpeechEmbedding(store.scope("frontend"), config: config)
+        let speech = try SpeechFixtures.store("speech_embedding_parity.safetensors").fixture("speech.audio").toArray()
+        let audio = speech + speech + speech
+        let batch = model.embeddings(of: audio)
+        XCTAssertEqual(batch.frames, ((audio.count - 512) / 600 + 1 - 76) / 8 + 1)
+        let (stream, _) = streamed(model, audio, seed: 4)
+        XCTAssertEqual(stream.frames, batch.frames)
+        XCTAssertEqual(maxAbsDifference(stream.values, batch.values), 0)
+    }
+
     func testShortUtteranceIsPaddedToOneWindow() throws {
         let model = try model()
         for count in [0, 1, 511, 12_511, 12_512] {
