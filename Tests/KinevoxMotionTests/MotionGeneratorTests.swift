@@ -1,0 +1,82 @@
+import KinevoxEngine
+import XCTest
+@testable import KinevoxMotion
+
+/// The generator's contract on the tiny fixture model: determinism, lengths, refusal of bad input,
+/// scratch memory planned at load.
+final class MotionGeneratorTests: XCTestCase {
+    private var generator: MotionGenerator!
+    private var condition: [Float] = []
+
+    override func setUpWithError() throws {
+        generator = try MotionGenerator(path: TestData.fixtures.appendingPathComponent("tiny_generator.safetensors").path)
+        let parity = try SafetensorsFile(path: TestData.fixtures.appendingPathComponent("parity.safetensors").path)
+        condition = try parity.floats("gen.cond").toArray()
+    }
+
+    func testSameSeedAndConditionGiveIdenticalMotion() throws {
+        let first = try generator.generate(condition: condition, seed: 42)
+        let second = try generator.generate(condition: condition, seed: 42)
+        XCTAssertEqual(first.features.map(\.bitPattern), second.features.map(\.bitPattern))
+        XCTAssertEqual(first.joints.map(\.bitPattern), second.joints.map(\.bitPattern))
+    }
+
+    func testDifferentSeedsGiveDifferentMotions() throws {
+        let motions = try (1...4).map { try generator.generate(condition: condition, seed: UInt64($0), frames: 40) }
+        for (i, a) in motions.enumerated() {
+            for b in motions[(i + 1)...] { XCTAssertNotEqual(a.features, b.features) }
+        }
+    }
+
+    /// The estimator's length is a whole number of tokens within the model's range; a requested
+    /// length is kept exactly, including one that is not a multiple of the token size.
+    func testLengthFromEstimatorOrRequest() throws {
+        let estimated = try generator.generate(condition: condition, seed: 3)
+        XCTAssertEqual(estimated.frameCount % 4, 0)
+        XCTAssertGreaterThanOrEqual(estimated.frameCount, generator.config.sampling.minTokens * 4)
+        XCTAssertLessThanOrEqual(estimated.frameCount, generator.maxFrames)
+        let requested = try generator.generate(condition: condition, seed: 3, frames: 37)
+        XCTAssertEqual(requested.frameCount, 37)
+        XCTAssertEqual(requested.joints.count, 37 * 22 * 3)
+        XCTAssertEqual(requested.joints[0], 0)
+        XCTAssertEqual(requested.joints[2], 0)
+    }
+
+    func testBadInputsAreRefusedWithClearErrors() {
+        XCTAssertThrowsError(try generator.generate(condition: [], seed: 1)) { error in
+            XCTAssertTrue("\(error)".contains("empty condition"), "\(error)")
+        }
+        XCTAssertThrowsError(try generator.generate(condition: condition, seed: 1, frames: 0)) { error in
+            XCTAssertTrue("\(error)".contains("outside 1…"), "\(error)")
+        }
+        XCTAssertThrowsError(try generator.generate(condition: condition, seed: 1, frames: 197))
+        XCTAssertThrowsError(try generator.generate(condition: Array(condition.dropLast()), seed: 1)) { error in
+            XCTAssertTrue("\(error)".contains("16-wide tokens"), "\(error)")
+        }
+        var poisoned = condition
+        poisoned[3] = .nan
+        XCTAssertThrowsError(try generator.generate(condition: poisoned, seed: 1)) { error in
+            XCTAssertTrue("\(error)".contains("NaN"), "\(error)")
+        }
+    }
+
+    /// The tiny model's transformers hold 64 positions, so the longest motion is HumanML3D's 196
+    /// frames (49 tokens); generating it after load asks the system for no more scratch memory.
+    func testScratchIsPlannedAtLoad() throws {
+        XCTAssertEqual(generator.maxFrames, 196)
+        let allocations = generator.arena.systemAllocationCount
+        _ = try generator.generate(condition: condition, seed: 9, frames: generator.maxFrames)
+        _ = try generator.generate(condition: condition, seed: 10)
+        XCTAssertEqual(generator.arena.systemAllocationCount, allocations)
+    }
+
+    func testModelFileWithoutGeneratorIsRefused() {
+        let path = TestData.fixtures.appendingPathComponent("parity.safetensors").path
+        XCTAssertThrowsError(try MotionGenerator(path: path)) { error in
+            XCTAssertTrue("\(error)".contains("parity.safetensors"), "\(error)")
+        }
+        XCTAssertThrowsError(try MotionGenerator(path: "/nonexistent/model.safetensors")) { error in
+            XCTAssertTrue("\(error)".contains("/nonexistent/model.safetensors"), "\(error)")
+        }
+    }
+}
