@@ -60,6 +60,17 @@ final class MotionGeneratorTests: XCTestCase {
         }
     }
 
+    func testCodesOutsideTheCodebookAreRefused() throws {
+        let good = try generator.generateCodes(condition: condition, seed: 5, frames: 8)
+        XCTAssertNoThrow(try generator.decode(good))
+        var codes = good.codes
+        codes[1] = 16
+        XCTAssertThrowsError(try generator.decode(MotionCodes(tokens: 2, layers: 3, codes: codes, frames: 8))) { error in
+            XCTAssertTrue("\(error)".contains("code 16 is outside"), "\(error)")
+        }
+        XCTAssertThrowsError(try generator.decode(MotionCodes(tokens: 2, layers: 3, codes: good.codes, frames: 9)))
+    }
+
     /// The tiny model's transformers hold 64 positions, so the longest motion is HumanML3D's 196
     /// frames (49 tokens); generating it after load asks the system for no more scratch memory.
     func testScratchIsPlannedAtLoad() throws {
@@ -68,6 +79,21 @@ final class MotionGeneratorTests: XCTestCase {
         _ = try generator.generate(condition: condition, seed: 9, frames: generator.maxFrames)
         _ = try generator.generate(condition: condition, seed: 10)
         XCTAssertEqual(generator.arena.systemAllocationCount, allocations)
+    }
+
+    func testInconsistentConfigIsRefused() {
+        XCTAssertNoThrow(try generator.config.validate())
+        var config = generator.config
+        config.resTransformer.numCodes = 17
+        XCTAssertThrowsError(try config.validate()) { error in
+            XCTAssertEqual("\(error)", "kinevox.config: res_transformer.num_codes must equal rvq.num_codes")
+        }
+        config = generator.config
+        config.sampling.steps = 1
+        XCTAssertThrowsError(try config.validate())
+        config = generator.config
+        config.sampling.length = "longest"
+        XCTAssertThrowsError(try config.validate())
     }
 
     func testModelFileWithoutGeneratorIsRefused() {
