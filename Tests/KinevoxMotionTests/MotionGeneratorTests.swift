@@ -42,6 +42,18 @@ final class MotionGeneratorTests: XCTestCase {
         XCTAssertEqual(requested.joints[2], 0)
     }
 
+    /// A generated motion (not a rigid skeleton: bone lengths vary from frame to frame) still
+    /// exports in every format; its BVH holds finite numbers only.
+    func testGeneratedMotionExportsInEveryFormat() throws {
+        let motion = try generator.generate(condition: condition, seed: 11, frames: 24)
+        for format in MotionFormat.allCases {
+            XCTAssertFalse(try MotionFile.encode(motion, as: format).isEmpty, format.rawValue)
+        }
+        let bvh = try BVHAnimation(joints: motion.joints)
+        XCTAssertTrue(bvh.rotations.joined().allSatisfy { $0.x.isFinite && $0.y.isFinite && $0.z.isFinite })
+        XCTAssertTrue(bvh.restOffsets.allSatisfy { $0.x.isFinite && $0.y.isFinite && $0.z.isFinite })
+    }
+
     func testBadInputsAreRefusedWithClearErrors() {
         XCTAssertThrowsError(try generator.generate(condition: [], seed: 1)) { error in
             XCTAssertTrue("\(error)".contains("empty condition"), "\(error)")
