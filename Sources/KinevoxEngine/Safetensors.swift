@@ -145,6 +145,32 @@ public final class SafetensorsFile {
         return tensor
     }
 
+    /// Writes `tensors` as an F32 safetensors file at `path` with string `metadata` (e.g. `kinevox.config`);
+    /// tensors are laid out in the order given. For tools, tests and benchmarks; models come from Training/.
+    public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to path: String) throws {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        for (name, tensor) in tensors {
+            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + 4 * tensor.count]] as [String: Any]
+            offset += 4 * tensor.count
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
+        var bytes = Data()
+        bytes.reserveCapacity(8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(json)
+        for (_, tensor) in tensors {
+            for i in 0 ..< tensor.count { withUnsafeBytes(of: tensor.data[i].bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+        }
+        do {
+            try bytes.write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw SafetensorsError.cannotOpen(path: path, reason: "write: \(error.localizedDescription)")
+        }
+    }
+
     private struct Header {
         var metadata: [String: String]
         var entries: [String: Entry]
