@@ -108,6 +108,20 @@ final class MotionGeneratorTests: XCTestCase {
         XCTAssertThrowsError(try config.validate())
     }
 
+    /// A whole model as the training exporter writes it (fp16, audio encoder included) loads: the
+    /// generator takes its own prefixes, widens fp16, and samples like the fp32 model up to rounding.
+    func testExportedFP16ModelLoads() throws {
+        let exported = try MotionGenerator(path: TestData.fixtures.appendingPathComponent("tiny_model_fp16.safetensors").path)
+        XCTAssertEqual(exported.config, generator.config)
+        let arena = ScratchArena()
+        let codes = try generator.generateCodes(condition: condition, seed: 2, frames: 24)
+        let full = generator.rvq.decode(codes.codes, batch: 1, tokens: 6, layers: 3, arena: arena).toArray()
+        let half = exported.rvq.decode(codes.codes, batch: 1, tokens: 6, layers: 3, arena: arena).toArray()
+        let worst = zip(full, half).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThan(worst, 0.05, "fp16 weights: decoder differs by \(worst)")
+        XCTAssertEqual(try exported.generate(condition: condition, seed: 2, frames: 24).frameCount, 24)
+    }
+
     func testModelFileWithoutGeneratorIsRefused() {
         let path = TestData.fixtures.appendingPathComponent("parity.safetensors").path
         XCTAssertThrowsError(try MotionGenerator(path: path)) { error in

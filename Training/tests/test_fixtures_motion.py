@@ -18,7 +18,7 @@ def test_fixtures_are_deterministic_and_match_committed(tmp_path):
     make_fixtures(tmp_path)
     again = tmp_path / "again"
     make_fixtures(again)
-    for name in ("tiny_generator.safetensors", "parity.safetensors"):
+    for name in ("tiny_generator.safetensors", "tiny_model_fp16.safetensors", "parity.safetensors"):
         assert (tmp_path / name).read_bytes() == (again / name).read_bytes()
         assert (tmp_path / name).stat().st_size < 500_000
         fresh = load_file(str(tmp_path / name))
