@@ -99,6 +99,7 @@ public final class MotionGenerator {
             throw MotionError("condition holds \(condition.count) values, not a whole number of \(condDim)-wide tokens")
         }
         guard condition.allSatisfy(\.isFinite) else { throw MotionError("condition tokens contain NaN or infinity") }
+        guard sampling.steps >= 2 else { throw MotionError("sampling.steps must be at least 2, got \(sampling.steps)") }
         if let frames, !(1...maxFrames).contains(frames) {
             throw MotionError("motion length \(frames) frames is outside 1…\(maxFrames) (at \(Skeleton.fps) fps)")
         }
