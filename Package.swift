@@ -41,6 +41,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
+        // The engine benchmark; --export-dynamic lets shared libraries (Swift runtime, OpenBLAS) bind to
+        // CAllocationCounter's counting malloc.
+        .target(name: "CAllocationCounter"),
+        .executableTarget(name: "kinevox-engine-bench", dependencies: ["KinevoxEngine", "CAllocationCounter"],
+                          linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]),
         .executableTarget(name: "kinevox", dependencies: [
             "KinevoxCapture", "KinevoxSpeech", "KinevoxMotion", "KinevoxServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
