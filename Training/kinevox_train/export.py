@@ -31,6 +31,9 @@ def model_from_runs(rvq_run: str, generator_run: str, residual_run: str) -> Kine
     cfg = KinevoxConfig.from_dict(res["config"])
     if cfg.rvq != KinevoxConfig.from_dict(rvq["config"]).rvq:
         raise ValueError("the residual run's rvq config differs from the RVQ run's: retrain the residual stage")
+    if res.get("encoder_step") != gen["step"]:
+        print(f"warning: the residual stage last saw the stage-2 encoder of step {res.get('encoder_step')}, "
+              f"the exported encoder is from step {gen['step']}", file=sys.stderr)
     model = KinevoxModel(cfg)
     model.rvq.load_state_dict(rvq["model"])
     for name, state in gen["modules"].items():
