@@ -157,6 +157,8 @@ def main(argv=None) -> None:
         cfg.audio_encoder.num_cond_tokens = 1
         cfg.audio_encoder.dim = input_dim
     cfg.audio_encoder.input_dim = input_dim
+    if kind == "speech":
+        cfg.frontend["feature_dim"] = input_dim
     for section in (cfg.length_estimator, cfg.mask_transformer, cfg.res_transformer):
         section.cond_dim = cfg.audio_encoder.dim
     cfg.validate()
