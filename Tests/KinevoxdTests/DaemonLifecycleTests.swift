@@ -57,6 +57,15 @@ final class DaemonLifecycleTests: XCTestCase {
         XCTAssertTrue(daemon.stderr.contains("\(path):9: [log] level: \"loud\" is not a log level"), daemon.stderr)
     }
 
+    func testUnderJournaldLinesCarryThePriorityPrefixInsteadOfATimestamp() throws {
+        let path = try config(modelPath: workingModel(), extra: "[log]\nlevel = \"loud\"\n")
+        let daemon = try DaemonProcess(arguments: ["--config", path], journal: true)
+        daemons.append(daemon)
+        XCTAssertTrue(daemon.waitForExit(timeout: 10))
+        XCTAssertEqual(daemon.exitStatus, 2)
+        XCTAssertTrue(daemon.stderr.hasPrefix("<3>kinevoxd: \(path):9: "), daemon.stderr)
+    }
+
     func testMissingConfigAndBadUsageExit2() throws {
         let missing = try launch(["--config", scratch.url.appendingPathComponent("absent.toml").path])
         XCTAssertTrue(missing.waitForExit(timeout: 10))
