@@ -37,6 +37,7 @@ guard let configPath else {
     exit(2)
 }
 
+ShutdownSignals.unblock()
 let linePrefix = JournalLogHandler.prefixForCurrentStderr()
 var startupLogger = Logger(label: "kinevoxd") { JournalLogHandler(label: $0, level: .info, prefix: linePrefix) }
 
