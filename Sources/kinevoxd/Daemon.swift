@@ -32,6 +32,7 @@ final class Daemon {
     private let capture: AudioCapture
     private let listener: MicrophoneListener
     private let captureName: String
+    private let capturesFromDevice: Bool
     private var watchdogTimer: DispatchSourceTimer?
 
     init(config: DaemonConfig, logger: Logger) throws {
@@ -79,6 +80,7 @@ final class Daemon {
         self.capture = capture
         self.listener = listener
         captureName = config.capture.source.displayName
+        if case .device = config.capture.source { capturesFromDevice = true } else { capturesFromDevice = false }
         logger.info("viewer: http://\(Self.browsableAddress(config.server.listen, port: server.port))/")
     }
 
@@ -99,6 +101,9 @@ final class Daemon {
             watchdogTimer = timer
         }
         logger.info("ready: listening on \(captureName)")
+        if capturesFromDevice && !FileManager.default.fileExists(atPath: "/dev/snd") {
+            logger.warning("no sound card on this machine (/dev/snd is missing): the microphone stays off and is retried; push-to-talk and WAV drop in the viewer work meanwhile")
+        }
     }
 
     /// Stops everything and ends the process with status 0, within 2 s: the utterance in flight is
