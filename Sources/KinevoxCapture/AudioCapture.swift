@@ -24,7 +24,7 @@ public final class AudioCapture: @unchecked Sendable {
         public var initialRetryDelay: Double
         public var maxRetryDelay: Double
 
-        public init(source: CaptureSource, sampleRate: Int = 16_000, periodMs: Int = 10, ringSeconds: Double = 10,
+        public init(source: CaptureSource, sampleRate: Int = 16_000, periodMs: Int = 20, ringSeconds: Double = 10,
                     realtimePriority: Int32 = 10, initialRetryDelay: Double = 0.5, maxRetryDelay: Double = 10) {
             self.source = source
             self.sampleRate = sampleRate

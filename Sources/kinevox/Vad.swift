@@ -27,6 +27,9 @@ struct Vad: ParsableCommand {
     @Flag(name: .long, help: "Feed the file through the ALSA capture thread at real-time pace.")
     var realtimeCapture = false
 
+    @Option(name: .long, help: "With --realtime-capture: ALSA period in milliseconds ([capture] period_ms).")
+    var periodMs = 20
+
     @Flag(name: .long, help: "With --realtime-capture: print CPU use while listening to stderr.")
     var cpu = false
 
@@ -61,32 +64,20 @@ struct Vad: ParsableCommand {
         try UtteranceSegmenter.utterances(in: try decodeInput(audio), config: config)
     }
 
-    /// Captures through ALSA at real time and segments as the daemon's VAD loop does: wake once per
-    /// period, move what the ring holds into the segmenter.
+    /// Captures through ALSA at real time and segments with the daemon's VAD loop (`UtteranceListener`).
     private func listen(config: VADConfig) throws -> ([Utterance], CPUUsage) {
         let samples = try decodeInput(audio)
-        let capture = try AudioCapture(.init(source: .file(path: audio, pace: .realTime)),
+        let capture = try AudioCapture(.init(source: .file(path: audio, pace: .realTime), periodMs: periodMs),
                                        decode: { _ in samples }, log: { event in
                                            if case .openFailed(let error, _) = event {
                                                FileHandle.standardError.write(Data("kinevox vad: \(error.message)\n".utf8))
                                            }
                                        })
-        var segmenter = try UtteranceSegmenter(config: config)
+        let listener = try UtteranceListener(capture: capture, config: config)
         var utterances: [Utterance] = []
-        var buffer = [Int16](repeating: 0, count: 4_096)
         let meter = CPUUsage.Meter()
-        capture.start()
-        while !(capture.reachedEndOfInput && capture.ring.count == 0) {
-            let n = buffer.withUnsafeMutableBufferPointer { capture.read(into: $0) }
-            if n > 0 {
-                utterances += buffer.withUnsafeBufferPointer { segmenter.push(UnsafeBufferPointer(rebasing: $0[0..<n])) }
-            } else {
-                usleep(UInt32(capture.configuration.periodMs * 1_000))
-            }
-        }
-        capture.stop()
-        let usage = meter.read()
-        return (utterances + segmenter.finish(), usage)
+        listener.run { utterances.append($0) }
+        return (utterances, meter.read())
     }
 
     private func render(_ utterances: [Utterance], sampleRate: Int) -> String {

@@ -107,7 +107,7 @@ final class AudioCaptureTests: XCTestCase {
         assertSameSamples(captured, samples)
         XCTAssertEqual(capture.ring.droppedSamples, 0)
         XCTAssertTrue(events.events.contains(.endOfInput(samples: samples.count)), "\(events.events)")
-        XCTAssertTrue(events.events.contains(.opened(source: "file:" + wav, periodFrames: 160)), "\(events.events)")
+        XCTAssertTrue(events.events.contains(.opened(source: "file:" + wav, periodFrames: 320)), "\(events.events)")
     }
 
     func testRealTimePaceTakesAboutTheFileDuration() throws {
@@ -180,6 +180,32 @@ final class AudioCaptureTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(begin), 0.2)
         XCTAssertFalse(capture.reachedEndOfInput)
         XCTAssertGreaterThan(capture.ring.count, 16_000 / 10)
+    }
+
+    func testListenerCutsTheSameUtterancesThroughALSAAsOffline() throws {
+        var signal = SignalBuilder(seconds: 12, seed: 3)
+        signal.addNoise(dbfs: -50)
+        for (start, end) in [(1.0, 2.5), (4.0, 4.8), (7.0, 10.5)] { signal.addVoiced(dbfs: -20, from: start, to: end, depth: 0.5) }
+        let pcm = signal.pcm
+        let wav = try writeWAV(pcm, name: "listen")
+        let capture = try AudioCapture(.init(source: .file(path: wav, pace: .fast), ringSeconds: 0.5),
+                                       decode: soxDecoder, log: { _ in })
+        let listener = try UtteranceListener(capture: capture, config: VADConfig(), pollMs: 5)
+        var live: [Utterance] = []
+        listener.run { live.append($0) }
+        let offline = try UtteranceSegmenter.utterances(in: pcm, config: VADConfig())
+        XCTAssertEqual(live.count, 3)
+        XCTAssertTrue(live == offline, "ALSA capture changed the utterances")
+        XCTAssertEqual(listener.position, pcm.count / 160 * 160)
+    }
+
+    func testListenerStopsOnRequest() throws {
+        let capture = try AudioCapture(.init(source: .device("kinevox_no_such_pcm"), initialRetryDelay: 0.05), log: { _ in })
+        let listener = try UtteranceListener(capture: capture, config: VADConfig(), pollMs: 10)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { listener.stop() }
+        let begin = Date()
+        listener.run { _ in XCTFail("no audio, no utterance") }
+        XCTAssertLessThan(Date().timeIntervalSince(begin), 2)
     }
 
     func testFileSourceWithoutDecoderIsRefused() {
