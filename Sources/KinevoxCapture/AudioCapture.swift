@@ -209,9 +209,12 @@ public final class AudioCapture: @unchecked Sendable {
         return .stopped
     }
 
+    /// Asks for SCHED_FIFO unless disabled or the source is a fast file (which never waits, and must
+    /// not hog a core at realtime priority).
     private func requestRealtimePriority() {
         let priority = configuration.realtimePriority
         guard priority > 0 else { return }
+        if case .file(_, .fast) = configuration.source { return }
         var param = sched_param()
         param.sched_priority = priority
         let rc = pthread_setschedparam(pthread_self(), Int32(SCHED_FIFO), &param)
