@@ -199,6 +199,25 @@ final class AudioCaptureTests: XCTestCase {
         XCTAssertEqual(listener.position, pcm.count / 160 * 160)
     }
 
+    /// Real speech: two espeak-ng instructions in pink noise (20 dB SNR), written by
+    /// `python -m kinevox_train.vadbench.fixture`, through ALSA and the VAD loop.
+    func testSpokenCommandsInNoiseAreCutAtTheirSpeech() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/Capture")
+        struct Truth: Decodable { let speech_s: [[Double]] }
+        let truth = try JSONDecoder().decode(Truth.self, from: Data(contentsOf: fixtures.appendingPathComponent("two_commands.json")))
+        let capture = try AudioCapture(.init(source: .file(path: fixtures.appendingPathComponent("two_commands.wav").path, pace: .fast)),
+                                       decode: soxDecoder, log: { _ in })
+        let listener = try UtteranceListener(capture: capture, config: VADConfig(), pollMs: 5)
+        var utterances: [Utterance] = []
+        listener.run { utterances.append($0) }
+        XCTAssertEqual(utterances.count, truth.speech_s.count)
+        for (u, span) in zip(utterances, truth.speech_s) {
+            XCTAssertEqual(Double(u.speechStartSample) / 16_000, span[0], accuracy: 0.05)
+            XCTAssertEqual(Double(u.speechEndSample) / 16_000, span[1], accuracy: 0.05)
+        }
+    }
+
     func testListenerStopsOnRequest() throws {
         let capture = try AudioCapture(.init(source: .device("kinevox_no_such_pcm"), initialRetryDelay: 0.05), log: { _ in })
         let listener = try UtteranceListener(capture: capture, config: VADConfig(), pollMs: 10)
