@@ -117,8 +117,8 @@ public final class AudioCapture: @unchecked Sendable {
                 delay = min(delay * 2, configuration.maxRetryDelay)
                 continue
             }
-            delay = configuration.initialRetryDelay
             log(.opened(source: pcm.name, periodFrames: pcm.periodFrames))
+            let openedAt = Date()
             switch pump(pcm, fileInput: fileInput) {
             case .stopped:
                 return
@@ -127,8 +127,12 @@ public final class AudioCapture: @unchecked Sendable {
                 log(.endOfInput(samples: fileInput.delivered))
                 return
             case .lost(let error):
+                // A device that worked for a while starts the backoff afresh; one that fails right
+                // after opening keeps backing off, so a flapping device does not flood the log.
+                if Date().timeIntervalSince(openedAt) > 5 { delay = configuration.initialRetryDelay }
                 log(.deviceLost(error))
                 sleepUnlessStopped(seconds: delay)
+                delay = min(delay * 2, configuration.maxRetryDelay)
             }
         }
     }
