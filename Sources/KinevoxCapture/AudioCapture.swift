@@ -39,7 +39,7 @@ public final class AudioCapture: @unchecked Sendable {
     public let configuration: Configuration
     /// The samples captured so far and not yet read by the consumer.
     public let ring: SampleRing
-    private let decode: SampleDecoder?
+    private let decode: SampleDecoder
     private let log: @Sendable (CaptureEvent) -> Void
     private let stopRequested = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
@@ -47,17 +47,14 @@ public final class AudioCapture: @unchecked Sendable {
     private let started = Atomic<Bool>(false)
     private let exited = DispatchSemaphore(value: 0)
 
-    /// Prepares a capture thread; nothing is opened until `start`. A `.file` source needs `decode`.
-    public init(_ configuration: Configuration, decode: SampleDecoder? = nil,
+    /// Prepares a capture thread; nothing is opened until `start`. `decode` reads `.file` sources.
+    public init(_ configuration: Configuration, decode: @escaping SampleDecoder = wavSampleDecoder,
                 log: @escaping @Sendable (CaptureEvent) -> Void) throws {
         guard (8_000...192_000).contains(configuration.sampleRate) else {
             throw CaptureError("capture sample_rate \(configuration.sampleRate) Hz is out of range (8000–192000)")
         }
         guard (1...100).contains(configuration.periodMs) else {
             throw CaptureError("capture period_ms \(configuration.periodMs) is out of range (1–100)")
-        }
-        if case .file = configuration.source, decode == nil {
-            throw CaptureError("a file: capture source needs an audio decoder, and none was given")
         }
         self.configuration = configuration
         let ringSamples = Int(configuration.ringSeconds * Double(configuration.sampleRate))
@@ -148,7 +145,7 @@ public final class AudioCapture: @unchecked Sendable {
         case .device(let name):
             return try CapturePCM(name: name, sampleRate: configuration.sampleRate, periodFrames: periodFrames)
         case .file(let path, _):
-            if fileInput.samples == nil, let decode {
+            if fileInput.samples == nil {
                 fileInput.samples = try decode(path)
             }
             let remaining = fileInput.samples?[fileInput.delivered...] ?? []

@@ -61,22 +61,6 @@ final class AudioCaptureTests: XCTestCase {
         return wav
     }
 
-    /// Stands in for KinevoxAudio's WAV reader: sox turns the WAV into 16 kHz mono s16 raw.
-    private var soxDecoder: SampleDecoder {
-        let dir = scratch!
-        return { path in
-            let raw = dir.appendingPathComponent(UUID().uuidString + ".raw").path
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["sox", path, "-t", "raw", "-r", "16000", "-c", "1", "-e", "signed", "-b", "16", raw]
-            try process.run()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw CaptureError("sox could not decode \(path)") }
-            let data = try Data(contentsOf: URL(fileURLWithPath: raw))
-            return data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
-        }
-    }
-
     /// Reads everything a capture delivers until its file source ends (or `timeout` passes).
     private func drain(_ capture: AudioCapture, timeout: TimeInterval) -> [Int16] {
         var out: [Int16] = []
@@ -93,13 +77,14 @@ final class AudioCaptureTests: XCTestCase {
         return out
     }
 
+    /// sox writes the WAV (an independent encoder), KinevoxAudio reads it, ALSA's file plugin carries it.
     func testFileSourceDeliversTheWAVSampleExactThroughALSA() throws {
         let samples = knownSamples(count: 16_000 * 3 + 77)
         let wav = try writeWAV(samples, name: "exact")
         let events = EventLog()
         let capture = try AudioCapture(.init(source: CaptureSource(deviceSetting: "file:" + wav, filePace: .fast),
                                              ringSeconds: 0.25),
-                                       decode: soxDecoder, log: { events.append($0) })
+                                       log: { events.append($0) })
         capture.start()
         let captured = drain(capture, timeout: 20)
         capture.stop()
@@ -114,7 +99,7 @@ final class AudioCaptureTests: XCTestCase {
         let samples = knownSamples(count: 8_000)
         let wav = try writeWAV(samples, name: "paced")
         let capture = try AudioCapture(.init(source: .file(path: wav, pace: .realTime), periodMs: 20),
-                                       decode: soxDecoder, log: { _ in })
+                                       log: { _ in })
         let begin = Date()
         capture.start()
         let captured = drain(capture, timeout: 10)
@@ -149,10 +134,9 @@ final class AudioCaptureTests: XCTestCase {
         let samples = knownSamples(count: 4_000)
         let wav = scratch.appendingPathComponent("late.wav").path
         let events = EventLog()
-        let decoder = soxDecoder
         let appearsLater: SampleDecoder = { path in
             guard FileManager.default.fileExists(atPath: path) else { throw CaptureError("\(path) does not exist yet") }
-            return try decoder(path)
+            return try wavSampleDecoder(path)
         }
         let capture = try AudioCapture(.init(source: .file(path: wav, pace: .fast), initialRetryDelay: 0.05),
                                        decode: appearsLater, log: { events.append($0) })
@@ -172,7 +156,7 @@ final class AudioCaptureTests: XCTestCase {
 
     func testStopEndsAnEndlessCaptureQuickly() throws {
         let wav = try writeWAV(knownSamples(count: 16_000 * 60), name: "long")
-        let capture = try AudioCapture(.init(source: .file(path: wav, pace: .realTime)), decode: soxDecoder, log: { _ in })
+        let capture = try AudioCapture(.init(source: .file(path: wav, pace: .realTime)), log: { _ in })
         capture.start()
         Thread.sleep(forTimeInterval: 0.3)
         let begin = Date()
@@ -189,7 +173,7 @@ final class AudioCaptureTests: XCTestCase {
         let pcm = signal.pcm
         let wav = try writeWAV(pcm, name: "listen")
         let capture = try AudioCapture(.init(source: .file(path: wav, pace: .fast), ringSeconds: 0.5),
-                                       decode: soxDecoder, log: { _ in })
+                                       log: { _ in })
         let listener = try UtteranceListener(capture: capture, config: VADConfig(), pollMs: 5)
         var live: [Utterance] = []
         listener.run { live.append($0) }
@@ -207,7 +191,7 @@ final class AudioCaptureTests: XCTestCase {
         struct Truth: Decodable { let speech_s: [[Double]] }
         let truth = try JSONDecoder().decode(Truth.self, from: Data(contentsOf: fixtures.appendingPathComponent("two_commands.json")))
         let capture = try AudioCapture(.init(source: .file(path: fixtures.appendingPathComponent("two_commands.wav").path, pace: .fast)),
-                                       decode: soxDecoder, log: { _ in })
+                                       log: { _ in })
         let listener = try UtteranceListener(capture: capture, config: VADConfig(), pollMs: 5)
         var utterances: [Utterance] = []
         listener.run { utterances.append($0) }
@@ -227,8 +211,8 @@ final class AudioCaptureTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(begin), 2)
     }
 
-    func testFileSourceWithoutDecoderIsRefused() {
-        XCTAssertThrowsError(try AudioCapture(.init(source: .file(path: "x.wav", pace: .fast)), log: { _ in }))
+    func testBadSettingsAreRefused() {
+        XCTAssertThrowsError(try AudioCapture(.init(source: .device("default"), sampleRate: 100), log: { _ in }))
         XCTAssertThrowsError(try AudioCapture(.init(source: .device("default"), periodMs: 0), log: { _ in }))
     }
 }

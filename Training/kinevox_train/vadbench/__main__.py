@@ -25,8 +25,8 @@ HANGOVER_S = 0.4
 MIN_UTTERANCE_S = 0.3
 
 
-def kinevox_spans(binary: str, raw: Path, vad_config: str | None) -> list[tuple[float, float]]:
-    command = [binary, "vad", "--audio", str(raw), "--json"]
+def kinevox_spans(binary: str, wav: Path, vad_config: str | None) -> list[tuple[float, float]]:
+    command = [binary, "vad", "--audio", str(wav), "--json"]
     if vad_config:
         command += ["--vad-config", vad_config]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -85,7 +85,7 @@ def main() -> None:
         path = args.corpus / entry["name"]
         _, pcm = wavfile.read(path.with_suffix(".wav"))
         truth = [tuple(s) for s in entry["truth_s"]]
-        predictions = {"kinevox": kinevox_spans(args.kinevox, path.with_suffix(".raw"), args.vad_config)}
+        predictions = {"kinevox": kinevox_spans(args.kinevox, path.with_suffix(".wav"), args.vad_config)}
         for mode in range(4):
             predictions[f"webrtcvad-{mode}"] = webrtc_spans(pcm, mode)
         if silero:
