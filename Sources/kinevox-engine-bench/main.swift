@@ -177,40 +177,68 @@ let probe = [Float](repeating: 1, count: 1000 + Int(unfoldableZeroOrOne()))
 let probeSeen = Int(kv_heap_allocation_count()) - countBefore
 precondition(probe.count > 0)
 
-// Allocation check: warm up (the arena plans its memory), then count heap allocations over many forwards.
+// Allocation check: warm up (the arena plans its memory), then count heap allocations over many inferences of
+// two workloads: a transformer layer with a key padding mask, and a decoder-style conv stack (dilated convs,
+// ReLU, nearest upsampling, softmax, top-k and sampling).
 let tokens = 100
 let input = weights.random(Shape(2, tokens, layerD))
 var mask = [Bool](repeating: false, count: 2 * tokens)
 for j in 80 ..< tokens { mask[tokens + j] = true }
+let frames = 50
+let convInput = weights.random(Shape(1, channels, frames))
+let upsample = UpsampleNearest1d(scaleFactor: 2)
+var sampler = SeededRandom(seed: 1)
+var sampledSum = 0
+
+func transformerInference(_ arena: ScratchArena) {
+    arena.reset()
+    let x = arena.tensor(input.view.shape)
+    x.copy(from: input.view)
+    layer.forward(x, keyPaddingMask: mask, arena: arena)
+}
+
+func convStackInference(_ arena: ScratchArena) {
+    arena.reset()
+    var x = arena.tensor(convInput.view.shape)
+    x.copy(from: convInput.view)
+    for dilation in dilations {
+        x = conv[dilation]!.forward(x, arena: arena)
+        Activation.relu.apply(x)
+    }
+    x = upsample.forward(x, arena: arena)
+    x = conv[1]!.forward(x, arena: arena)
+    let logits = x[0]
+    topKFilter(logits, k: 10, arena: arena)
+    softmax(logits)
+    sampledSum &+= sampler.sampleCategorical(probabilities: UnsafeBufferPointer(start: logits.data, count: logits.shape.last))
+}
+
 var allocationFree = probeSeen > 0
 print("allocation counter self-check: one 1000-float array counted as \(probeSeen) allocation(s)")
 for threads in [1, 2] {
     BLAS.setThreadCount(threads)
-    let planning = ScratchArena()
-    func transformerInference() {
-        planning.reset()
-        let x = planning.tensor(input.view.shape)
-        x.copy(from: input.view)
-        layer.forward(x, keyPaddingMask: mask, arena: planning)
-    }
-    for _ in 0 ..< 2 { transformerInference() }
-    let arenaBefore = planning.systemAllocationCount
-    let heapBefore = Int(kv_heap_allocation_count())
-    let iterations = 50
-    let start = now()
-    for _ in 0 ..< iterations { transformerInference() }
-    let elapsed = now() - start
-    let heapDelta = Int(kv_heap_allocation_count()) - heapBefore
-    let arenaDelta = planning.systemAllocationCount - arenaBefore
     // OpenBLAS's threaded level-3 driver mallocs a job array per multi-threaded GEMM: measure it on a raw call.
     let rawBefore = Int(kv_heap_allocation_count())
     for _ in 0 ..< 10 { sgemm(2 * tokens, layerFF, layerD, transposeB: true) }
     let rawPerCall = Double(Int(kv_heap_allocation_count()) - rawBefore) / 10
-    if threads == 1 { allocationFree = allocationFree && heapDelta == 0 && arenaDelta == 0 && rawPerCall == 0 }
-    print(String(format: "TransformerEncoderLayer d=%d ff=%d B=2 T=%d (key padding mask), %d thread(s): %.2f ms/forward; ",
-                 layerD, layerFF, tokens, threads, elapsed / Double(iterations) * 1e3)
-          + "after warm-up, \(iterations) forwards made \(heapDelta) heap allocations, \(arenaDelta) arena growths "
-          + "(arena \(planning.capacity * 4 / 1024) KiB); raw cblas_sgemm alone: \(rawPerCall) heap allocations per call")
+    print("\(threads) thread(s): raw cblas_sgemm \(2 * tokens)x\(layerFF)x\(layerD) alone makes \(rawPerCall) heap allocations per call")
+    for (name, inference) in [("TransformerEncoderLayer d=512 ff=2048 B=2 T=100 (key padding mask)", transformerInference),
+                              ("Conv1d stack 512ch dil 1/3/9 + upsample + conv, T=50 + top-k + sample", convStackInference)] {
+        let arena = ScratchArena()
+        for _ in 0 ..< 2 { inference(arena) }
+        let arenaBefore = arena.systemAllocationCount
+        let heapBefore = Int(kv_heap_allocation_count())
+        let iterations = 30
+        let start = now()
+        for _ in 0 ..< iterations { inference(arena) }
+        let elapsed = now() - start
+        let heapDelta = Int(kv_heap_allocation_count()) - heapBefore
+        let arenaDelta = arena.systemAllocationCount - arenaBefore
+        if threads == 1 { allocationFree = allocationFree && heapDelta == 0 && arenaDelta == 0 && rawPerCall == 0 }
+        print(String(format: "  %@: %.2f ms/inference; ", name, elapsed / Double(iterations) * 1e3)
+              + "after warm-up, \(iterations) inferences made \(heapDelta) heap allocations, \(arenaDelta) arena growths "
+              + "(arena \(arena.capacity * 4 / 1024) KiB)")
+    }
 }
 print(allocationFree
       ? "zero-allocation check: PASS (1 thread: nothing allocates after warm-up; the engine runs the same code at any thread count, so at 2 threads the allocations are OpenBLAS's per-GEMM job arrays)"
