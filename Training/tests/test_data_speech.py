@@ -82,3 +82,15 @@ def test_job_plan_is_deterministic_and_holds_out_festival(tmp_path):
     assert festival[0]["text"] == tts[-1]["record"]["text"]
     assert tts[-1]["noisy"]["augment"]["snr_db"] == 10.0
     assert all(j["voice"]["engine"] != "festival" for j in tts)
+
+
+def test_one_utterance_job_is_reproducible(tmp_path):
+    _tiny_cache(tmp_path)
+    job = next(j for j in plan_jobs(SpeechConfig(cache=tmp_path, seed=1)) if j["kind"] == "tts" and j["record"]["set"] == "train")
+    from kinevox_train.data.speech import run_job
+
+    (first_record, first), = run_job(json.loads(json.dumps(job)))
+    (second_record, second), = run_job(json.loads(json.dumps(job)))
+    assert first.dtype == np.float16 and first.shape == (first_record["n_frames"], 96)
+    np.testing.assert_array_equal(first, second)
+    assert first_record == second_record

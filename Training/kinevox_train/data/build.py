@@ -1,7 +1,7 @@
 """The whole dataset build: motion -> multi-stage samples -> captions -> speech, then a summary.
 
-Run from Training/: ``python -m kinevox_train.data.build --cache DIR`` (about 10-15 minutes on 2 idle
-cores; 2 worker processes). ``--summary-only`` prints the summary of an existing cache.
+Run from Training/: ``python -m kinevox_train.data.build --cache DIR`` (2 worker processes; build
+times in docs/dataset.md). ``--summary-only`` prints the summary of an existing cache.
 Writes ``DIR/summary.json`` with the numbers it prints.
 """
 from __future__ import annotations

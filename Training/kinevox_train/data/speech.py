@@ -67,7 +67,7 @@ def _finish(record: dict, audio: np.ndarray, wav_dir: str | None) -> tuple[dict,
     return record, features
 
 
-def _run_job(job: dict) -> list[tuple[dict, np.ndarray]]:
+def run_job(job: dict) -> list[tuple[dict, np.ndarray]]:
     """One utterance (espeak-ng/flite, optionally augmented, optionally also at test SNR) or one batch
     of festival utterances."""
     if job["kind"] == "festival":
@@ -131,7 +131,7 @@ def build_speech(config: SpeechConfig) -> dict:
     jobs = plan_jobs(config)
     results: list[tuple[dict, np.ndarray]] = []
     with Pool(config.workers) as pool:
-        for result in tqdm(pool.imap(_run_job, jobs, chunksize=4), total=len(jobs), desc="speech", unit="job"):
+        for result in tqdm(pool.imap(run_job, jobs, chunksize=4), total=len(jobs), desc="speech", unit="job"):
             results.extend(result)
     utterances = []
     for name in SETS:
