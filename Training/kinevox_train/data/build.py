@@ -37,6 +37,7 @@ def summarize(cache: Path) -> dict:
 
 
 def print_summary(summary: dict) -> None:
+    """Print the headline numbers, one line per topic."""
     c = summary["captions"]
     print(f"clips {summary['clips']} ({', '.join(f'{k} {v}' for k, v in summary['clips_per_split'].items())}; "
           f"multi-stage {summary['multistage_clips']})")
@@ -53,6 +54,7 @@ def print_summary(summary: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line: build every step (or only summarise) and print the summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--seed", type=int, default=0)

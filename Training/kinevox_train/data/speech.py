@@ -192,6 +192,7 @@ def build_speech(config: SpeechConfig, top_up: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line: build (or top up) the speech part of a cache and print its counts."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--seed", type=int, default=0)
