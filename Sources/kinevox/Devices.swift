@@ -1,10 +1,19 @@
 import ArgumentParser
+import KinevoxCapture
 
-/// `kinevox devices` (see docs/interfaces in README). Filled in by its module's work.
+/// `kinevox devices`: the ALSA PCMs that can capture, as `[capture] device` accepts them.
 struct Devices: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Not available yet.")
+    static let configuration = CommandConfiguration(
+        abstract: "List ALSA capture devices (names for [capture] device).",
+        discussion: "Besides these, device = \"file:PATH.wav\" plays a recording through ALSA's file plugin.")
 
     func run() throws {
-        throw ValidationError("kinevox devices is not available in this build yet")
+        let devices = captureDeviceNames()
+        if devices.isEmpty {
+            print("no ALSA capture devices found (use device = \"file:PATH.wav\" to capture from a recording)")
+        }
+        for device in devices {
+            print(device.description.isEmpty ? device.name : "\(device.name)\t\(device.description)")
+        }
     }
 }

@@ -89,7 +89,7 @@ _SECOND_PERSON = [(r"\bthe head\b", "your head"), (r"\bthe left\b(?= (hand|arm))
                   (r"\bthe right\b(?= (hand|arm))", "your right"), (r"\ban arm\b", "your arm"), (r"\ba hand\b", "your hand")]
 
 GENERIC_SUBJECTS = ["a person", "someone", "the person"]
-FILLERS = ["um,", "uh,", "okay,", "so,", "hey,", "alright,", "well,", "okay so,", "right,", "hmm,"]
+FILLERS = ["um,", "uh,", "okay,", "so,", "hey,", "listen,", "well,", "okay so,", "hmm,", "now then,"]
 # Oral templates: {v} = base-form verb phrase with manner; {vb} = bare verb phrase, {m} = manner alone.
 ORAL_TEMPLATES = [
     "{v}", "please {v}", "{v}, please", "could you {v}?", "can you {v}?", "would you {v}?",
@@ -121,6 +121,7 @@ def clip_rng(seed: int, key: str) -> random.Random:
 
 
 def second_person(text: str) -> str:
+    """Rewrite body references of a manner phrase for a command ("the head" -> "your head")."""
     for pattern, replacement in _SECOND_PERSON:
         text = re.sub(pattern, replacement, text)
     return text
@@ -143,6 +144,7 @@ def _join(verb: str, manner: str) -> str:
 
 
 def original_text(plan: CaptionPlan) -> str:
+    """The descriptive (HumanML3D-style) sentence of a plan."""
     return f"{plan.subject} {_join(plan.third, plan.manner)}."
 
 
@@ -184,6 +186,7 @@ def tokens(text: str) -> str:
 
 
 def vocabulary(texts: list[str]) -> set[str]:
+    """Distinct lower-case words of some texts."""
     return {w for t in texts for w in re.findall(r"[a-z']+", t.lower())}
 
 
@@ -218,6 +221,7 @@ def build_captions(cache: Path, seed: int = 0) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line: caption every clip of a cache and print the caption statistics."""
     from .motion import DEFAULT_CACHE
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

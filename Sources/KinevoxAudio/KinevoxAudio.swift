@@ -1,1 +1,0 @@
-/// WAV files in, 16 kHz mono Float samples out (libsndfile + libsoxr).

@@ -1,1 +1,0 @@
-/// ALSA capture thread, ring buffer and energy VAD.

@@ -1,1 +1,0 @@
-/// Tensors and BLAS-backed layers.

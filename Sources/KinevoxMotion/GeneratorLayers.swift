@@ -1,0 +1,101 @@
+import Foundation
+import KinevoxEngine
+
+// Pieces shared by the generators, ported from Training/kinevox_train/models/layers.py.
+
+/// `PredictionHead`: out(LayerNorm(GELU(dense(x)))), the generators' BERT-style token head.
+final class PredictionHead {
+    let dense: Linear
+    let norm: LayerNorm
+    let out: Linear
+
+    init(_ weights: WeightScope, dim: Int, outDim: Int) throws {
+        dense = try Linear(weights.scope("dense"), inFeatures: dim, outFeatures: dim)
+        norm = try LayerNorm(weights.scope("norm"), features: dim)
+        out = try Linear(weights.scope("out"), inFeatures: dim, outFeatures: outDim)
+    }
+
+    /// [..., dim] → [..., outDim] into `y`.
+    func forward(_ x: TensorView, into y: TensorView, arena: ScratchArena) {
+        let mark = arena.mark()
+        let hidden = dense.forward(x, arena: arena)
+        Activation.gelu.apply(hidden)
+        norm.forward(hidden)
+        out.forward(hidden, into: y)
+        arena.release(to: mark)
+    }
+}
+
+/// `sinusoidal_positions(n, d)`: pe[p, 2i] = sin(p · 10000^(−2i/d)), pe[p, 2i+1] = cos(same), computed
+/// in double precision and rounded to float32 as the training code does (the engine's table is
+/// float32 throughout, which differs by up to ~1e-5 at long positions).
+func sinusoidalPositions(count: Int, dim: Int) -> Tensor {
+    let table = Tensor(shape: [count, dim])
+    for i in stride(from: 0, to: dim, by: 2) {
+        let frequency = exp(Double(i) * (-log(10000.0) / Double(dim)))
+        for p in 0..<count {
+            let angle = Double(p) * frequency
+            table.data[p * dim + i] = Float(sin(angle))
+            if i + 1 < dim { table.data[p * dim + i + 1] = Float(cos(angle)) }
+        }
+    }
+    return table
+}
+
+/// The generators' shared trunk: a pre-norm GELU transformer stack with a final LayerNorm run over
+/// [prefix tokens ; motion tokens + positions], then the prediction head on the motion tokens.
+final class GeneratorTrunk {
+    let encoder: TransformerEncoder
+    let head: PredictionHead
+    let positions: Tensor
+    let latentDim: Int
+
+    init(_ weights: WeightScope, latentDim: Int, numLayers: Int, numHeads: Int, ffDim: Int, maxPositions: Int,
+         headOutDim: Int) throws {
+        encoder = try TransformerEncoder(weights.scope("encoder"), numLayers: numLayers, dModel: latentDim,
+                                         numHeads: numHeads, dimFeedforward: ffDim, activation: .gelu,
+                                         normFirst: true, finalNorm: true)
+        head = try PredictionHead(weights.scope("head"), dim: latentDim, outDim: headOutDim)
+        positions = sinusoidalPositions(count: maxPositions, dim: latentDim)
+        self.latentDim = latentDim
+    }
+
+    /// Most motion tokens one pass can take.
+    var maxTokens: Int { positions.shape[0] }
+
+    /// Runs `sequence` [B, P + T, latent] (prefix rows 0..<P filled, motion rows P..<P+T holding the
+    /// token inputs without positions) and writes head(y[:, P:]) into `output` [B, T, headOut].
+    /// `padding` [B·T] marks padded motion tokens (prefix tokens are never padding).
+    func forward(_ sequence: TensorView, prefix: Int, padding: [Bool], into output: TensorView, arena: ScratchArena) {
+        let batch = sequence.shape[0], length = sequence.shape[1], tokens = length - prefix
+        precondition(tokens <= maxTokens && padding.count == batch * tokens, "GeneratorTrunk: \(tokens) tokens")
+        let mark = arena.mark()
+        for b in 0..<batch {
+            let rows = sequence.data + (b * length + prefix) * latentDim
+            for i in 0..<tokens * latentDim { rows[i] += positions.data[i] }
+        }
+        var mask = [Bool](repeating: false, count: batch * length)
+        for b in 0..<batch {
+            for t in 0..<tokens { mask[b * length + prefix + t] = padding[b * tokens + t] }
+        }
+        encoder.forward(sequence, keyPaddingMask: mask, arena: arena)
+        let motion = arena.tensor(Shape(batch, tokens, latentDim))
+        for b in 0..<batch {
+            (motion.data + b * tokens * latentDim).update(from: sequence.data + (b * length + prefix) * latentDim,
+                                                          count: tokens * latentDim)
+        }
+        head.forward(motion, into: output, arena: arena)
+        arena.release(to: mark)
+    }
+}
+
+/// Classifier-free guidance over a batch of two stacked as [conditional ; unconditional]:
+/// writes u + scale · (c − u) into `output` (one batch row).
+func guided(_ both: TensorView, scale: Float, into output: TensorView) {
+    let half = both.count / 2
+    precondition(output.count == half, "guided: \(both.shape) into \(output.shape)")
+    for i in 0..<half {
+        let c = both.data[i], u = both.data[half + i]
+        output.data[i] = u + scale * (c - u)
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import KinevoxEngine
+
+/// Motion codes sampled for one instruction: `tokens` × `layers` RVQ codes (row-major, token then
+/// layer), and how many frames of their decoding make up the motion.
+public struct MotionCodes: Equatable, Sendable {
+    public let tokens: Int
+    public let layers: Int
+    public let codes: [Int]
+    /// Frames kept from the decoded 2^down_t · tokens (fewer when a length was asked for).
+    public let frames: Int
+}
+
+extension SeededRandom: UniformSource {
+    /// Draws with `nextFloat()` (24-bit uniforms in [0, 1)).
+    public mutating func fill(_ buffer: inout [Float]) {
+        for index in buffer.indices { buffer[index] = nextFloat() }
+    }
+}
+
+/// The motion generator of one model file: condition tokens (from the audio encoder) + seed
+/// (+ optional length) → motion. Loads `rvq.`, `mask_transformer.`, `res_transformer.`,
+/// `length_estimator.`, `motion_mean` and `motion_std` with their `kinevox.config` sections, and
+/// plans its scratch memory at load by one warm-up pass at the longest motion.
+///
+/// Generation follows the training code's `generation.py`: length from the estimator (or given),
+/// MaskGIT decoding of the base codes (cosine schedule, top-k, Gumbel sampling at the temperature,
+/// re-masking the least confident), one pass per residual layer, each with classifier-free guidance
+/// (conditional and unconditional passes batched as two), then the RVQ-VAE decoder and
+/// de-normalisation. Same seed and condition give the same motion bit for bit.
+///
+/// Not thread-safe (it owns one scratch arena): call it from one inference thread at a time.
+public final class MotionGenerator {
+    public let config: GeneratorConfig
+    public let rvq: RVQVAE
+    public let maskTransformer: MaskTransformer
+    public let resTransformer: ResTransformer
+    public let lengthEstimator: LengthEstimator
+    /// HumanML3D normalisation [263]: motion = normalised · std + mean.
+    let mean: [Float]
+    let std: [Float]
+    let arena: ScratchArena
+
+    /// Longest motion in tokens: bounded by HumanML3D's 196 frames and the transformers' positions.
+    public var maxTokens: Int {
+        min(HumanML3D.maxFrames / rvq.downsample, maskTransformer.trunk.maxTokens, resTransformer.trunk.maxTokens)
+    }
+
+    /// Longest motion in frames (20 fps).
+    public var maxFrames: Int { maxTokens * rvq.downsample }
+
+    /// Binds the generator's tensors from an open model file. Tensors under the generator's
+    /// prefixes that no layer uses are an error naming them; other prefixes (front end, audio
+    /// encoder) are left to their own loaders.
+    public init(store: WeightStore) throws {
+        config = try GeneratorConfig(store: store)
+        rvq = try RVQVAE(store.scope("rvq"), config: config.rvq)
+        maskTransformer = try MaskTransformer(store.scope("mask_transformer"), config: config.maskTransformer)
+        resTransformer = try ResTransformer(store.scope("res_transformer"), config: config.resTransformer)
+        lengthEstimator = try LengthEstimator(store.scope("length_estimator"), config: config.lengthEstimator)
+        mean = try store.root.take("motion_mean", shape: [HumanML3D.featureCount]).toArray()
+        std = try store.root.take("motion_std", shape: [HumanML3D.featureCount]).toArray()
+        for prefix in ["rvq", "mask_transformer", "res_transformer", "length_estimator"] {
+            try store.scope(prefix).finish()
+        }
+        arena = ScratchArena()
+        let conditionTokens = (try? store.config(ConditionShape.self, section: "audio_encoder"))?.numCondTokens ?? 1
+        planScratch(conditionTokens: max(conditionTokens, 1))
+    }
+
+    /// Opens the model file at `path` and binds the generator.
+    public convenience init(path: String) throws {
+        try self.init(store: try WeightStore(path: path))
+    }
+
+    /// Generates one motion.
+    /// - Parameters:
+    ///   - condition: K × cond_dim condition tokens (row-major) from the audio encoder.
+    ///   - seed: the sampling seed; the same seed and condition give the same motion.
+    ///   - frames: the motion length in frames (1 … `maxFrames`); nil lets the length estimator
+    ///     choose it from the condition.
+    public func generate(condition: [Float], seed: UInt64, frames: Int? = nil) throws -> Motion {
+        try decode(try generateCodes(condition: condition, seed: seed, frames: frames))
+    }
+
+    /// The sampling half of `generate`: codes for `condition` (see `generate`).
+    public func generateCodes(condition: [Float], seed: UInt64, frames: Int? = nil) throws -> MotionCodes {
+        var random = SeededRandom(seed: seed)
+        return try generateCodes(condition: condition, frames: frames, sampling: config.sampling, uniforms: &random)
+    }
+
+    /// Codes for `condition` with the given sampling settings and source of uniform draws (drawn in
+    /// the order of the training code's `generation.py`, so replaying its draws reproduces it).
+    public func generateCodes<U: UniformSource>(condition: [Float], frames: Int?, sampling: SamplingConfig,
+                                                uniforms: inout U) throws -> MotionCodes {
+        let condDim = config.maskTransformer.condDim
+        guard !condition.isEmpty else { throw MotionError("empty condition: the audio encoder produced no condition tokens") }
+        guard condition.count % condDim == 0 else {
+            throw MotionError("condition holds \(condition.count) values, not a whole number of \(condDim)-wide tokens")
+        }
+        guard condition.allSatisfy(\.isFinite) else { throw MotionError("condition tokens contain NaN or infinity") }
+        guard sampling.steps >= 2 else { throw MotionError("sampling.steps must be at least 2, got \(sampling.steps)") }
+        if let frames, !(1...maxFrames).contains(frames) {
+            throw MotionError("motion length \(frames) frames is outside 1…\(maxFrames) (at \(Skeleton.fps) fps)")
+        }
+        arena.reset()
+        defer { arena.reset() }
+        let cond = arena.tensor(Shape(1, condition.count / condDim, condDim))
+        condition.withUnsafeBufferPointer { cond.data.update(from: $0.baseAddress!, count: condition.count) }
+        let tokens: Int
+        let keptFrames: Int
+        if let frames {
+            tokens = (frames + rvq.downsample - 1) / rvq.downsample
+            keptFrames = frames
+        } else {
+            tokens = min(max(sampleLength(cond, sampling: sampling, uniforms: &uniforms), 1), maxTokens)
+            keptFrames = tokens * rvq.downsample
+        }
+        let base = maskGIT(cond, tokens: tokens, sampling: sampling, uniforms: &uniforms)
+        let codes = residualLayers(cond, base: base, sampling: sampling, uniforms: &uniforms)
+        return MotionCodes(tokens: tokens, layers: config.rvq.numQuantizers, codes: codes, frames: keptFrames)
+    }
+
+    /// The decoding half of `generate`: RVQ-VAE decoder, de-normalisation, joints.
+    public func decode(_ codes: MotionCodes) throws -> Motion {
+        let numCodes = config.rvq.numCodes
+        guard codes.tokens >= 1, (1...config.rvq.numQuantizers).contains(codes.layers),
+              codes.codes.count == codes.tokens * codes.layers,
+              (1...codes.tokens * rvq.downsample).contains(codes.frames) else {
+            throw MotionError("motion codes: \(codes.codes.count) codes do not form \(codes.tokens) tokens × \(codes.layers) layers for \(codes.frames) frames")
+        }
+        if let bad = codes.codes.first(where: { $0 < -1 || $0 >= numCodes }) {
+            throw MotionError("motion codes: code \(bad) is outside −1…\(numCodes - 1)")
+        }
+        arena.reset()
+        defer { arena.reset() }
+        let normalized = rvq.decode(codes.codes, batch: 1, tokens: codes.tokens, layers: codes.layers, arena: arena)
+        let kept = Array(normalized.buffer.prefix(codes.frames * HumanML3D.featureCount))
+        return try Motion(features: try HumanML3D.denormalize(kept, mean: mean, std: std))
+    }
+
+    /// Length in tokens from the estimator: one uniform draw, classes below `min_tokens` excluded.
+    func sampleLength<U: UniformSource>(_ cond: TensorView, sampling: SamplingConfig, uniforms: inout U) -> Int {
+        let mark = arena.mark()
+        defer { arena.release(to: mark) }
+        var u = [Float](repeating: 0, count: 1)
+        uniforms.fill(&u)
+        let logits = lengthEstimator.logits(cond, arena: arena).toArray()
+        return TokenSampling.length(logits: logits, minTokens: sampling.minTokens, argmax: sampling.length == "argmax",
+                                    u: u[0])
+    }
+
+    /// MaskGIT decoding of the base codes: start fully masked; each step re-masks the least
+    /// confident tokens per the cosine schedule, predicts them with guidance, top-k and Gumbel
+    /// sampling, and keeps the new tokens' probabilities as their confidence.
+    func maskGIT<U: UniformSource>(_ cond: TensorView, tokens: Int, sampling: SamplingConfig,
+                                   uniforms: inout U) -> [Int] {
+        let classes = config.maskTransformer.numCodes
+        var ids = [Int](repeating: maskTransformer.maskID, count: tokens)
+        var scores = [Float](repeating: 0, count: tokens)
+        var noise = [Float](repeating: 0, count: tokens * classes)
+        for step in 0..<sampling.steps {
+            let count = TokenSampling.maskedCount(step: step, steps: sampling.steps, length: tokens)
+            let masked = TokenSampling.lowestScores(scores, count: count)
+            for t in 0..<tokens where masked[t] { ids[t] = maskTransformer.maskID }
+            let mark = arena.mark()
+            var logits = maskTransformer.guidedLogits(ids: ids, cond: cond, scale: sampling.maskCfg, arena: arena).toArray()
+            arena.release(to: mark)
+            TokenSampling.topKFilter(&logits, classes: classes, k: sampling.topK)
+            uniforms.fill(&noise)
+            let predicted = TokenSampling.gumbelArgmax(logits, classes: classes, temperature: sampling.temperature,
+                                                       uniforms: noise)
+            let confidence = TokenSampling.chosenProbability(logits, classes: classes, temperature: sampling.temperature,
+                                                             chosen: predicted)
+            for t in 0..<tokens {
+                if masked[t] {
+                    ids[t] = predicted[t]
+                    scores[t] = confidence[t]
+                } else {
+                    scores[t] = 1e5
+                }
+            }
+        }
+        return ids
+    }
+
+    /// Residual layers 1 … Q−1, each predicted from the summed embeddings of the layers below with
+    /// guidance, top-k and Gumbel sampling. Returns codes [tokens, Q] (row-major).
+    func residualLayers<U: UniformSource>(_ cond: TensorView, base: [Int], sampling: SamplingConfig,
+                                          uniforms: inout U) -> [Int] {
+        let tokens = base.count, layers = config.rvq.numQuantizers, classes = config.resTransformer.numCodes
+        var perLayer = [base]
+        let mark = arena.mark()
+        defer { arena.release(to: mark) }
+        let history = arena.zeros(Shape(1, tokens, config.resTransformer.codeDim))
+        var noise = [Float](repeating: 0, count: tokens * classes)
+        for q in 1..<max(layers, 1) {
+            resTransformer.addEmbeddings(of: perLayer[q - 1], layer: q - 1, to: history)
+            let stepMark = arena.mark()
+            var logits = resTransformer.guidedLogits(history: history, q: q, cond: cond, scale: sampling.resCfg,
+                                                     arena: arena).toArray()
+            arena.release(to: stepMark)
+            TokenSampling.topKFilter(&logits, classes: classes, k: sampling.resTopK)
+            uniforms.fill(&noise)
+            perLayer.append(TokenSampling.gumbelArgmax(logits, classes: classes, temperature: sampling.resTemperature,
+                                                       uniforms: noise))
+        }
+        var codes = [Int](repeating: 0, count: tokens * layers)
+        for t in 0..<tokens {
+            for q in 0..<layers { codes[t * layers + q] = perLayer[q][t] }
+        }
+        return codes
+    }
+
+    /// Every stage at the longest motion (two MaskGIT steps: scratch is the same for every step), so
+    /// the arena is sized before the first real generation; later generations of that size or
+    /// shorter allocate no scratch.
+    private func planScratch(conditionTokens: Int) {
+        var sampling = config.sampling
+        sampling.steps = 2
+        var silent = ConstantUniforms()
+        let condition = [Float](repeating: 0, count: conditionTokens * config.maskTransformer.condDim)
+        if let codes = try? generateCodes(condition: condition, frames: maxFrames, sampling: sampling, uniforms: &silent) {
+            _ = try? decode(codes)
+        }
+        arena.reset()
+    }
+}
+
+/// The audio encoder's condition-token count, read only to plan the scratch memory.
+private struct ConditionShape: Decodable {
+    let numCondTokens: Int
+
+    enum CodingKeys: String, CodingKey {
+        case numCondTokens = "num_cond_tokens"
+    }
+}
+
+/// Uniform draws that are all 0.5 (scratch planning only).
+private struct ConstantUniforms: UniformSource {
+    mutating func fill(_ buffer: inout [Float]) {
+        for index in buffer.indices { buffer[index] = 0.5 }
+    }
+}

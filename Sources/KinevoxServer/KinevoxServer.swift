@@ -1,1 +1,0 @@
-/// libwebsockets HTTP + WebSocket server.

@@ -1,0 +1,147 @@
+import Foundation
+
+/// One spoken command as 16-bit PCM, mono. From the microphone (already cut by the VAD) or a
+/// push-to-talk upload (at the browser's rate; resampling to 16 kHz is KinevoxAudio's job).
+public struct Utterance: Sendable {
+    /// Where an utterance came from.
+    public enum Origin: Sendable, Equatable {
+        case microphone
+        /// Uploaded by WebSocket client number `client` (numbers count up from 1 per server).
+        case upload(client: Int)
+    }
+
+    /// Mono samples.
+    public let samples: [Int16]
+    /// Samples per second.
+    public let sampleRate: Int
+    /// Microphone or upload (and which client).
+    public let origin: Origin
+
+    /// An utterance of `samples` at `sampleRate` Hz.
+    public init(samples: [Int16], sampleRate: Int, origin: Origin) {
+        self.samples = samples
+        self.sampleRate = sampleRate
+        self.origin = origin
+    }
+
+    /// Audio length in milliseconds.
+    public var durationMs: Int { sampleRate > 0 ? samples.count * 1000 / sampleRate : 0 }
+}
+
+/// Turns an utterance into a motion: the generator in the daemon, recorded clips in tests and
+/// until a model is loaded. Called on the `MotionPipeline` worker thread only, one call at a time.
+public protocol MotionSource: AnyObject {
+    /// The motion for one utterance, or an error with a message a user can act on.
+    func motion(for utterance: Utterance) throws -> MotionClip
+}
+
+/// A motion source that answers every utterance with the next of a fixed list of recorded clips.
+public final class RecordedMotionSource: MotionSource {
+    private let clips: [MotionClip]
+    private var next = 0
+
+    /// `clips` must not be empty.
+    public init(clips: [MotionClip]) throws {
+        guard !clips.isEmpty else { throw ServerError.invalidMotion("RecordedMotionSource needs at least one clip") }
+        self.clips = clips
+    }
+
+    /// The next clip of the list, whatever was said.
+    public func motion(for utterance: Utterance) throws -> MotionClip {
+        defer { next = (next + 1) % clips.count }
+        return clips[next]
+    }
+}
+
+/// The inference worker: numbers each utterance, announces it to viewers, asks the motion source
+/// for a motion on its own thread and hands the result to the playback clock under the same id.
+/// Only the newest few utterances wait (older ones are dropped: a new command replaces them).
+/// `submit` may be called from any thread (capture thread, server service thread).
+public final class MotionPipeline: @unchecked Sendable {
+    private let source: MotionSource
+    private let clock: PlaybackClock
+    private let server: StreamServer?
+    private let metrics: ServerMetrics
+    private let log: (String) -> Void
+    private let condition = NSCondition()
+    private var queue: [(utterance: Utterance, id: Int, closedAt: Double)] = []
+    private var nextID = 1
+    private var running = false
+    private let stopped = DispatchSemaphore(value: 0)
+
+    /// Utterances allowed to wait while one is being generated.
+    public static let maxWaiting = 2
+
+    /// A stopped pipeline. `server` (optional) receives the `utterance` announcements.
+    public init(source: MotionSource, clock: PlaybackClock, server: StreamServer?, metrics: ServerMetrics,
+                log: @escaping (String) -> Void = logToStandardError) {
+        self.source = source
+        self.clock = clock
+        self.server = server
+        self.metrics = metrics
+        self.log = log
+    }
+
+    /// Starts the worker thread.
+    public func start() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !running else { return }
+        running = true
+        let thread = Thread { [weak self] in self?.work() }
+        thread.name = "kinevox.motion-pipeline"
+        thread.start()
+    }
+
+    /// Stops the worker after the utterance in progress; waiting ones are dropped.
+    public func stop() {
+        condition.lock()
+        let wasRunning = running
+        running = false
+        queue.removeAll()
+        condition.broadcast()
+        condition.unlock()
+        if wasRunning { stopped.wait() }
+    }
+
+    /// Closes one utterance: assigns its id, counts it, announces it (`utterance` message) and
+    /// queues it for generation. Returns the id (the id of its motion too).
+    @discardableResult
+    public func submit(_ utterance: Utterance) -> Int {
+        condition.lock()
+        let id = nextID
+        nextID += 1
+        queue.append((utterance, id, ProcessInfo.processInfo.systemUptime))
+        if queue.count > Self.maxWaiting { queue.removeFirst(queue.count - Self.maxWaiting) }
+        condition.signal()
+        condition.unlock()
+        metrics.recordUtterance(upload: utterance.origin != .microphone)
+        server?.broadcast(.utterance(id: id, durationMs: utterance.durationMs))
+        return id
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while running && queue.isEmpty { condition.wait() }
+            guard running else {
+                condition.unlock()
+                stopped.signal()
+                return
+            }
+            let job = queue.removeFirst()
+            condition.unlock()
+
+            let started = ProcessInfo.processInfo.systemUptime
+            do {
+                let clip = try source.motion(for: job.utterance)
+                for (stage, seconds) in clip.stageSeconds { metrics.recordStage(stage, seconds: seconds) }
+                metrics.recordStage("total", seconds: ProcessInfo.processInfo.systemUptime - started)
+                clock.play(clip, id: job.id, utteranceClosedAt: job.closedAt)
+            } catch {
+                log("utterance \(job.id): no motion: \(error)")
+                server?.broadcast(.error(message: "utterance \(job.id): no motion (\(error))"))
+            }
+        }
+    }
+}

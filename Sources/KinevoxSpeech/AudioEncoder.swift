@@ -1,0 +1,217 @@
+// Port of Training/kinevox_train/models/audio_encoder.py (AudioEncoder, MemoryRetrieval,
+// masked_adaptive_avg_pool): front-end features → a fixed number of condition tokens.
+import Foundation
+import KinevoxEngine
+
+/// The `audio_encoder` config section (keys as in the training side's `AudioEncoderConfig`).
+public struct AudioEncoderConfig: Codable, Equatable, Sendable {
+    /// "memory" (the paper's memory-retrieval encoder), "transformer" (CLS tokens), "conv1d", "avgpool", "identity".
+    public var kind: String
+    public var inputDim: Int
+    public var dim: Int
+    public var numMemory: Int
+    public var numLayers: Int
+    public var numHeads: Int
+    public var ffDim: Int
+    public var numCondTokens: Int
+    public var numConvLayers: Int
+    public var dropout: Float
+    public var maxPositions: Int
+
+    enum CodingKeys: String, CodingKey {
+        case kind, dim, dropout
+        case inputDim = "input_dim", numMemory = "num_memory", numLayers = "num_layers", numHeads = "num_heads"
+        case ffDim = "ff_dim", numCondTokens = "num_cond_tokens", numConvLayers = "num_conv_layers", maxPositions = "max_positions"
+    }
+
+    /// Defaults are the training side's `AudioEncoderConfig` defaults.
+    public init(kind: String = "memory", inputDim: Int = 96, dim: Int = 512, numMemory: Int = 256, numLayers: Int = 2,
+                numHeads: Int = 8, ffDim: Int = 1024, numCondTokens: Int = 1, numConvLayers: Int = 3, dropout: Float = 0.1,
+                maxPositions: Int = 1024) {
+        self.kind = kind; self.inputDim = inputDim; self.dim = dim; self.numMemory = numMemory; self.numLayers = numLayers
+        self.numHeads = numHeads; self.ffDim = ffDim; self.numCondTokens = numCondTokens; self.numConvLayers = numConvLayers
+        self.dropout = dropout; self.maxPositions = maxPositions
+    }
+}
+
+/// Paper eq. (1): per frame, `softmax(query_proj(x) Kᵀ / √dim) V` with `K = key_proj(memory)`,
+/// `V = value_proj(memory)` (single head, no mixing across frames). State dict: `memory` [M, dim],
+/// `query_proj`, `key_proj`, `value_proj`. K and V are computed once at load. Any thread after loading.
+final class MemoryRetrieval {
+    let queryProj: Linear
+    /// key_proj(memory), value_proj(memory): [M, dim].
+    let keys: Tensor, values: Tensor
+    let dim: Int, numMemory: Int
+
+    init(_ weights: WeightScope, inputDim: Int, dim: Int, numMemory: Int) throws {
+        self.dim = dim
+        self.numMemory = numMemory
+        let memory = try weights.take("memory", shape: [numMemory, dim])
+        queryProj = try Linear(weights.scope("query_proj"), inFeatures: inputDim, outFeatures: dim)
+        let keyProj = try Linear(weights.scope("key_proj"), inFeatures: dim, outFeatures: dim)
+        let valueProj = try Linear(weights.scope("value_proj"), inFeatures: dim, outFeatures: dim)
+        keys = Tensor(shape: [numMemory, dim])
+        values = Tensor(shape: [numMemory, dim])
+        keyProj.forward(memory.view, into: keys.view)
+        valueProj.forward(memory.view, into: values.view)
+    }
+
+    /// x [B, S, inputDim] → [B, S, dim] from `arena`.
+    func forward(_ x: TensorView, arena: ScratchArena) -> TensorView {
+        let q = queryProj.forward(x, arena: arena)
+        let rows = q.shape.rows
+        let out = arena.tensor(q.shape)
+        let mark = arena.mark()
+        let scores = arena.allocate(count: rows * numMemory)
+        BLAS.sgemm(transposeB: true, m: rows, n: numMemory, k: dim, alpha: 1 / Float(dim).squareRoot(),
+                   a: q.data, lda: dim, b: keys.data, ldb: dim, c: scores, ldc: numMemory)
+        softmaxRows(scores, rows: rows, columns: numMemory)
+        BLAS.sgemm(m: rows, n: dim, k: numMemory, a: scores, lda: numMemory, b: values.data, ldb: dim, c: out.data, ldc: dim)
+        arena.release(to: mark)
+        return out
+    }
+}
+
+/// The memory-retrieval audio encoder of the paper and its comparison encoders, one class selected by
+/// `config.kind` exactly like the PyTorch `AudioEncoder`:
+/// - memory: `out_norm(encoder([cond_queries ; PE(retrieval(input_norm(x)))])[:K])`
+/// - transformer: the same with `input_proj` instead of `retrieval`
+/// - conv1d: stride-2 convolutions (+GELU, padding frames zeroed first), masked adaptive average pool to K, `out_norm`
+/// - avgpool: masked adaptive average pool of `input_norm(x)` to K, `input_proj`, `out_norm`
+/// - identity: the first K feature vectors.
+/// Input features [B, S, inputDim] with valid lengths; output condition tokens [B, K, dim].
+/// State dict under `audio_encoder.`: as the PyTorch module. Read-only after loading: share across threads,
+/// each passing its own arena.
+public final class AudioEncoder {
+    public let config: AudioEncoderConfig
+    let inputNorm: LayerNorm?
+    let retrieval: MemoryRetrieval?
+    let inputProj: Linear?
+    let convs: [Conv1d]
+    let positions: SinusoidalPositionalEncoding?
+    let condQueries: Tensor?
+    let encoder: TransformerEncoder?
+    let outNorm: LayerNorm?
+
+    public init(_ weights: WeightScope, config: AudioEncoderConfig) throws {
+        self.config = config
+        let kinds = ["memory", "transformer", "conv1d", "avgpool", "identity"]
+        guard kinds.contains(config.kind) else {
+            throw SpeechModelError.invalidConfig(section: "audio_encoder", reason: "kind '\(config.kind)' is not one of \(kinds)",
+                                                 path: weights.store.file.path)
+        }
+        let kind = config.kind, d = config.dim
+        let parametric = kind != "identity"
+        inputNorm = parametric ? try LayerNorm(weights.scope("input_norm"), features: config.inputDim) : nil
+        retrieval = kind == "memory"
+            ? try MemoryRetrieval(weights.scope("retrieval"), inputDim: config.inputDim, dim: d, numMemory: config.numMemory) : nil
+        inputProj = kind == "transformer" || kind == "avgpool"
+            ? try Linear(weights.scope("input_proj"), inFeatures: config.inputDim, outFeatures: d) : nil
+        convs = kind == "conv1d" ? try (0 ..< config.numConvLayers).map {
+            try Conv1d(weights.scope("convs.\($0)"), inChannels: $0 == 0 ? config.inputDim : d, outChannels: d,
+                       kernelSize: 3, stride: 2, padding: 1)
+        } : []
+        let sequential = kind == "memory" || kind == "transformer"
+        positions = sequential ? SinusoidalPositionalEncoding(dModel: d, maxLength: config.maxPositions) : nil
+        condQueries = sequential ? try weights.take("cond_queries", shape: [config.numCondTokens, d]) : nil
+        encoder = sequential ? try TransformerEncoder(weights.scope("encoder"), numLayers: config.numLayers, dModel: d,
+                                                      numHeads: config.numHeads, dimFeedforward: config.ffDim,
+                                                      activation: .gelu, normFirst: true) : nil
+        outNorm = parametric ? try LayerNorm(weights.scope("out_norm"), features: d) : nil
+    }
+
+    /// Binds `audio_encoder.*` and the `audio_encoder` config section of a whole model file.
+    public convenience init(store: WeightStore) throws {
+        try self.init(store.scope("audio_encoder"), config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))
+    }
+
+    /// Condition tokens [B, K, dim] (from `arena`) for `features` [B, S, inputDim] whose first `lengths[b]`
+    /// frames are valid (1 ≤ lengths[b] ≤ S, S ≤ maxPositions for the sequential kinds).
+    public func forward(_ features: TensorView, lengths: [Int], arena: ScratchArena) -> TensorView {
+        let b = features.shape[0], s = features.shape[1], k = config.numCondTokens, d = config.dim
+        precondition(features.shape.rank == 3 && features.shape[2] == config.inputDim && lengths.count == b,
+                     "AudioEncoder: features \(features.shape) with \(lengths.count) lengths")
+        let out = arena.tensor(Shape(b, k, d))
+        guard let inputNorm, let outNorm else {
+            for i in 0 ..< b { (out.data + i * k * d).update(from: features.data + i * s * config.inputDim, count: k * d) }
+            return out
+        }
+        let mark = arena.mark()
+        let x = arena.tensor(features.shape)
+        inputNorm.forward(features, into: x)
+        switch config.kind {
+        case "avgpool":
+            let pooled = maskedAdaptiveAveragePool(x, lengths: lengths, bins: k, arena: arena)
+            inputProj!.forward(pooled, into: out)
+        case "conv1d":
+            var h = transposedBatch(x, arena: arena)
+            var valid = lengths
+            for conv in convs {
+                for i in 0 ..< b {
+                    for c in 0 ..< h.shape[1] {
+                        let row = h.data + (i * h.shape[1] + c) * h.shape[2]
+                        for t in valid[i] ..< h.shape[2] { row[t] = 0 }
+                    }
+                }
+                h = conv.forward(h, arena: arena)
+                Activation.gelu.apply(h)
+                valid = valid.map { ($0 - 1) / 2 + 1 }
+            }
+            let pooled = maskedAdaptiveAveragePool(transposedBatch(h, arena: arena), lengths: valid, bins: k, arena: arena)
+            out.copy(from: pooled)
+        default:
+            let h = retrieval?.forward(x, arena: arena) ?? inputProj!.forward(x, arena: arena)
+            positions!.add(to: h)
+            let sequence = arena.tensor(Shape(b, k + s, d))
+            var padding = [Bool](repeating: false, count: b * (k + s))
+            for i in 0 ..< b {
+                (sequence.data + i * (k + s) * d).update(from: condQueries!.data, count: k * d)
+                (sequence.data + (i * (k + s) + k) * d).update(from: h.data + i * s * d, count: s * d)
+                for t in lengths[i] ..< s { padding[i * (k + s) + k + t] = true }
+            }
+            encoder!.forward(sequence, keyPaddingMask: padding, arena: arena)
+            for i in 0 ..< b { (out.data + i * k * d).update(from: sequence.data + i * (k + s) * d, count: k * d) }
+        }
+        outNorm.forward(out)
+        arena.release(to: mark)
+        return out
+    }
+
+    /// Condition tokens [K, dim] for one utterance's features (all frames valid).
+    public func encode(_ features: FeatureSequence, arena: ScratchArena) -> [Float] {
+        let mark = arena.mark()
+        let x = arena.tensor(Shape(1, features.frames, features.dim))
+        features.values.withUnsafeBufferPointer { x.data.update(from: $0.baseAddress!, count: $0.count) }
+        let result = forward(x, lengths: [features.frames], arena: arena).toArray()
+        arena.release(to: mark)
+        return result
+    }
+}
+
+/// Per sample, averages the valid frames [0, L) of `x` [B, S, D] into `bins` bins: bin i covers frames
+/// ⌊i·L/bins⌋ ..< ⌈(i+1)·L/bins⌉ (PyTorch's adaptive pooling rule). Returns [B, bins, D] from `arena`.
+func maskedAdaptiveAveragePool(_ x: TensorView, lengths: [Int], bins: Int, arena: ScratchArena) -> TensorView {
+    let b = x.shape[0], s = x.shape[1], d = x.shape[2]
+    let out = arena.zeros(Shape(b, bins, d))
+    for i in 0 ..< b {
+        let length = lengths[i]
+        for bin in 0 ..< bins {
+            let start = bin * length / bins, end = ((bin + 1) * length + bins - 1) / bins
+            let dst = out.data + (i * bins + bin) * d
+            for t in start ..< end {
+                let src = x.data + (i * s + t) * d
+                for j in 0 ..< d { dst[j] += src[j] }
+            }
+            let scale = 1 / Float(end - start)
+            for j in 0 ..< d { dst[j] *= scale }
+        }
+    }
+    return out
+}
+
+/// [B, R, C] → [B, C, R] from `arena`.
+func transposedBatch(_ x: TensorView, arena: ScratchArena) -> TensorView {
+    let y = arena.tensor(Shape(x.shape[0], x.shape[2], x.shape[1]))
+    for i in 0 ..< x.shape[0] { transpose(x[i], into: y[i]) }
+    return y
+}

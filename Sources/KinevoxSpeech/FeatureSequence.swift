@@ -1,0 +1,35 @@
+/// Front-end output: `frames` feature vectors of `dim` floats each, row-major, one every `frameMs`
+/// milliseconds of audio. A plain value; any thread.
+public struct FeatureSequence: Equatable, Sendable {
+    public var frames: Int
+    public var dim: Int
+    /// `frames * dim` floats, frame after frame.
+    public var values: [Float]
+
+    public init(frames: Int, dim: Int, values: [Float]) {
+        precondition(values.count == frames * dim, "\(values.count) values for \(frames) × \(dim)")
+        self.frames = frames
+        self.dim = dim
+        self.values = values
+    }
+
+    /// Feature vector `index` (copy).
+    public subscript(frame index: Int) -> ArraySlice<Float> { values[index * dim ..< (index + 1) * dim] }
+}
+
+/// Why a speech front end could not be built from a model file.
+public enum SpeechModelError: Error, Equatable, CustomStringConvertible {
+    /// The `frontend` config names a kind this build does not implement.
+    case unknownFrontend(kind: String, path: String)
+    /// The config is self-inconsistent (e.g. list lengths differ); `reason` says which fields.
+    case invalidConfig(section: String, reason: String, path: String)
+
+    public var description: String {
+        switch self {
+        case let .unknownFrontend(kind, path):
+            return "\(path): front end kind '\(kind)' is not supported (expected 'speech_embedding' or 'wavlm')"
+        case let .invalidConfig(section, reason, path):
+            return "\(path): config section '\(section)' is invalid: \(reason)"
+        }
+    }
+}

@@ -1,1 +1,0 @@
-/// Speech front ends and the audio encoder.

@@ -1,0 +1,246 @@
+import Foundation
+import XCTest
+@testable import KinevoxServer
+
+/// The viewer in a real browser: headless Chromium opens the page from a running server fed a
+/// recorded motion; through the DevTools protocol the test reads where three.js drew the pelvis
+/// and checks that the skeleton moved. Screenshots land in the temporary directory.
+final class ViewerBrowserTests: XCTestCase {
+    static let chromium = "/usr/bin/chromium"
+
+    func testViewerDrawsTheMovingSkeleton() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.chromium) else {
+            throw XCTSkip("chromium is not installed (Debian package chromium); the browser test needs it")
+        }
+        let harness = try ServerHarness(speed: 2)
+        defer { harness.stop() }
+        let browser = try HeadlessChromium(url: "http://127.0.0.1:\(harness.server.port)/")
+        defer { browser.stop() }
+
+        let ready = try browser.waitUntil("window.kinevoxViewer && window.kinevoxViewer.connected", timeout: 30)
+        XCTAssertTrue(ready, "the viewer never connected to the stream")
+        XCTAssertEqual(try browser.evaluate("window.kinevoxViewer.threeLoaded") as? Bool, true)
+        XCTAssertEqual(try browser.evaluate("window.kinevoxViewer.error") as? NSNull, NSNull())
+
+        harness.speak()
+        // Sample where three.js draws the pelvis until the whole motion has arrived.
+        var drawn: [SIMD3<Double>] = []
+        var firstShot: URL?
+        let deadline = ProcessInfo.processInfo.systemUptime + 40
+        while ProcessInfo.processInfo.systemUptime < deadline {
+            if try browser.evaluate("window.kinevoxViewer.framesRendered") as? Int ?? 0 > 0 {
+                drawn.append(try browser.pelvis())
+                if firstShot == nil { firstShot = try browser.screenshot(named: "kinevox-viewer-1.png") }
+            }
+            if try browser.evaluate("window.kinevoxViewer.framesReceived") as? Int ?? 0 >= harness.clip.frameCount { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let secondShot = try browser.screenshot(named: "kinevox-viewer-2.png")
+        print("viewer screenshots: \(firstShot?.path ?? "none") \(secondShot.path)")
+
+        // Clip 012314 carries the pelvis about 2.3 m out and back; the drawn sphere must follow.
+        var spread = 0.0
+        for a in drawn { for b in drawn { spread = max(spread, distance(a, b)) } }
+        XCTAssertGreaterThan(spread, 1.0, "pelvis drawn at \(drawn.count) samples spans only \(spread) m")
+        XCTAssertGreaterThan(try browser.evaluate("window.kinevoxViewer.framesRendered") as? Int ?? 0, 20)
+        let status = try browser.evaluate("document.getElementById('status').textContent") as? String ?? ""
+        XCTAssertTrue(status.hasPrefix("connected ·") && status.contains("utterance #1"), status)
+        XCTAssertNotEqual(try firstShot.map { try Data(contentsOf: $0) }, try Data(contentsOf: secondShot))
+    }
+
+    /// Push-to-talk from the page: a held button records Chromium's fake microphone (a beep) and
+    /// a WAV handed to the drop handler is decoded, resampled to 16 kHz and uploaded.
+    func testPushToTalkAndWavDropUpload() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.chromium) else {
+            throw XCTSkip("chromium is not installed (Debian package chromium); the browser test needs it")
+        }
+        let harness = try ServerHarness()
+        defer { harness.stop() }
+        let browser = try HeadlessChromium(
+            url: "http://127.0.0.1:\(harness.server.port)/",
+            extraArguments: ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+        defer { browser.stop() }
+        XCTAssertTrue(try browser.waitUntil("window.kinevoxViewer && window.kinevoxViewer.connected", timeout: 30))
+
+        // Hold the button for 1.5 s with real (DevTools) mouse input, a user gesture.
+        let rect = try browser.evaluate(
+            "(function(){var r=document.getElementById('talk').getBoundingClientRect();return [r.x+r.width/2,r.y+r.height/2];})()")
+            as? [Double] ?? [0, 0]
+        let point: [String: Any] = ["x": rect[0], "y": rect[1], "button": "left", "clickCount": 1]
+        _ = try browser.call("Input.dispatchMouseEvent", point.merging(["type": "mousePressed"]) { $1 })
+        Thread.sleep(forTimeInterval: 1.5)
+        _ = try browser.call("Input.dispatchMouseEvent", point.merging(["type": "mouseReleased"]) { $1 })
+        try waitForUploads(harness, 1)
+        let spoken = try XCTUnwrap(harness.uploads.first)
+        XCTAssertEqual(spoken.sampleRate, 16_000)
+        XCTAssertGreaterThan(spoken.durationMs, 500)
+        XCTAssertLessThan(spoken.durationMs, 3_000)
+        XCTAssertGreaterThan(spoken.samples.map { abs(Int($0)) }.max() ?? 0, 1_000, "the fake microphone beeps")
+
+        // A 0.5 s 440 Hz WAV at 22050 Hz, built in the page and given to the drop handler.
+        _ = try browser.evaluate("""
+            (function () {
+              var rate = 22050, n = rate / 2, bytes = new ArrayBuffer(44 + 2 * n), v = new DataView(bytes);
+              function text(o, s) { for (var i = 0; i < s.length; i++) v.setUint8(o + i, s.charCodeAt(i)); }
+              text(0, "RIFF"); v.setUint32(4, 36 + 2 * n, true); text(8, "WAVEfmt ");
+              v.setUint32(16, 16, true); v.setUint16(20, 1, true); v.setUint16(22, 1, true);
+              v.setUint32(24, rate, true); v.setUint32(28, rate * 2, true); v.setUint16(32, 2, true);
+              v.setUint16(34, 16, true); text(36, "data"); v.setUint32(40, 2 * n, true);
+              for (var i = 0; i < n; i++) v.setInt16(44 + 2 * i, 16000 * Math.sin(2 * Math.PI * 440 * i / rate), true);
+              window.kinevoxViewer.sendFile(new File([bytes], "beep.wav", { type: "audio/wav" }));
+              return true;
+            })()
+            """)
+        try waitForUploads(harness, 2)
+        let dropped = harness.uploads[1]
+        XCTAssertEqual(dropped.sampleRate, 16_000)
+        XCTAssertEqual(dropped.samples.count, 8_000, accuracy: 2)
+        XCTAssertGreaterThan(dropped.samples.map { abs(Int($0)) }.max() ?? 0, 14_000)
+        XCTAssertTrue(try browser.waitUntil(
+            "document.getElementById('status').textContent.indexOf('utterance #2') >= 0", timeout: 10))
+    }
+
+    private func waitForUploads(_ harness: ServerHarness, _ count: Int, line: UInt = #line) throws {
+        let deadline = ProcessInfo.processInfo.systemUptime + 15
+        while harness.uploads.count < count && ProcessInfo.processInfo.systemUptime < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        XCTAssertEqual(harness.uploads.count, count, "uploads reaching the server", line: line)
+        if harness.uploads.count < count { throw StreamClient.Failure.timeout }
+    }
+
+    /// Without three.js the page says what to install (and the server log does too).
+    func testViewerExplainsMissingThreeJS() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.chromium) else {
+            throw XCTSkip("chromium is not installed (Debian package chromium); the browser test needs it")
+        }
+        let harness = try ServerHarness { $0.threeDirectory = NSTemporaryDirectory() + "no-three-here" }
+        defer { harness.stop() }
+        let browser = try HeadlessChromium(url: "http://127.0.0.1:\(harness.server.port)/")
+        defer { browser.stop() }
+        XCTAssertTrue(try browser.waitUntil("window.kinevoxViewer && window.kinevoxViewer.connected", timeout: 30))
+        let problem = try browser.evaluate("document.getElementById('problem').textContent") as? String ?? ""
+        XCTAssertTrue(problem.contains("three.js is missing") && problem.contains("libjs-three"), problem)
+        XCTAssertEqual(try browser.evaluate("getComputedStyle(document.getElementById('problem')).display") as? String, "block")
+    }
+}
+
+/// Chromium in headless mode, driven through its DevTools WebSocket with `StreamClient`.
+final class HeadlessChromium {
+    private let process = Process()
+    private let profile: URL
+    private let devtools: StreamClient
+    private var nextID = 1
+
+    init(url: String, extraArguments: [String] = []) throws {
+        profile = FileManager.default.temporaryDirectory.appendingPathComponent("kinevox-chromium-\(UUID().uuidString)")
+        process.executableURL = URL(fileURLWithPath: ViewerBrowserTests.chromium)
+        process.arguments = [
+            "--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+            "--no-first-run", "--disable-extensions", "--mute-audio", "--window-size=960,600",
+            "--remote-debugging-port=0", "--user-data-dir=\(profile.path)",
+        ] + extraArguments + [url]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+
+        // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/…" names the port.
+        var seen = ""
+        var port: Int?
+        let deadline = ProcessInfo.processInfo.systemUptime + 30
+        while port == nil && ProcessInfo.processInfo.systemUptime < deadline {
+            let data = errors.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            seen += String(decoding: data, as: UTF8.self)
+            if let range = seen.range(of: "DevTools listening on ws://127.0.0.1:") {
+                port = Int(seen[range.upperBound...].prefix { $0.isNumber })
+            }
+        }
+        guard let port else {
+            process.terminate()
+            throw StreamClient.Failure.connect("chromium printed no DevTools address: \(seen)")
+        }
+        // Keep draining stderr so chromium never blocks on a full pipe.
+        errors.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+
+        var pagePath: String?
+        while pagePath == nil && ProcessInfo.processInfo.systemUptime < deadline {
+            let list = try httpGet(port: port, path: "/json/list").body
+            let pages = (try? JSONSerialization.jsonObject(with: Data(list.utf8))) as? [[String: Any]] ?? []
+            if let page = pages.first(where: { $0["type"] as? String == "page" && ($0["url"] as? String ?? "").hasPrefix(url) }),
+               let socketURL = page["webSocketDebuggerUrl"] as? String,
+               let range = socketURL.range(of: "/devtools/") {
+                pagePath = String(socketURL[range.lowerBound...])
+            } else {
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+        }
+        guard let pagePath else {
+            process.terminate()
+            throw StreamClient.Failure.connect("chromium never listed the viewer page")
+        }
+        devtools = try StreamClient(port: port, path: pagePath, subprotocol: nil)
+    }
+
+    func stop() {
+        devtools.close()
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: profile)
+    }
+
+    /// Sends one DevTools command and returns its `result`.
+    func call(_ method: String, _ params: [String: Any]) throws -> [String: Any] {
+        let id = nextID
+        nextID += 1
+        let body = try JSONSerialization.data(withJSONObject: ["id": id, "method": method, "params": params])
+        try devtools.send(text: String(decoding: body, as: UTF8.self))
+        let deadline = ProcessInfo.processInfo.systemUptime + 20
+        while ProcessInfo.processInfo.systemUptime < deadline {
+            guard case .text(let text)? = try devtools.receive(timeout: 1) else { continue }
+            let reply = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
+            if reply["id"] as? Int == id {
+                if let error = reply["error"] { throw StreamClient.Failure.protocolError("\(method): \(error)") }
+                return reply["result"] as? [String: Any] ?? [:]
+            }
+        }
+        throw StreamClient.Failure.timeout
+    }
+
+    /// The value of a JavaScript expression in the page (JSON-compatible values).
+    func evaluate(_ expression: String) throws -> Any? {
+        let result = try call("Runtime.evaluate", ["expression": expression, "returnByValue": true])
+        return (result["result"] as? [String: Any])?["value"] ?? NSNull()
+    }
+
+    /// Polls `expression` until it is true; false after `timeout` seconds.
+    func waitUntil(_ expression: String, timeout: Double) throws -> Bool {
+        let deadline = ProcessInfo.processInfo.systemUptime + timeout
+        while ProcessInfo.processInfo.systemUptime < deadline {
+            if try evaluate("Boolean(\(expression))") as? Bool == true { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+
+    /// Where three.js last drew the pelvis sphere.
+    func pelvis() throws -> SIMD3<Double> {
+        let p = try evaluate("window.kinevoxViewer.pelvisRendered()") as? [Double] ?? []
+        guard p.count == 3 else { return SIMD3(.nan, .nan, .nan) }
+        return SIMD3(p[0], p[1], p[2])
+    }
+
+    /// A PNG of the page, written to the temporary directory.
+    func screenshot(named name: String) throws -> URL {
+        let result = try call("Page.captureScreenshot", ["format": "png"])
+        guard let base64 = result["data"] as? String, let png = Data(base64Encoded: base64) else {
+            throw StreamClient.Failure.protocolError("no screenshot data")
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(name)
+        try png.write(to: url)
+        return url
+    }
+}

@@ -1,0 +1,61 @@
+import KinevoxEngine
+import XCTest
+@testable import KinevoxSpeech
+
+/// The memory-retrieval audio encoder and its comparison encoders vs the PyTorch `AudioEncoder`
+/// (tiny configs, batch of two with one padded sequence; fixtures from fixtures/speech.py).
+final class AudioEncoderTests: XCTestCase {
+    /// Max abs error allowed against PyTorch (outputs are layer-normed, O(1)).
+    static let tolerance: Float = 1e-4
+
+    private func check(_ name: String, kind: String) throws {
+        let store = try SpeechFixtures.store("audio_encoder_\(name)_tiny.safetensors")
+        let encoder = try AudioEncoder(store: store)
+        XCTAssertEqual(encoder.config.kind, kind)
+        try store.root.finish()
+        let io = try SpeechFixtures.store("audio_encoder_tiny_io.safetensors")
+        let features = try io.fixture("features")
+        let lengths = try io.fixture("lengths").toArray().map { Int($0) }
+        XCTAssertNotEqual(lengths[0], lengths[1], "the fixture must exercise padding")
+        let expected = try io.fixture("\(name).output")
+        let arena = ScratchArena()
+        let output = encoder.forward(features.view, lengths: lengths, arena: arena)
+        XCTAssertEqual(output.shape.array, expected.shape, name)
+        XCTAssertLessThanOrEqual(maxAbsDifference(output.toArray(), expected.toArray()), Self.tolerance, name)
+    }
+
+    func testMemoryRetrievalEncoder() throws { try check("memory", kind: "memory") }
+    func testTransformerCLSEncoder() throws { try check("transformer", kind: "transformer") }
+    func testConv1dEncoder() throws { try check("conv1d", kind: "conv1d") }
+    func testAvgPool8Encoder() throws { try check("avgpool8", kind: "avgpool") }
+
+    func testIdentityPassesTheFirstTokensThrough() throws {
+        let store = try SpeechFixtures.store("audio_encoder_tiny_io.safetensors")
+        let config = AudioEncoderConfig(kind: "identity", inputDim: 12, dim: 12, numCondTokens: 2)
+        let encoder = try AudioEncoder(store.scope("audio_encoder"), config: config)
+        let features = try store.fixture("features")
+        let arena = ScratchArena()
+        let output = encoder.forward(features.view, lengths: [23, 17], arena: arena)
+        XCTAssertEqual(output.shape, Shape(2, 2, 12))
+        XCTAssertEqual(Array(output.toArray()[0 ..< 24]), Array(features.toArray()[0 ..< 24]))
+        XCTAssertEqual(Array(output.toArray()[24 ..< 48]), Array(features.toArray()[23 * 12 ..< 23 * 12 + 24]))
+    }
+
+    func testUnknownKindIsAnError() throws {
+        let store = try SpeechFixtures.store("audio_encoder_tiny_io.safetensors")
+        let config = AudioEncoderConfig(kind: "lstm", inputDim: 12, dim: 12, numCondTokens: 2)
+        XCTAssertThrowsError(try AudioEncoder(store.scope("audio_encoder"), config: config)) { error in
+            guard case .invalidConfig(let section, _, _)? = error as? SpeechModelError else { return XCTFail("\(error)") }
+            XCTAssertEqual(section, "audio_encoder")
+        }
+    }
+
+    func testAdaptivePoolBins() {
+        // 5 frames into 3 bins: frames 0–1, 1–3, 3–4 (PyTorch adaptive_avg_pool1d).
+        let arena = ScratchArena()
+        let x = arena.tensor(Shape(1, 6, 1))
+        for i in 0 ..< 6 { x.data[i] = Float(i * i) }
+        let pooled = maskedAdaptiveAveragePool(x, lengths: [5], bins: 3, arena: arena).toArray()
+        XCTAssertLessThanOrEqual(maxAbsDifference(pooled, [0.5, 14.0 / 3, 12.5]), 1e-6)
+    }
+}

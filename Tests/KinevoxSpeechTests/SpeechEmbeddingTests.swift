@@ -1,0 +1,92 @@
+import KinevoxEngine
+import XCTest
+@testable import KinevoxSpeech
+
+/// speech_embedding vs onnxruntime on committed clips, and streaming == batch.
+final class SpeechEmbeddingTests: XCTestCase {
+    /// Max abs error allowed against onnxruntime: embeddings reach ~50 in magnitude; mel values are ~[−6, 12].
+    static let embeddingTolerance: Float = 1e-4
+    static let melTolerance: Float = 1e-4
+
+    private func model() throws -> SpeechEmbedding {
+        let store = try WeightStore(path: SpeechFixtures.speechEmbeddingModel())
+        let frontEnd = try loadSpeechFrontEnd(store)
+        try store.root.finish()
+        let model = try XCTUnwrap(frontEnd as? SpeechEmbedding)
+        XCTAssertEqual(model.featureDim, 96)
+        XCTAssertEqual(model.frameMilliseconds, 80)
+        return model
+    }
+
+    func testParityWithOnnxruntime() throws {
+        let model = try model()
+        let fixture = try SpeechFixtures.store("speech_embedding_parity.safetensors")
+        for clip in ["speech", "silence", "noise"] {
+            let audio = try fixture.fixture("\(clip).audio").toArray()
+            let expected = try fixture.fixture("\(clip).embeddings")
+            let expectedMel = try fixture.fixture("\(clip).mel")
+            let stream = model.makeStream()
+            stream.append(audio)
+            let got = stream.finish()
+            XCTAssertEqual([got.frames, got.dim], expected.shape, clip)
+            XCTAssertLessThanOrEqual(maxAbsDifference(got.values, expected.toArray()), Self.embeddingTolerance, clip)
+            XCTAssertLessThanOrEqual(maxAbsDifference(stream.melFrames(), expectedMel.toArray()), Self.melTolerance, clip)
+        }
+    }
+
+    /// Streams `audio` in pseudo-random chunk sizes; returns the embeddings and how many were ready before `finish()`.
+    private func streamed(_ model: SpeechEmbedding, _ audio: [Float], seed: UInt64) -> (FeatureSequence, Int) {
+        var random = SeededRandom(seed: seed)
+        let stream = model.makeStream()
+        var start = 0
+        var ready = 0
+        while start < audio.count {
+            let end = min(audio.count, start + 1 + Int(random.next() % 3000))
+            let count = stream.append(Array(audio[start ..< end]))
+            XCTAssertGreaterThanOrEqual(count, ready, "embeddings only accumulate")
+            ready = count
+            start = end
+        }
+        return (stream.finish(), ready)
+    }
+
+    func testStreamingEqualsBatch() throws {
+        let model = try model()
+        let speech = try SpeechFixtures.store("speech_embedding_parity.safetensors").fixture("speech.audio").toArray()
+        // Quiet noise first, loud speech later: the dB floor rises after windows were computed.
+        var random = SeededRandom(seed: 9)
+        let quiet = (0 ..< 16_000).map { _ in (random.nextFloat() - 0.5) * 0.002 }
+        for (name, audio) in [("speech", speech), ("quiet then loud", quiet + speech.map { $0 * 2 })] {
+            let batch = model.embeddings(of: audio)
+            for seed in [1, 2, 3] as [UInt64] {
+                let (stream, ready) = streamed(model, audio, seed: seed)
+                XCTAssertEqual(stream.frames, batch.frames, "\(name), seed \(seed)")
+                XCTAssertEqual(maxAbsDifference(stream.values, batch.values), 0, "bit-identical: \(name), seed \(seed)")
+                XCTAssertEqual(ready, batch.frames, "every window was computed while audio arrived (\(name))")
+            }
+        }
+    }
+
+    func testHopLongerThanFrameStreamsCorrectly() throws {
+        // hop_length > n_fft leaves gaps between frames that streaming must skip (weights do not depend on hop).
+        let store = try WeightStore(path: SpeechFixtures.speechEmbeddingModel())
+        var config = try store.config(SpeechEmbeddingConfig.self, section: "frontend")
+        config.hopLength = 600
+        let model = try SpeechEmbedding(store.scope("frontend"), config: config)
+        let speech = try SpeechFixtures.store("speech_embedding_parity.safetensors").fixture("speech.audio").toArray()
+        let audio = speech + speech + speech
+        let batch = model.embeddings(of: audio)
+        XCTAssertEqual(batch.frames, ((audio.count - 512) / 600 + 1 - 76) / 8 + 1)
+        let (stream, _) = streamed(model, audio, seed: 4)
+        XCTAssertEqual(stream.frames, batch.frames)
+        XCTAssertEqual(maxAbsDifference(stream.values, batch.values), 0)
+    }
+
+    func testShortUtteranceIsPaddedToOneWindow() throws {
+        let model = try model()
+        for count in [0, 1, 511, 12_511, 12_512] {
+            XCTAssertEqual(model.embeddings(of: [Float](repeating: 0.1, count: count)).frames, 1, "\(count) samples")
+        }
+        XCTAssertEqual(model.embeddings(of: [Float](repeating: 0.1, count: 12_512 + 8 * 160)).frames, 2)
+    }
+}

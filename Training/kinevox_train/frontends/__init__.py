@@ -1,0 +1,1 @@
+"""Speech front ends: speech_embedding (ONNX → safetensors) and WavLM checkpoint conversion."""
