@@ -15,6 +15,7 @@ import importlib
 import pathlib
 import sys
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -53,7 +54,7 @@ def frontend_tensors() -> tuple[dict[str, torch.Tensor], dict | None]:
     except ImportError:
         return {}, None
     tensors, config = converter.convert_speech_embedding()
-    return {k: torch.from_numpy(v) for k, v in tensors.items()}, config
+    return {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in tensors.items()}, config
 
 
 def save_model(model: KinevoxModel, path: str | pathlib.Path, dtype: torch.dtype = torch.float16,

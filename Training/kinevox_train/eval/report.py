@@ -34,7 +34,8 @@ from .texts import canonical_captions, clip_actions
 
 
 def rvq_report(args) -> dict:
-    """Reconstruction MPJPE (mm, global joint positions) and per-layer codebook usage on the test split."""
+    """Reconstruction MPJPE (mm; global joint positions, and with the pelvis subtracted per frame) using the first
+    q quantizers, and per-layer codebook usage / perplexity on the test split."""
     state = torch.load(pathlib.Path(args.rvq_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
     cfg = KinevoxConfig.from_dict(state["config"]).rvq
     rvq = RVQVAE(cfg)
@@ -42,8 +43,12 @@ def rvq_report(args) -> dict:
     rvq.eval()
     mean, std = state["mean"], state["std"]
     test = load_motion_split(args.motion, "test", normalisation=(mean, std))
+    if args.limit:
+        step = max(1, len(test.clips) // args.limit)
+        test.clips, test.names = test.clips[::step][: args.limit], test.names[::step][: args.limit]
     errors, counts = [], np.zeros((cfg.num_quantizers, cfg.num_codes))
     per_layer = {q: [] for q in range(1, cfg.num_quantizers + 1)}
+    per_layer_local = {q: [] for q in per_layer}
     with torch.no_grad():
         for clip in tqdm(test.clips, desc="rvq"):
             n = clip.shape[0] // rvq.downsample * rvq.downsample
@@ -54,16 +59,19 @@ def rvq_report(args) -> dict:
             truth = features_to_joints(clip[:n] * std + mean)
             for q in per_layer:
                 recon = rvq.decode(codes[..., :q])[0].numpy() * std + mean
-                err = np.linalg.norm(features_to_joints(recon) - truth, axis=-1).mean()
-                per_layer[q].append(err * 1000.0)
+                joints = features_to_joints(recon)
+                per_layer[q].append(np.linalg.norm(joints - truth, axis=-1).mean() * 1000.0)
+                local = (joints - joints[:, :1]) - (truth - truth[:, :1])
+                per_layer_local[q].append(np.linalg.norm(local, axis=-1).mean() * 1000.0)
     usage = (counts > 0).mean(1)
     probs = counts / counts.sum(1, keepdims=True)
     perplexity = np.exp(-(probs * np.log(np.maximum(probs, 1e-12))).sum(1))
-    result = {"clips": len(test.clips), "step": state["step"],
+    result = {"clips": len(test.clips), "step": state["step"], "num_codes": cfg.num_codes,
               "mpjpe_mm": {q: float(np.mean(v)) for q, v in per_layer.items()},
+              "root_relative_mpjpe_mm": {q: float(np.mean(v)) for q, v in per_layer_local.items()},
               "usage": usage.tolist(), "perplexity": perplexity.tolist()}
-    lines = ["| quantizers used | MPJPE (mm) |", "|---|---|"]
-    lines += [f"| {q} | {v:.1f} |" for q, v in result["mpjpe_mm"].items()]
+    lines = ["| quantizers used | MPJPE, global (mm) | MPJPE, pelvis-aligned (mm) |", "|---|---|---|"]
+    lines += [f"| {q} | {v:.1f} | {result['root_relative_mpjpe_mm'][q]:.1f} |" for q, v in result["mpjpe_mm"].items()]
     lines += ["", "| layer | codes used (test) | perplexity |", "|---|---|---|"]
     lines += [f"| {q} | {u * 100:.1f} % of {cfg.num_codes} | {p:.1f} |" for q, (u, p) in
               enumerate(zip(usage, perplexity))]
@@ -179,6 +187,7 @@ def main(argv=None) -> None:
     r = sub.add_parser("rvq")
     r.add_argument("--motion", required=True)
     r.add_argument("--rvq-run", default="runs/rvq")
+    r.add_argument("--limit", type=int, default=0, help="evaluate an evenly spaced subset of this many clips")
     for name in ("generation", "actions"):
         g = sub.add_parser(name)
         g.add_argument("--model", required=True)
