@@ -79,6 +79,13 @@ def rvq_report(args) -> dict:
     return result
 
 
+def spread_subset(items: list, limit: int) -> list:
+    """At most `limit` items, evenly spaced over the list (the sets are ordered by clip id, i.e. by action)."""
+    if not limit or limit >= len(items):
+        return items
+    return [items[int(i * len(items) / limit)] for i in range(limit)]
+
+
 def gt_motions(motion_root: str, conditions: list[Condition]) -> list[np.ndarray]:
     root = pathlib.Path(motion_root) / "new_joint_vecs"
     return [np.load(root / f"{c.motion_id}.npy").astype(np.float32) for c in conditions]
@@ -102,9 +109,7 @@ def generation_report(args) -> dict:
     torch.set_num_threads(args.threads)
     model, _ = load_model(args.model)
     evaluator = load_evaluator(args.evaluator)
-    conditions = load_conditions(f"{args.conditions}", args.set)
-    if args.limit:
-        conditions = conditions[: args.limit]
+    conditions = spread_subset(load_conditions(args.conditions, args.set), args.limit)
     truth = gt_motions(args.motion, conditions)
     max_tokens = model.cfg.length_estimator.num_lengths - 1
     lengths = [max(1, min(m.shape[0] // model.rvq.downsample, max_tokens)) for m in truth]
@@ -152,9 +157,7 @@ def actions_report(args) -> dict:
     labels = clip_actions(args.motion)
     result = {"sets": {}}
     for speech_set in args.sets.split(","):
-        conditions = load_conditions(args.conditions, speech_set)
-        if args.limit:
-            conditions = conditions[: args.limit]
+        conditions = spread_subset(load_conditions(args.conditions, speech_set), args.limit)
         truth = [labels[c.motion_id] for c in conditions]
         emb = evaluator.embed_motions(run_generation(model, conditions, None, seed=5))
         nearest = [actions[i] for i in ((emb[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)]
@@ -164,7 +167,7 @@ def actions_report(args) -> dict:
         result["sets"][speech_set] = {"overall": float(np.mean([t == p for t, p in zip(truth, nearest)])),
                                       "per_action": {a: (float(np.mean(v)), len(v)) for a, v in per_action.items()}}
     if args.reference:
-        conds = load_conditions(args.conditions, args.sets.split(",")[0])[: args.limit or None]
+        conds = spread_subset(load_conditions(args.conditions, args.sets.split(",")[0]), args.limit)
         emb = evaluator.embed_motions(gt_motions(args.motion, conds))
         nearest = [actions[i] for i in ((emb[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)]
         result["real_motion_accuracy"] = float(np.mean([labels[c.motion_id] == p for c, p in zip(conds, nearest)]))
