@@ -21,9 +21,9 @@ import torch
 from tqdm import tqdm
 
 from ..data.humanml3d import features_to_joints
-from ..export import load_model
+from ..export import load_model, model_from_runs
 from ..models import KinevoxConfig, KinevoxModel
-from ..models.generation import generate, seeded_uniform
+from ..models.generation import generate, maskgit_generate, seeded_uniform
 from ..models.rvq import RVQVAE
 from ..train.batches import pad_features
 from ..train.conditions import Condition, load_conditions
@@ -92,22 +92,41 @@ def gt_motions(motion_root: str, conditions: list[Condition]) -> list[np.ndarray
 
 
 def run_generation(model: KinevoxModel, conditions: list[Condition], token_lengths: list[int] | None,
-                   seed: int, batch: int = 128) -> list[np.ndarray]:
-    """Generate one motion per condition (raw HumanML3D-263, cropped to its length)."""
+                   seed: int, batch: int = 128, base_only: bool = False) -> list[np.ndarray]:
+    """Generate one motion per condition (raw HumanML3D-263, cropped to its length). base_only: decode the
+    masked transformer's base codes alone (no residual layers), given token lengths."""
     out = []
     down = model.rvq.downsample
     for start in range(0, len(conditions), batch):
         chunk = conditions[start:start + batch]
         feats, flens = pad_features([c.features for c in chunk])
         lengths = None if token_lengths is None else torch.tensor(token_lengths[start:start + batch])
-        motion, _, used = generate(model, feats, flens, model.cfg.sampling, seeded_uniform(seed + start), lengths)
+        if base_only:
+            with torch.no_grad():
+                model.eval()
+                cond = model.audio_encoder(feats, flens)
+                base = maskgit_generate(model.mask_transformer, cond, lengths, model.cfg.sampling,
+                                        seeded_uniform(seed + start))
+                motion = model.rvq.decode(base[..., None]) * model.motion_std + model.motion_mean
+            used = lengths
+        else:
+            motion, _, used = generate(model, feats, flens, model.cfg.sampling, seeded_uniform(seed + start),
+                                       lengths)
         out += [motion[i, : int(used[i]) * down].numpy() for i in range(len(chunk))]
     return out
 
 
+def model_from_args(args) -> KinevoxModel:
+    if args.model:
+        return load_model(args.model)[0]
+    if not (args.rvq_run and args.generator_run):
+        raise SystemExit("give --model, or --rvq-run and --generator-run (with --base-only)")
+    return model_from_runs(args.rvq_run, args.generator_run, None).eval()
+
+
 def generation_report(args) -> dict:
     torch.set_num_threads(args.threads)
-    model, _ = load_model(args.model)
+    model = model_from_args(args)
     evaluator = load_evaluator(args.evaluator)
     conditions = spread_subset(load_conditions(args.conditions, args.set), args.limit)
     truth = gt_motions(args.motion, conditions)
@@ -120,7 +139,8 @@ def generation_report(args) -> dict:
     started = time.time()
     for rep in tqdm(range(args.replications), desc="replications"):
         rng = np.random.default_rng(rep)
-        gen_emb = evaluator.embed_motions(run_generation(model, conditions, lengths, seed=1000 * rep))
+        gen_emb = evaluator.embed_motions(run_generation(model, conditions, lengths, seed=1000 * rep,
+                                                         base_only=args.base_only))
         for name, emb in (("real motion", gt_emb), ("generated", gen_emb)):
             order = rng.permutation(len(conditions))
             top = r_precision(text_emb[order], emb[order])
@@ -133,7 +153,8 @@ def generation_report(args) -> dict:
     if args.mm_conditions:
         subset = conditions[: args.mm_conditions]
         sub_len = lengths[: args.mm_conditions]
-        groups = [evaluator.embed_motions(run_generation(model, subset, sub_len, seed=77 + 100000 * r))
+        groups = [evaluator.embed_motions(run_generation(model, subset, sub_len, seed=77 + 100000 * r,
+                                                         base_only=args.base_only))
                   for r in range(args.mm_repeats)]
         mm = [multimodality(np.stack(groups, axis=1), 10, np.random.default_rng(r)) for r in range(args.replications)]
     lines = [f"| condition | FID ↓ | R-top1 ↑ | R-top2 ↑ | R-top3 ↑ | MM-Dist ↓ | Diversity | MultiModality |",
@@ -143,13 +164,14 @@ def generation_report(args) -> dict:
         lines.append(f"| {name} | {format_ci(r['fid'])} | {format_ci(r['top1'])} | {format_ci(r['top2'])} | "
                      f"{format_ci(r['top3'])} | {format_ci(r['mm_dist'])} | {format_ci(r['diversity'])} | {mm_cell} |")
     return {"set": args.set, "conditions": len(conditions), "replications": args.replications, "rows": rows,
+            "base_only": args.base_only, "model": args.model or args.generator_run,
             "multimodality": mm, "seconds": time.time() - started, "markdown": "\n".join(lines)}
 
 
 def actions_report(args) -> dict:
     """Per-action accuracy of the full pipeline (estimated lengths) on each speech test set."""
     torch.set_num_threads(args.threads)
-    model, _ = load_model(args.model)
+    model = model_from_args(args)
     evaluator = load_evaluator(args.evaluator)
     canon = canonical_captions()
     actions = list(canon)
@@ -193,7 +215,9 @@ def main(argv=None) -> None:
     r.add_argument("--limit", type=int, default=0, help="evaluate an evenly spaced subset of this many clips")
     for name in ("generation", "actions"):
         g = sub.add_parser(name)
-        g.add_argument("--model", required=True)
+        g.add_argument("--model", default=None, help="model file (or --rvq-run + --generator-run)")
+        g.add_argument("--rvq-run", default=None)
+        g.add_argument("--generator-run", default=None)
         g.add_argument("--motion", required=True)
         g.add_argument("--conditions", required=True, help="speech:ROOT, text-oral:ROOT or text-original:JSON")
         g.add_argument("--evaluator", default="runs/evaluator")
@@ -204,6 +228,7 @@ def main(argv=None) -> None:
     gen.add_argument("--replications", type=int, default=20)
     gen.add_argument("--mm-conditions", type=int, default=32)
     gen.add_argument("--mm-repeats", type=int, default=30)
+    gen.add_argument("--base-only", action="store_true", help="decode base codes only (no residual layers)")
     act = sub.choices["actions"]
     act.add_argument("--sets", default="test,test_festival,test_10db")
     act.add_argument("--reference", action="store_true", help="also score the real test motions")
