@@ -55,6 +55,11 @@ test: system-deps venv build
 run: build-release
 	.build/release/kinevoxd --config Config/kinevox.toml
 
+## Dataset (docs/dataset.md): motion, captions, speech into Training/cache (or CACHE=DIR).
+.PHONY: dataset
+dataset: system-deps venv
+	cd Training && ../$(PY) -m kinevox_train.data.build --cache $(or $(CACHE),cache)
+
 bench: build-release venv
 	.build/release/kinevox bench --report docs/benchmarks.md
 
