@@ -55,7 +55,7 @@ public final class RecordedMotionSource: MotionSource {
 
 /// The inference worker: numbers each utterance, announces it to viewers, asks the motion source
 /// for a motion on its own thread and hands the result to the playback clock under the same id.
-/// Only the newest few utterances wait (older ones are dropped: a new command replaces them).
+/// Only the newest utterance waits (an older waiting one is dropped and logged: a new command replaces it).
 /// `submit` may be called from any thread (capture thread, server service thread).
 public final class MotionPipeline: @unchecked Sendable {
     private let source: MotionSource
@@ -70,7 +70,7 @@ public final class MotionPipeline: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
 
     /// Utterances allowed to wait while one is being generated.
-    public static let maxWaiting = 2
+    public static let maxWaiting = 1
 
     /// A stopped pipeline. `server` (optional) receives the `utterance` announcements.
     public init(source: MotionSource, clock: PlaybackClock, server: StreamServer?, metrics: ServerMetrics,
@@ -111,12 +111,15 @@ public final class MotionPipeline: @unchecked Sendable {
         condition.lock()
         let id = nextID
         nextID += 1
+        // Announced before the worker can see it, so `utterance` always precedes its `motion.begin`.
+        server?.broadcast(.utterance(id: id, durationMs: utterance.durationMs))
         queue.append((utterance, id, ProcessInfo.processInfo.systemUptime))
-        if queue.count > Self.maxWaiting { queue.removeFirst(queue.count - Self.maxWaiting) }
+        let replaced = queue.count > Self.maxWaiting ? queue.prefix(queue.count - Self.maxWaiting).map(\.id) : []
+        queue.removeFirst(replaced.count)
         condition.signal()
         condition.unlock()
         metrics.recordUtterance(upload: utterance.origin != .microphone)
-        server?.broadcast(.utterance(id: id, durationMs: utterance.durationMs))
+        for old in replaced { log("utterance \(old): replaced by newer utterance \(id) before generation") }
         return id
     }
 
