@@ -46,7 +46,7 @@ build-release: system-deps
 	$(SWIFT) build -c release
 
 test: system-deps venv build
-	$(SWIFT) test --skip-build --parallel --num-workers 2
+	$(SWIFT) test --skip-build
 	$(PY) -m pytest -q Training/tests
 	Systemd/check_unit.sh Systemd/kinevoxd.service .build/debug/kinevoxd
 
