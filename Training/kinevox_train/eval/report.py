@@ -215,6 +215,32 @@ def actions_report(args) -> dict:
     return result
 
 
+def condition_use_report(args) -> dict:
+    """Masked-transformer loss on validation pairs with the real, an all-zero and a batch-shuffled condition:
+    equal losses mean the generator ignores its condition."""
+    from ..train.batches import PairedExample, sample_pairs
+
+    torch.set_num_threads(args.threads)
+    model = model_from_args(args).eval()
+    codes = torch.load(pathlib.Path(args.codes), weights_only=False)["val"]
+    examples = [PairedExample(c.features, codes[c.motion_id]) for c in load_conditions(args.conditions, "val")
+                if c.motion_id in codes]
+    feats, flens, batch_codes, lengths = sample_pairs(examples, args.pairs, model.cfg.length_estimator.num_lengths - 1,
+                                                      np.random.default_rng(0))
+    result = {}
+    with torch.no_grad():
+        cond = model.audio_encoder(feats, flens)
+        variants = {"real": cond, "zero": torch.zeros_like(cond),
+                    "shuffled": cond[torch.randperm(len(cond), generator=torch.Generator().manual_seed(0))]}
+        for name, c in variants.items():
+            torch.manual_seed(0)  # the same masks for every variant
+            loss, acc = model.mask_transformer.training_loss(batch_codes[..., 0].long(), lengths, c)
+            result[name] = {"ce": float(loss), "acc": float(acc)}
+    lines = ["| condition | masked-token CE | accuracy |", "|---|---|---|"]
+    lines += [f"| {k} | {v['ce']:.3f} | {v['acc']:.3f} |" for k, v in result.items()]
+    return {"pairs": args.pairs, **result, "markdown": "\n".join(lines)}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -222,7 +248,7 @@ def main(argv=None) -> None:
     r.add_argument("--motion", required=True)
     r.add_argument("--rvq-run", default="runs/rvq")
     r.add_argument("--limit", type=int, default=0, help="evaluate an evenly spaced subset of this many clips")
-    for name in ("generation", "actions"):
+    for name in ("generation", "actions", "condition-use"):
         g = sub.add_parser(name)
         g.add_argument("--model", default=None, help="model file (or --rvq-run + --generator-run)")
         g.add_argument("--rvq-run", default=None)
@@ -241,12 +267,16 @@ def main(argv=None) -> None:
     gen.add_argument("--mm-conditions", type=int, default=32)
     gen.add_argument("--mm-repeats", type=int, default=30)
     gen.add_argument("--base-only", action="store_true", help="decode base codes only (no residual layers)")
+    use = sub.choices["condition-use"]
+    use.add_argument("--codes", default="runs/generator/codes.pt", help="the stage-2 run's cached clip codes")
+    use.add_argument("--pairs", type=int, default=256)
     act = sub.choices["actions"]
     act.add_argument("--sets", default="test,test_festival,test_10db")
     act.add_argument("--reference", action="store_true", help="also score the real test motions")
     p.add_argument("--output", default=None, help="JSON path (default runs/eval/<command>.json)")
     args = p.parse_args(argv)
-    result = {"rvq": rvq_report, "generation": generation_report, "actions": actions_report}[args.command](args)
+    result = {"rvq": rvq_report, "generation": generation_report, "actions": actions_report,
+              "condition-use": condition_use_report}[args.command](args)
     out = pathlib.Path(args.output or f"runs/eval/{args.command}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float))
