@@ -103,10 +103,15 @@ def main(argv=None) -> None:
     p.add_argument("--residual", default="runs/residual")
     p.add_argument("--output", default="../Models/kinevox-default.safetensors")
     p.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
+    p.add_argument("--no-frontend", action="store_true",
+                   help="leave out the frontend.* tensors (e.g. a WavLM model whose front end is converted separately)")
     args = p.parse_args(argv)
     model = model_from_runs(args.rvq, args.generator, args.residual)
-    front, front_config = frontend_tensors()
-    if not front:
+    use_frontend = not args.no_frontend and model.cfg.frontend["kind"] == "speech_embedding"
+    front, front_config = frontend_tensors() if use_frontend else ({}, None)
+    if not use_frontend:
+        print("note: exporting without frontend.* tensors", file=sys.stderr)
+    elif not front:
         print("note: no frontend converter found; exporting without frontend.* tensors", file=sys.stderr)
     elif front_config["feature_dim"] != model.cfg.audio_encoder.input_dim:
         raise SystemExit(f"the front end gives {front_config['feature_dim']}-d features, the audio encoder "

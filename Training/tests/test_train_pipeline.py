@@ -55,7 +55,7 @@ def test_stage_commands_chain_to_an_exported_model(tmp_path):
     assert "done at step 2" in log and "val_ce" in log
     out = tmp_path / "model.safetensors"
     export.main(["--rvq", str(runs / "rvq"), "--generator", str(runs / "gen"), "--residual", str(runs / "res"),
-                 "--output", str(out)])
+                 "--output", str(out), "--no-frontend"])
     model, _ = export.load_model(out)
     assert model.cfg.audio_encoder.input_dim == 12
     motion_out, codes, lengths = generate(model, torch.from_numpy(conds[0].features.astype(np.float32))[None],
