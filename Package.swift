@@ -42,8 +42,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
-        // Exports its counting malloc so shared libraries (Swift runtime, OpenBLAS) allocate through it.
-        .executableTarget(name: "kinevox-engine-bench", dependencies: ["KinevoxEngine"],
+        // The engine benchmark; --export-dynamic lets shared libraries (Swift runtime, OpenBLAS) bind to
+        // CAllocationCounter's counting malloc.
+        .target(name: "CAllocationCounter"),
+        .executableTarget(name: "kinevox-engine-bench", dependencies: ["KinevoxEngine", "CAllocationCounter"],
                           linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]),
         .executableTarget(name: "kinevox", dependencies: [
             "KinevoxCapture", "KinevoxSpeech", "KinevoxMotion", "KinevoxModel", "KinevoxServer",

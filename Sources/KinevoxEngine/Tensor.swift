@@ -115,12 +115,6 @@ public struct TensorView {
     /// Sets every element to `value`.
     public func fill(_ value: Float) { data.update(repeating: value, count: count) }
 
-    /// Adds `other` (same element count) element-wise into this view.
-    public func add(_ other: TensorView) {
-        precondition(other.count == count, "add \(other.shape) into \(shape)")
-        let a = data, b = other.data
-        for i in 0 ..< count { a[i] += b[i] }
-    }
 
     /// The elements as a new array (allocates; for tests and results leaving the engine).
     public func toArray() -> [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }

@@ -51,7 +51,9 @@ public struct GeneratorConfig: Codable, Equatable, Sendable {
             (resTransformer.latentDim % resTransformer.numHeads == 0, "res_transformer.latent_dim must divide by num_heads"),
             (rvq.inputDim == HumanML3D.featureCount, "rvq.input_dim must be \(HumanML3D.featureCount) (HumanML3D features)"),
             (rvq.numQuantizers >= 1, "rvq.num_quantizers must be at least 1"),
-            (sampling.steps >= 1, "sampling.steps must be at least 1"),
+            (sampling.steps >= 2, "sampling.steps must be at least 2 (the first step predicts every token)"),
+            (sampling.minTokens < lengthEstimator.numLengths,
+             "sampling.min_tokens must be below length_estimator.num_lengths"),
             (sampling.length == "sample" || sampling.length == "argmax", "sampling.length must be \"sample\" or \"argmax\""),
         ]
         if let failed = checks.first(where: { !$0.0 }) { throw MotionError("kinevox.config: \(failed.1)") }

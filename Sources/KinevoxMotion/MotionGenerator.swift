@@ -99,6 +99,7 @@ public final class MotionGenerator {
             throw MotionError("condition holds \(condition.count) values, not a whole number of \(condDim)-wide tokens")
         }
         guard condition.allSatisfy(\.isFinite) else { throw MotionError("condition tokens contain NaN or infinity") }
+        guard sampling.steps >= 2 else { throw MotionError("sampling.steps must be at least 2, got \(sampling.steps)") }
         if let frames, !(1...maxFrames).contains(frames) {
             throw MotionError("motion length \(frames) frames is outside 1…\(maxFrames) (at \(Skeleton.fps) fps)")
         }
@@ -112,7 +113,7 @@ public final class MotionGenerator {
             tokens = (frames + rvq.downsample - 1) / rvq.downsample
             keptFrames = frames
         } else {
-            tokens = min(sampleLength(cond, sampling: sampling, uniforms: &uniforms), maxTokens)
+            tokens = min(max(sampleLength(cond, sampling: sampling, uniforms: &uniforms), 1), maxTokens)
             keptFrames = tokens * rvq.downsample
         }
         let base = maskGIT(cond, tokens: tokens, sampling: sampling, uniforms: &uniforms)
@@ -122,6 +123,15 @@ public final class MotionGenerator {
 
     /// The decoding half of `generate`: RVQ-VAE decoder, de-normalisation, joints.
     public func decode(_ codes: MotionCodes) throws -> Motion {
+        let numCodes = config.rvq.numCodes
+        guard codes.tokens >= 1, (1...config.rvq.numQuantizers).contains(codes.layers),
+              codes.codes.count == codes.tokens * codes.layers,
+              (1...codes.tokens * rvq.downsample).contains(codes.frames) else {
+            throw MotionError("motion codes: \(codes.codes.count) codes do not form \(codes.tokens) tokens × \(codes.layers) layers for \(codes.frames) frames")
+        }
+        if let bad = codes.codes.first(where: { $0 < -1 || $0 >= numCodes }) {
+            throw MotionError("motion codes: code \(bad) is outside −1…\(numCodes - 1)")
+        }
         arena.reset()
         defer { arena.reset() }
         let normalized = rvq.decode(codes.codes, batch: 1, tokens: codes.tokens, layers: codes.layers, arena: arena)
@@ -202,11 +212,12 @@ public final class MotionGenerator {
         return codes
     }
 
-    /// One pass of every stage at the longest motion, so the arena is sized before the first
-    /// real generation (later generations of that size or shorter allocate no scratch).
+    /// Every stage at the longest motion (two MaskGIT steps: scratch is the same for every step), so
+    /// the arena is sized before the first real generation; later generations of that size or
+    /// shorter allocate no scratch.
     private func planScratch(conditionTokens: Int) {
         var sampling = config.sampling
-        sampling.steps = 1
+        sampling.steps = 2
         var silent = ConstantUniforms()
         let condition = [Float](repeating: 0, count: conditionTokens * config.maskTransformer.condDim)
         if let codes = try? generateCodes(condition: condition, frames: maxFrames, sampling: sampling, uniforms: &silent) {

@@ -219,7 +219,9 @@ public final class RVQVAE {
 
     /// Encoder output [B, code_dim, T / 2^down_t] for normalised motion [B, T, 263].
     public func latent(_ motion: TensorView, arena: ScratchArena) -> TensorView {
-        encoder.forward(Self.transposeLastTwo(motion, arena: arena), arena: arena)
+        let channelsFirst = arena.tensor(Shape(motion.shape[0], motion.shape[2], motion.shape[1]))
+        motion.transposeLastTwo(into: channelsFirst)
+        return encoder.forward(channelsFirst, arena: arena)
     }
 
     /// All-layer codes [B, T / 2^down_t, Q] (row-major) of normalised motion [B, T, 263].
@@ -237,25 +239,8 @@ public final class RVQVAE {
         let mark = arena.mark()
         let z = quantizer.lookup(codes, batch: batch, tokens: tokens, layers: layers, arena: arena)
         let decoded = decoder.forward(z, arena: arena)
-        Self.transposeLastTwo(decoded, into: output)
+        decoded.transposeLastTwo(into: output)
         arena.release(to: mark)
         return output
-    }
-
-    /// [B, X, Y] → [B, Y, X].
-    static func transposeLastTwo(_ x: TensorView, arena: ScratchArena) -> TensorView {
-        let y = arena.tensor(Shape(x.shape[0], x.shape[2], x.shape[1]))
-        transposeLastTwo(x, into: y)
-        return y
-    }
-
-    static func transposeLastTwo(_ x: TensorView, into y: TensorView) {
-        let rows = x.shape[1], columns = x.shape[2]
-        for b in 0..<x.shape[0] {
-            let source = x.data + b * rows * columns, target = y.data + b * rows * columns
-            for r in 0..<rows {
-                for c in 0..<columns { target[c * rows + r] = source[r * columns + c] }
-            }
-        }
     }
 }

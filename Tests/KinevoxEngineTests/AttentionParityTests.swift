@@ -22,8 +22,15 @@ final class AttentionParityTests: XCTestCase {
         assertClose(y, try store.scope("mha_masked").data("output"), "key padding mask")
 
         let bias = try store.scope("mha_bias").data("attention_bias")
+        let biased = try store.scope("mha_bias").data("output")
         attention.forward(x.view, into: y, attentionBias: bias.view, arena: arena)
-        assertClose(y, try store.scope("mha_bias").data("output"), "attention bias")
+        assertClose(y, biased, "attention bias [H, T, T]")
+
+        let perBatch = arena.tensor(Shape(2, 4, 6, 6))
+        perBatch[0].copy(from: bias.view)
+        perBatch[1].copy(from: bias.view)
+        attention.forward(x.view, into: y, attentionBias: perBatch, arena: arena)
+        assertClose(y, biased, "attention bias [B, H, T, T]")
     }
 
     func testCrossAttention() throws {

@@ -2,6 +2,7 @@
 import json
 import pathlib
 
+import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
@@ -14,23 +15,28 @@ from kinevox_train.models.generation import maskgit_generate, residual_generate,
 COMMITTED = pathlib.Path(__file__).resolve().parents[2] / "Tests" / "Fixtures" / "Motion"
 
 
-def test_fixtures_are_deterministic_and_match_committed(tmp_path):
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    """The fixtures written once into a temporary folder for all tests of this file."""
+    out = tmp_path_factory.mktemp("motion_fixtures")
+    make_fixtures(out)
+    return out
+
+
+def test_fixtures_are_deterministic_and_match_committed(fresh, tmp_path):
     make_fixtures(tmp_path)
-    again = tmp_path / "again"
-    make_fixtures(again)
-    for name in ("tiny_generator.safetensors", "parity.safetensors"):
-        assert (tmp_path / name).read_bytes() == (again / name).read_bytes()
-        assert (tmp_path / name).stat().st_size < 500_000
-        fresh = load_file(str(tmp_path / name))
+    for name in ("tiny_generator.safetensors", "tiny_model_fp16.safetensors", "parity.safetensors"):
+        assert (fresh / name).read_bytes() == (tmp_path / name).read_bytes()
+        assert (fresh / name).stat().st_size < 500_000
+        written = load_file(str(fresh / name))
         committed = load_file(str(COMMITTED / name))
-        assert fresh.keys() == committed.keys()
-        for key in fresh:
-            torch.testing.assert_close(fresh[key], committed[key], atol=1e-5, rtol=1e-5, msg=key)
+        assert written.keys() == committed.keys()
+        for key in written:
+            torch.testing.assert_close(written[key], committed[key], atol=1e-5, rtol=1e-5, msg=key)
 
 
-def test_model_file_has_generator_parts_and_config(tmp_path):
-    make_fixtures(tmp_path)
-    with safe_open(str(tmp_path / "tiny_generator.safetensors"), "pt") as f:
+def test_model_file_has_generator_parts_and_config(fresh):
+    with safe_open(str(fresh / "tiny_generator.safetensors"), "pt") as f:
         cfg = KinevoxConfig.from_json(f.metadata()["kinevox.config"])
         keys = set(f.keys())
     assert {"motion_mean", "motion_std", "rvq.quantizer.layers.0.codebook",
@@ -39,9 +45,8 @@ def test_model_file_has_generator_parts_and_config(tmp_path):
     assert cfg == build_model().cfg
 
 
-def test_replayed_uniforms_reproduce_sampled_codes(tmp_path):
-    make_fixtures(tmp_path)
-    p = load_file(str(tmp_path / "parity.safetensors"))
+def test_replayed_uniforms_reproduce_sampled_codes(fresh):
+    p = load_file(str(fresh / "parity.safetensors"))
     model = build_model()
     flat = p["gen.uniforms"]
     offset = [0]

@@ -1,0 +1,50 @@
+import XCTest
+@testable import KinevoxMotion
+
+final class TokenSamplingTests: XCTestCase {
+    /// Cosine schedule: everything masked first, one token last, torch.round's half-to-even.
+    func testMaskedCountFollowsCosineSchedule() {
+        XCTAssertEqual(TokenSampling.maskedCount(step: 0, steps: 10, length: 49), 49)
+        XCTAssertEqual(TokenSampling.maskedCount(step: 9, steps: 10, length: 49), 1)
+        let counts = (0..<10).map { TokenSampling.maskedCount(step: $0, steps: 10, length: 49) }
+        XCTAssertEqual(counts, counts.sorted(by: >))
+        // cos(π/2 · 1/3) · 10 = 8.66 → 9; cos(π/3) · 5 = 2.5 → 2 (half to even).
+        XCTAssertEqual(TokenSampling.maskedCount(step: 1, steps: 4, length: 10), 9)
+        XCTAssertEqual(TokenSampling.maskedCount(step: 2, steps: 4, length: 5), 2)
+        XCTAssertEqual(TokenSampling.maskedCount(step: 0, steps: 1, length: 8), 1)
+    }
+
+    func testLowestScoresBreakTiesByPosition() {
+        XCTAssertEqual(TokenSampling.lowestScores([0.5, 0.1, 0.5, 0.5, 1e5], count: 3), [true, true, true, false, false])
+        XCTAssertEqual(TokenSampling.lowestScores([0, 0, 0], count: 3), [true, true, true])
+    }
+
+    func testTopKKeepsTiesAtTheKthValue() {
+        var logits: [Float] = [1, 5, 3, 4, 3, 3, 0, 9]
+        TokenSampling.topKFilter(&logits, classes: 4, k: 2)
+        XCTAssertEqual(logits, [-.infinity, 5, -.infinity, 4, 3, 3, -.infinity, 9])
+        var untouched: [Float] = [1, 2]
+        TokenSampling.topKFilter(&untouched, classes: 2, k: 2)
+        XCTAssertEqual(untouched, [1, 2])
+    }
+
+    func testGumbelArgmaxAndConfidence() {
+        let logits: [Float] = [0, 2, 1, 1]
+        XCTAssertEqual(TokenSampling.gumbelArgmax(logits, classes: 2, temperature: 0, uniforms: []), [1, 0])
+        // A draw near 1 gives noise near +∞ to its class, one near 0 gives −∞.
+        XCTAssertEqual(TokenSampling.gumbelArgmax(logits, classes: 2, temperature: 1, uniforms: [0.9999999, 1e-9, 0.5, 0.5]),
+                       [0, 0])
+        let p = TokenSampling.chosenProbability([0, 0, 0, Float(log(3.0))], classes: 2, temperature: 1, chosen: [0, 1])
+        XCTAssertEqual(p[0], 0.5, accuracy: 1e-6)
+        XCTAssertEqual(p[1], 0.75, accuracy: 1e-6)
+    }
+
+    /// Inverse CDF over the softmax with the shortest lengths excluded.
+    func testLengthSampling() {
+        let logits: [Float] = [10, 0, 0, 0]
+        XCTAssertEqual(TokenSampling.length(logits: logits, minTokens: 1, argmax: false, u: 0.1), 1)
+        XCTAssertEqual(TokenSampling.length(logits: logits, minTokens: 1, argmax: false, u: 0.5), 2)
+        XCTAssertEqual(TokenSampling.length(logits: logits, minTokens: 1, argmax: false, u: 0.99), 3)
+        XCTAssertEqual(TokenSampling.length(logits: [0, 0, 5, 1], minTokens: 1, argmax: true, u: 0.99), 2)
+    }
+}

@@ -1,0 +1,149 @@
+"""Text-to-speech voices: espeak-ng and flite identities for training, festival voices held out for testing.
+
+Every voice returns 16 kHz mono float32 audio in [-1, 1]. Speakers that festival and flite share
+(CMU kal, CMU slt) are not used for training, so the festival test set is truly unseen voices.
+"""
+from __future__ import annotations
+
+import random
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+from scipy.io import wavfile
+from scipy.signal import resample_poly
+
+SAMPLE_RATE = 16_000
+ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
+# Variants that do not sound like a human talking (robots, demons) are left out.
+_ESPEAK_EXCLUDED = ("robot", "robosoft", "demonic", "tweaky", "unirobot", "croak")
+FLITE_TRAIN_VOICES = ("awb", "rms")  # kal, kal16 and slt are the festival test speakers
+FESTIVAL_TEST_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
+ESPEAK_PITCHES = tuple(range(25, 86, 5))
+ESPEAK_RATES = tuple(range(130, 211, 10))
+
+
+class SynthesisError(RuntimeError):
+    """A TTS program failed or is missing; the message says which and how to install it."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One speaker identity: engine (espeak-ng | flite | festival), voice name, espeak pitch (0-99) and rate (wpm)."""
+
+    engine: str
+    name: str
+    pitch: int = 50
+    rate: int = 175
+
+    @property
+    def id(self) -> str:
+        if self.engine == "espeak-ng":
+            return f"espeak-ng:{self.name}:p{self.pitch}:s{self.rate}"
+        return f"{self.engine}:{self.name}"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def espeak_variants() -> list[str]:
+    """Names of espeak-ng's voice variants (``+name``) installed on this machine, sorted."""
+    try:
+        listing = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as err:
+        raise SynthesisError(f"espeak-ng not usable ({err}); install the Debian package espeak-ng") from err
+    names = []
+    for line in listing.splitlines()[1:]:
+        files = [f for f in line.split() if f.startswith("!v/")]
+        if files:
+            name = files[0][3:]
+            if not any(bad in name.lower() for bad in _ESPEAK_EXCLUDED):
+                names.append(name)
+    return sorted(set(names))
+
+
+def training_voice_pool() -> list[Voice]:
+    """All espeak-ng accent x variant base voices (default pitch/rate) and the flite training voices."""
+    pool = [Voice("espeak-ng", f"{accent}+{variant}") for accent in ESPEAK_ACCENTS for variant in espeak_variants()]
+    pool += [Voice("espeak-ng", accent) for accent in ESPEAK_ACCENTS]
+    return pool + [Voice("flite", name) for name in FLITE_TRAIN_VOICES]
+
+
+def sample_training_voice(pool: list[Voice], rng: random.Random, flite_share: float = 0.12) -> Voice:
+    """A random training identity: a flite voice with probability ``flite_share``, otherwise an espeak-ng
+    base voice with a random pitch and rate."""
+    flite = [v for v in pool if v.engine == "flite"]
+    if flite and rng.random() < flite_share:
+        return rng.choice(flite)
+    base = rng.choice([v for v in pool if v.engine == "espeak-ng"])
+    return Voice(base.engine, base.name, rng.choice(ESPEAK_PITCHES), rng.choice(ESPEAK_RATES))
+
+
+def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Resample float audio to 16 kHz (polyphase)."""
+    if rate == SAMPLE_RATE:
+        return audio.astype(np.float32)
+    g = gcd(SAMPLE_RATE, rate)
+    return resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(np.float32)
+
+
+def read_wav(path: Path) -> np.ndarray:
+    """Mono float32 16 kHz audio from a 16-bit (or float) WAV file of any rate."""
+    rate, data = wavfile.read(path)
+    data = data.astype(np.float32) / 32768.0 if data.dtype == np.int16 else data.astype(np.float32)
+    if data.ndim == 2:
+        data = data.mean(axis=1)
+    return to_16k(data, rate)
+
+
+def write_wav(path: Path, audio: np.ndarray) -> None:
+    """16 kHz mono 16-bit PCM WAV."""
+    pcm = np.clip(np.round(audio * 32767.0), -32768, 32767).astype(np.int16)
+    wavfile.write(path, SAMPLE_RATE, pcm)
+
+
+def synthesize(voice: Voice, text: str) -> np.ndarray:
+    """Speak ``text`` with ``voice``; 16 kHz mono float32."""
+    with tempfile.TemporaryDirectory(prefix="kinevox-tts-") as tmp:
+        out = Path(tmp) / "speech.wav"
+        if voice.engine == "espeak-ng":
+            command = ["espeak-ng", "-v", voice.name, "-p", str(voice.pitch), "-s", str(voice.rate), "-w", str(out), text]
+        elif voice.engine == "flite":
+            command = ["flite", "-voice", voice.name, "-t", text, "-o", str(out)]
+        elif voice.engine == "festival":
+            text_file = Path(tmp) / "text.txt"
+            text_file.write_text(text)
+            command = ["text2wave", "-eval", f"(voice_{voice.name})", str(text_file), "-o", str(out)]
+        else:
+            raise SynthesisError(f"unknown TTS engine {voice.engine!r}")
+        try:
+            subprocess.run(command, capture_output=True, check=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as err:
+            raise SynthesisError(f"{voice.engine} failed for voice {voice.name!r}: {err}; is the {voice.engine} "
+                                 "Debian package (and its voice) installed? See the Makefile's APT_PACKAGES") from err
+        if not out.exists() or out.stat().st_size <= 44:
+            raise SynthesisError(f"{voice.engine} wrote no audio for voice {voice.name!r}")
+        return read_wav(out)
+
+
+def synthesize_festival_batch(voice_name: str, texts: list[str]) -> list[np.ndarray]:
+    """Speak many texts with one festival voice in a single festival process (loading a voice takes ~1 s)."""
+    with tempfile.TemporaryDirectory(prefix="kinevox-festival-") as tmp:
+        lines = [f"(voice_{voice_name})"]
+        for i, text in enumerate(texts):
+            quoted = text.replace("\\", " ").replace('"', " ")
+            lines.append(f'(utt.save.wave (utt.synth (Utterance Text "{quoted}")) "{tmp}/{i}.wav" \'riff)')
+        script = Path(tmp) / "batch.scm"
+        script.write_text("\n".join(lines) + "\n")
+        try:
+            subprocess.run(["festival", "-b", str(script)], capture_output=True, check=True, timeout=60 + 5 * len(texts))
+        except (OSError, subprocess.SubprocessError) as err:
+            raise SynthesisError(f"festival failed for voice {voice_name!r}: {err}; install festival and its voice "
+                                 "packages (see the Makefile's APT_PACKAGES)") from err
+        missing = [i for i in range(len(texts)) if not (Path(tmp) / f"{i}.wav").exists()]
+        if missing:
+            raise SynthesisError(f"festival voice {voice_name!r} wrote no audio for {len(missing)} texts")
+        return [read_wav(Path(tmp) / f"{i}.wav") for i in range(len(texts))]

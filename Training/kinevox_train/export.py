@@ -1,0 +1,109 @@
+"""Export trained stages into one Kinevox model file (safetensors, config JSON under `kinevox.config`).
+
+    python -m kinevox_train.export --rvq runs/rvq --generator runs/generator --residual runs/residual \
+        --output ../Models/kinevox-default.safetensors [--frontend-onnx-dir DIR] [--dtype fp16]
+
+Tensor names: `KinevoxModel.state_dict()` keys (audio_encoder., length_estimator., rvq., mask_transformer.,
+res_transformer., motion_mean, motion_std) plus `frontend.*` from the speech front-end converter when
+available. `load_model` reads a file back into a `KinevoxModel` (refusing missing, extra or mis-shaped tensors).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pathlib
+import sys
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .models import KinevoxConfig, KinevoxModel
+
+CONFIG_KEY = "kinevox.config"
+
+
+def model_from_runs(rvq_run: str, generator_run: str, residual_run: str) -> KinevoxModel:
+    """Assemble a KinevoxModel from the three stages' final checkpoints."""
+    rvq = torch.load(pathlib.Path(rvq_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
+    gen = torch.load(pathlib.Path(generator_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
+    res = torch.load(pathlib.Path(residual_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
+    cfg = KinevoxConfig.from_dict(res["config"])
+    if cfg.rvq != KinevoxConfig.from_dict(rvq["config"]).rvq:
+        raise ValueError("the residual run's rvq config differs from the RVQ run's: retrain the residual stage")
+    model = KinevoxModel(cfg)
+    model.rvq.load_state_dict(rvq["model"])
+    for name, state in gen["modules"].items():
+        getattr(model, name).load_state_dict(state)
+    model.res_transformer.load_state_dict(res["modules"]["res_transformer"])
+    model.motion_mean.copy_(torch.as_tensor(rvq["mean"]))
+    model.motion_std.copy_(torch.as_tensor(rvq["std"]))
+    return model
+
+
+def frontend_tensors(onnx_dir: str | None) -> dict[str, torch.Tensor]:
+    """`frontend.*` tensors from the speech helper's converter, or {} when that converter is absent."""
+    try:
+        converter = importlib.import_module("kinevox_train.frontends.convert_speech_embedding")
+    except ImportError:
+        return {}
+    tensors = converter.convert(onnx_dir) if onnx_dir else converter.convert()
+    return {k if k.startswith("frontend.") else f"frontend.{k}": torch.as_tensor(v) for k, v in tensors.items()}
+
+
+def save_model(model: KinevoxModel, path: str | pathlib.Path, dtype: torch.dtype = torch.float16,
+               extra: dict[str, torch.Tensor] | None = None) -> None:
+    """Write the model (floating tensors cast to `dtype`) with its config under __metadata__."""
+    tensors = {}
+    for key, value in list(model.state_dict().items()) + list((extra or {}).items()):
+        value = value.detach().cpu()
+        tensors[key] = (value.to(dtype) if value.is_floating_point() else value).contiguous()
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata={CONFIG_KEY: model.cfg.to_json()})
+
+
+def load_model(path: str | pathlib.Path) -> tuple[KinevoxModel, dict[str, torch.Tensor]]:
+    """Read a model file into a float32 KinevoxModel; returns (model, frontend tensors)."""
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata() or {}
+        if CONFIG_KEY not in metadata:
+            raise ValueError(f"{path}: no '{CONFIG_KEY}' in the safetensors metadata")
+        cfg = KinevoxConfig.from_json(metadata[CONFIG_KEY])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    model = KinevoxModel(cfg)
+    expected = model.state_dict()
+    frontend = {k: v for k, v in tensors.items() if k.startswith("frontend.")}
+    body = {k: v for k, v in tensors.items() if not k.startswith("frontend.")}
+    missing = sorted(set(expected) - set(body))
+    extra = sorted(set(body) - set(expected))
+    if missing or extra:
+        raise ValueError(f"{path}: missing tensors {missing[:5]}, unexpected tensors {extra[:5]}")
+    for key, value in body.items():
+        if value.shape != expected[key].shape:
+            raise ValueError(f"{path}: tensor {key} has shape {tuple(value.shape)}, "
+                             f"expected {tuple(expected[key].shape)}")
+    model.load_state_dict({k: v.float() for k, v in body.items()})
+    return model.eval(), frontend
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rvq", default="runs/rvq")
+    p.add_argument("--generator", default="runs/generator")
+    p.add_argument("--residual", default="runs/residual")
+    p.add_argument("--output", default="../Models/kinevox-default.safetensors")
+    p.add_argument("--frontend-onnx-dir", default=None, help="passed to the front-end converter")
+    p.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
+    args = p.parse_args(argv)
+    model = model_from_runs(args.rvq, args.generator, args.residual)
+    front = frontend_tensors(args.frontend_onnx_dir)
+    if not front:
+        print("note: no frontend converter found; exporting without frontend.* tensors", file=sys.stderr)
+    save_model(model, args.output, torch.float16 if args.dtype == "fp16" else torch.float32, front)
+    size = pathlib.Path(args.output).stat().st_size
+    print(f"wrote {args.output}: {size / 1e6:.1f} MB, {len(model.state_dict()) + len(front)} tensors")
+
+
+if __name__ == "__main__":
+    main()

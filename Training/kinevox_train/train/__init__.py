@@ -1,0 +1,1 @@
+"""Training stages, one command each: rvq, generator (audio encoder + masked transformer + length estimator), residual."""

@@ -1,0 +1,84 @@
+"""Speech side of the dataset: TTS through the reference front end, augmentation, voice hold-out, job plan."""
+import json
+import random
+
+import numpy as np
+import pytest
+
+from kinevox_train.data import augment, voices
+from kinevox_train.data.speech import SpeechConfig, plan_jobs
+from kinevox_train.frontends import speech_embedding as se
+
+
+def test_espeak_utterance_through_the_front_end():
+    audio = voices.synthesize(voices.Voice("espeak-ng", "en-gb-scotland+f3", 60, 160), "could you walk forward slowly?")
+    assert audio.dtype == np.float32 and 0.1 < np.abs(audio).max() <= 1.0
+    assert 1.0 < audio.size / voices.SAMPLE_RATE < 5.0
+    features = se.SpeechEmbedding()(audio)
+    assert features.shape == (se.n_embeddings(audio.size), 96)
+    assert np.isfinite(features).all()
+    silence = se.SpeechEmbedding()(np.zeros_like(audio))
+    assert np.abs(features - silence).mean() > 0.5
+
+
+def test_noise_is_added_at_the_requested_snr():
+    rng = np.random.default_rng(0)
+    t = np.arange(32000) / 16000
+    clean = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    for colour in augment.NOISE_COLOURS:
+        noisy = augment.add_noise(clean, colour, 10.0, rng)
+        snr = 10 * np.log10(np.mean(clean ** 2) / np.mean((noisy - clean) ** 2))
+        assert snr == pytest.approx(10.0, abs=0.2)
+
+
+def test_noise_colours_have_falling_spectra():
+    rng = np.random.default_rng(1)
+    ratios = {}
+    for colour in augment.NOISE_COLOURS:
+        power = np.abs(np.fft.rfft(augment.coloured_noise(64000, colour, rng))) ** 2
+        ratios[colour] = power[100:1000].mean() / power[10000:30000].mean()
+    assert ratios["white"] < 2 < ratios["pink"] < ratios["brown"]
+
+
+def test_speed_reverb_gain_keep_audio_sane():
+    audio = np.random.default_rng(2).uniform(-0.5, 0.5, 16000).astype(np.float32)
+    assert augment.change_speed(audio, 1.1).size == pytest.approx(16000 / 1.1, abs=2)
+    assert augment.change_speed(audio, 0.9).size == pytest.approx(16000 / 0.9, abs=2)
+    plan = augment.AugmentPlan(speed=1.05, reverb_rt60_s=0.3, lead_s=0.1, tail_s=0.2, noise="pink", snr_db=5, gain_db=6)
+    out = augment.apply(audio, plan, seed=3)
+    np.testing.assert_array_equal(out, augment.apply(audio, plan, seed=3))
+    assert np.abs(out).max() <= 1.0 and out.dtype == np.float32
+    assert out.size > 16000 / 1.05 + 0.3 * 16000 - 2
+
+
+def test_festival_speakers_are_never_training_voices():
+    pool = voices.training_voice_pool()
+    assert len(pool) > 300
+    assert {v.engine for v in pool} == {"espeak-ng", "flite"}
+    assert not {v.name for v in pool if v.engine == "flite"} & {"kal", "kal16", "slt"}
+    rng = random.Random(0)
+    sampled = {voices.sample_training_voice(pool, rng).id for _ in range(500)}
+    assert len(sampled) > 300 and not any(v.startswith("festival") for v in sampled)
+
+
+def _tiny_cache(root):
+    (root / "motion").mkdir()
+    (root / "captions").mkdir()
+    clips = [{"id": f"c{i}", "split": split} for i, split in enumerate(["train", "train", "val", "test"])]
+    (root / "motion" / "index.json").write_text(json.dumps({"clips": clips}))
+    table = {c["id"]: {"original": ["a person bows."], "oral": [[f"bow {k}" for k in range(5)]]} for c in clips}
+    (root / "captions" / "captions.json").write_text(json.dumps(table))
+
+
+def test_job_plan_is_deterministic_and_holds_out_festival(tmp_path):
+    _tiny_cache(tmp_path)
+    config = SpeechConfig(cache=tmp_path, seed=5)
+    jobs = plan_jobs(config)
+    assert jobs == plan_jobs(config)
+    tts = [j for j in jobs if j["kind"] == "tts"]
+    festival = [r for j in jobs if j["kind"] == "festival" for r in j["records"]]
+    assert [j["record"]["set"] for j in tts] == ["train", "train", "val", "test"]
+    assert [r["set"] for r in festival] == ["test_festival"]
+    assert festival[0]["text"] == tts[-1]["record"]["text"]
+    assert tts[-1]["noisy"]["augment"]["snr_db"] == 10.0
+    assert all(j["voice"]["engine"] != "festival" for j in tts)
