@@ -1,5 +1,3 @@
-import Foundation
-
 /// Element-wise activation functions (PyTorch `nn.GELU()` (erf form), `nn.GELU(approximate="tanh")`,
 /// `nn.ReLU`, `nn.LeakyReLU(slope)`, `nn.SiLU`), applied in place. Any thread.
 public enum Activation: Equatable {
@@ -16,18 +14,19 @@ public enum Activation: Equatable {
     public func apply(_ x: UnsafeMutablePointer<Float>, count: Int) {
         switch self {
         case .gelu:
-            for i in 0 ..< count { let v = x[i]; x[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+            for i in 0 ..< count { let v = x[i]; x[i] = 0.5 * v * (1 + VectorMath.erf(v * 0.707_106_781)) }
         case .geluTanh:
             for i in 0 ..< count {
                 let v = x[i]
-                x[i] = 0.5 * v * (1 + tanhf(0.79788456080286536 * (v + 0.044715 * v * v * v)))
+                let u = 0.797_884_561 * (v + 0.044_715 * v * v * v)
+                x[i] = v - v / (1 + VectorMath.exp(2 * u))  // 0.5·v·(1 + tanh u) with tanh u = 1 − 2 / (1 + e^{2u})
             }
         case .relu:
             for i in 0 ..< count { x[i] = Swift.max(x[i], 0) }
         case let .leakyReLU(slope):
             for i in 0 ..< count { let v = x[i]; x[i] = v >= 0 ? v : v * slope }
         case .silu:
-            for i in 0 ..< count { let v = x[i]; x[i] = v / (1 + expf(-v)) }
+            for i in 0 ..< count { let v = x[i]; x[i] = v / (1 + VectorMath.exp(-v)) }
         }
     }
 }
@@ -42,19 +41,13 @@ public func softmax(_ x: TensorView) {
 public func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
     for r in 0 ..< rows {
         let row = x + r * columns
-        var m = -Float.infinity
-        for j in 0 ..< columns { m = Swift.max(m, row[j]) }
+        let m = VectorMath.maximum(row, count: columns)
         if m == -.infinity {
             row.update(repeating: 0, count: columns)
             continue
         }
-        var sum: Float = 0
-        for j in 0 ..< columns {
-            let e = expf(row[j] - m)
-            row[j] = e
-            sum += e
-        }
-        let inv = 1 / sum
-        for j in 0 ..< columns { row[j] *= inv }
+        for j in 0 ..< columns { row[j] = VectorMath.exp(row[j] - m) }
+        let inverse = 1 / VectorMath.sum(row, count: columns)
+        for j in 0 ..< columns { row[j] *= inverse }
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// xoshiro256** pseudo-random generator seeded through splitmix64: the same seed gives the same bits on every
 /// machine and build, and every draw method below is defined bit-exactly on top of `next()` (no
 /// `Float.random`). A value type: one per sampling thread.
@@ -53,18 +51,19 @@ public struct SeededRandom: RandomNumberGenerator {
     }
 
     /// An index drawn from `softmax(logits / temperature)` (temperature > 0), without modifying the logits:
-    /// inverse CDF over `exp((l - max) / temperature)`. -inf logits (e.g. from top-k filtering) are never drawn.
+    /// inverse CDF over `exp((l - max) / temperature)` (the engine's own exp, so draws do not depend on the libm
+    /// version). -inf logits (e.g. from top-k filtering) are never drawn.
     public mutating func sampleCategorical(logits: UnsafeBufferPointer<Float>, temperature: Float = 1) -> Int {
         var m = -Float.infinity
         for l in logits { m = Swift.max(m, l) }
         let inverse = 1 / Swift.max(temperature, 1e-10)
         var total = 0.0
-        for l in logits { total += Double(expf((l - m) * inverse)) }
+        for l in logits { total += Double(VectorMath.exp((l - m) * inverse)) }
         let target = nextDouble() * total
         var cumulative = 0.0
         var lastPositive = 0
         for (i, l) in logits.enumerated() where l > -.infinity {
-            cumulative += Double(expf((l - m) * inverse))
+            cumulative += Double(VectorMath.exp((l - m) * inverse))
             lastPositive = i
             if target < cumulative { return i }
         }
@@ -72,14 +71,15 @@ public struct SeededRandom: RandomNumberGenerator {
     }
 
     /// MoMask's `gumbel_sample`: `argmax(logits / max(temperature, 1e-10) + g)` with Gumbel noise
-    /// `g = −log(−log(max(u, 1e-20)))` clamped the same way, one uniform `u` per logit in order.
+    /// `g = −log(−log(max(u, 1e-20)))` clamped the same way, one uniform `u` per logit in order (the engine's own
+    /// log, so draws do not depend on the libm version).
     public mutating func gumbelArgmax(logits: UnsafeBufferPointer<Float>, temperature: Float = 1) -> Int {
         let inverse = 1 / Swift.max(temperature, 1e-10)
         var best = 0
         var bestValue = -Float.infinity
         for (i, l) in logits.enumerated() {
             let u = Swift.max(nextFloat(), 1e-20)
-            let g = -logf(Swift.max(-logf(u), 1e-20))
+            let g = -VectorMath.log(Swift.max(-VectorMath.log(u), 1e-20))
             let v = l * inverse + g
             if v > bestValue { bestValue = v; best = i }
         }

@@ -119,7 +119,11 @@ func sgemm(_ m: Int, _ n: Int, _ k: Int, transposeB: Bool = false, ldc: Int? = n
                c: rawC.data, ldc: ldc ?? n)
 }
 
+var load = [Double](repeating: 0, count: 3)
+_ = getloadavg(&load, 3)
 print("KinevoxEngine vs raw cblas_sgemm (same GEMMs, same run). GF/s = useful GEMM FLOPs / time.")
+print(String(format: "machine: %d CPUs online, load average %.2f (timings are best of 7 alternating rounds)",
+             sysconf(Int32(_SC_NPROCESSORS_ONLN)), load[0]))
 print(String(format: "%-40@ %2@ %9@ %8@ %8@ %7@", "case" as NSString, "th" as NSString, "ms/call" as NSString,
              "engine" as NSString, "sgemm" as NSString, "ratio" as NSString))
 for threads in [1, 2] {

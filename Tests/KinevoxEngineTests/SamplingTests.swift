@@ -7,18 +7,33 @@ import XCTest
 final class SamplingTests: XCTestCase {
     struct Reference: Decodable {
         struct Stream: Decodable { let seed: String; let outputs: [String] }
+        struct Categorical: Decodable { let seed: String; let probabilities: [Float]; let draws: [Int] }
         let streams: [Stream]
+        let categorical: Categorical
+    }
+
+    func reference() throws -> Reference {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("prng.json")))
+        return try JSONDecoder().decode(Reference.self, from: data)
     }
 
     func testGeneratorMatchesReferenceStreamBitExactly() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("prng.json")))
-        let reference = try JSONDecoder().decode(Reference.self, from: data)
+        let reference = try reference()
         XCTAssertEqual(reference.streams.count, 3)
         for stream in reference.streams {
             var generator = SeededRandom(seed: UInt64(stream.seed)!)
             let outputs = (0 ..< stream.outputs.count).map { _ in generator.next() }
             XCTAssertEqual(outputs, stream.outputs.map { UInt64($0)! }, "seed \(stream.seed)")
         }
+    }
+
+    func testCategoricalDrawsMatchReferenceExactly() throws {
+        let categorical = try reference().categorical
+        var generator = SeededRandom(seed: UInt64(categorical.seed)!)
+        let draws = categorical.probabilities.withUnsafeBufferPointer { p in
+            (0 ..< categorical.draws.count).map { _ in generator.sampleCategorical(probabilities: p) }
+        }
+        XCTAssertEqual(draws, categorical.draws)
     }
 
     func testUniformDrawsUseTheTopBits() {

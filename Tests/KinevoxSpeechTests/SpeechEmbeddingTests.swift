@@ -10,9 +10,11 @@ final class SpeechEmbeddingTests: XCTestCase {
 
     private func model() throws -> SpeechEmbedding {
         let store = try WeightStore(path: SpeechFixtures.speechEmbeddingModel())
-        let config = try store.config(SpeechEmbeddingConfig.self, section: "frontend")
-        let model = try SpeechEmbedding(store.scope("frontend"), config: config)
+        let frontEnd = try loadSpeechFrontEnd(store)
         try store.root.finish()
+        let model = try XCTUnwrap(frontEnd as? SpeechEmbedding)
+        XCTAssertEqual(model.featureDim, 96)
+        XCTAssertEqual(model.frameMilliseconds, 80)
         return model
     }
 

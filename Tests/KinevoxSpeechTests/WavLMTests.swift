@@ -9,9 +9,10 @@ final class WavLMTests: XCTestCase {
 
     private func check(style: String) throws {
         let store = try SpeechFixtures.store("wavlm_\(style)_tiny.safetensors")
-        let config = try store.config(WavLMConfig.self, section: "frontend")
-        let model = try WavLM(store.scope("frontend"), config: config)
+        let model = try XCTUnwrap(try loadSpeechFrontEnd(store) as? WavLM)
         try store.root.finish()
+        XCTAssertEqual(model.frameMilliseconds, Double(model.config.hopSamples) / 16)
+        XCTAssertEqual(WavLMConfig.base.hopSamples, 320, "WavLM Base: one frame per 20 ms")
         let io = try SpeechFixtures.store("wavlm_\(style)_tiny_io.safetensors")
         let input = try io.fixture("input").toArray()
         let expected = try io.fixture("last_hidden_state")
@@ -52,5 +53,29 @@ final class WavLMTests: XCTestCase {
         for (offset, bucket) in expected {
             XCTAssertEqual(WavLMAttention.relativePositionBucket(offset, numBuckets: 320, maxDistance: 800), bucket, "offset \(offset)")
         }
+    }
+}
+
+/// The random-weight builder used by benchmarks binds exactly the tensors a converted checkpoint has.
+final class WavLMRandomWeightsTests: XCTestCase {
+    func testTensorListMatchesConvertedCheckpoints() throws {
+        for style in ["base", "large"] {
+            let store = try SpeechFixtures.store("wavlm_\(style)_tiny.safetensors")
+            let config = try store.config(WavLMConfig.self, section: "frontend")
+            let listed = Dictionary(uniqueKeysWithValues: WavLM.tensorShapes(config).map { ("frontend." + $0.name, $0.shape) })
+            let stored = Dictionary(uniqueKeysWithValues: store.file.entries.map { ($0.key, $0.value.shape) })
+            XCTAssertEqual(listed, stored, style)
+        }
+    }
+
+    func testRandomModelRuns() throws {
+        var config = try SpeechFixtures.store("wavlm_base_tiny.safetensors").config(WavLMConfig.self, section: "frontend")
+        config.normalizeWaveform = true
+        let model = try WavLM.randomlyInitialized(config, seed: 1)
+        let samples = (0 ..< 4000).map { Float(sin(Double($0) * 0.05)) * 0.3 }
+        let output = model.forward(samples, arena: ScratchArena())
+        XCTAssertEqual(output.frames, model.frameCount(samples: 4000))
+        XCTAssertEqual(output.dim, config.hiddenSize)
+        XCTAssertTrue(output.values.allSatisfy(\.isFinite))
     }
 }

@@ -60,3 +60,7 @@ def test_unknown_label_is_an_error():
 
 def test_tokens_field_is_humanml3d_shaped():
     assert cap.tokens("A person walks, then bows.") == "a/OTHER person/OTHER walks/OTHER then/OTHER bows/OTHER"
+
+
+def test_fillers_never_name_a_side():
+    assert not any(side in f for f in cap.FILLERS for side in ("left", "right"))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from kinevox_train.data import bandai, humanml3d as hml, motion
-from kinevox_train.data.bvh import BVHError, forward_kinematics, parse_bvh, read_bvh
+from kinevox_train.data.bvh import BVHError, BVHMotion, forward_kinematics, parse_bvh, read_bvh
 from kinevox_train.data.quaternion import qinv, qrot
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "humanml3d"
@@ -76,8 +76,7 @@ def _bandai_rest_pose() -> np.ndarray:
 def test_bandai_mapping_names_spine_and_units():
     rest = _bandai_rest_pose()
     names = list(rest)
-    bvh = parse_bvh(TINY_BVH, "x")
-    bvh.names = names
+    bvh = BVHMotion(names, [-1] * len(names), np.zeros((len(names), 3)), [[] for _ in names], 1 / 30, np.zeros((1, 0)))
     positions = np.array([list(rest.values())], dtype=np.float64)
     smpl = bandai.to_smpl22(bvh, positions)
     assert smpl.shape == (1, 22, 3)

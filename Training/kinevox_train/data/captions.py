@@ -89,7 +89,7 @@ _SECOND_PERSON = [(r"\bthe head\b", "your head"), (r"\bthe left\b(?= (hand|arm))
                   (r"\bthe right\b(?= (hand|arm))", "your right"), (r"\ban arm\b", "your arm"), (r"\ba hand\b", "your hand")]
 
 GENERIC_SUBJECTS = ["a person", "someone", "the person"]
-FILLERS = ["um,", "uh,", "okay,", "so,", "hey,", "alright,", "well,", "okay so,", "right,", "hmm,"]
+FILLERS = ["um,", "uh,", "okay,", "so,", "hey,", "listen,", "well,", "okay so,", "hmm,", "now then,"]
 # Oral templates: {v} = base-form verb phrase with manner; {vb} = bare verb phrase, {m} = manner alone.
 ORAL_TEMPLATES = [
     "{v}", "please {v}", "{v}, please", "could you {v}?", "can you {v}?", "would you {v}?",

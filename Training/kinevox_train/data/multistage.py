@@ -41,17 +41,20 @@ def join(first: np.ndarray, second: np.ndarray, blend: int = BLEND_FRAMES) -> np
     return np.concatenate([first[:-blend], mixed, second[blend:]])
 
 
-def build_multistage(cache: Path, seed: int = 0, counts: dict[str, int] = COUNTS) -> dict[str, int]:
+def build_multistage(cache: Path, seed: int = 0, counts: dict[str, int] | None = None) -> dict[str, int]:
     """Add joined clips to the motion cache; returns how many were made per split."""
     motion_dir = cache / "motion"
     index = json.loads((motion_dir / "index.json").read_text())
     index["clips"] = [c for c in index["clips"] if "parts" not in c]
     rng = random.Random(seed)
+    counts = counts or COUNTS
     made = {}
     new_records = []
     for split in SPLITS:
         pool = [c for c in index["clips"] if c["split"] == split and not c["mirrored"] and c["speed"] == 1.0
                 and c["n_frames"] <= MAX_FRAMES // 2]
+        if len({c["action"] for c in pool}) < 2:
+            pool = []
         made[split] = 0
         for n in tqdm(range(counts[split] if pool else 0), desc=f"multistage {split}", unit="clip"):
             a, b = rng.sample(pool, 2)

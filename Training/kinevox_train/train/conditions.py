@@ -1,13 +1,15 @@
 """Condition sources for the generator stages: what each motion clip is paired with.
 
 Specs (the --conditions argument):
-- `speech:FEATURE_ROOT` — precomputed front-end features of spoken captions (the dataset build's speech cache).
-- `text:CAPTIONS_JSON[:original|oral]` — the captions themselves, embedded with the frozen MiniLM sentence encoder
-  (all-MiniLM-L6-v2, 384-d, mean pooling + L2 norm), one condition token each (the text-conditioned baseline).
+- `speech:FEATURE_ROOT` — precomputed front-end features of spoken captions (the dataset build's speech cache,
+  e.g. ../cache/speech); the split name selects the set (train, val, test, test_festival, test_10db).
+- `text-original:CAPTIONS_JSON` — the descriptive ("original") captions of each clip, and
+  `text-oral:FEATURE_ROOT` — the oral captions exactly as spoken in the speech cache (same utterances as
+  `speech:`), both embedded with the frozen MiniLM sentence encoder (all-MiniLM-L6-v2, 384-d, mean pooling +
+  L2 norm) as one condition token each (the text-conditioned baseline).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pathlib
@@ -30,18 +32,19 @@ class Condition:
 def describe_conditions(spec: str) -> tuple[str, int]:
     """(kind, feature width) of a condition spec."""
     kind = spec.split(":", 1)[0]
-    if kind == "text":
+    if kind in ("text-original", "text-oral"):
         return "text", MINILM_DIM
     if kind == "speech":
         return "speech", speech_feature_dim(spec.split(":", 1)[1])
-    raise ValueError(f"unknown condition spec {spec!r}: use speech:ROOT or text:CAPTIONS_JSON[:original|oral]")
+    raise ValueError(f"unknown condition spec {spec!r}: use speech:ROOT, text-oral:ROOT or text-original:CAPTIONS_JSON")
 
 
 def load_conditions(spec: str, split: str) -> list[Condition]:
     kind, rest = spec.split(":", 1)
-    if kind == "text":
-        path, _, variant = rest.partition(":")
-        return text_conditions(path, variant or "original", split)
+    if kind == "text-original":
+        return original_text_conditions(rest, split)
+    if kind == "text-oral":
+        return with_text_features(speech_conditions(rest, split, load_features=False))
     return speech_conditions(rest, split)
 
 
@@ -55,19 +58,29 @@ def minilm_encoder():
     return SentenceTransformer(str(get_model_path()), device="cpu")
 
 
-def embed_sentences(sentences: list[str], cache_dir: str | pathlib.Path = "cache/minilm") -> dict[str, np.ndarray]:
-    """sentence -> 384-d unit vector, cached on disk by the hash of the sorted sentence set."""
-    unique = sorted(set(sentences))
-    digest = hashlib.sha1("\n".join(unique).encode()).hexdigest()[:16]
-    cache = pathlib.Path(cache_dir) / f"{digest}.npy"
-    if cache.exists():
-        vectors = np.load(cache)
-    else:
-        vectors = minilm_encoder().encode(unique, batch_size=128, normalize_embeddings=True,
-                                          show_progress_bar=True, convert_to_numpy=True).astype(np.float32)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache, vectors)
-    return dict(zip(unique, vectors))
+def embed_sentences(sentences: list[str], store: str | pathlib.Path = "cache/minilm/store.npz",
+                    batch_size: int = 256) -> dict[str, np.ndarray]:
+    """sentence -> 384-d unit vector. Vectors persist in `store` (sentences + vectors); only sentences not
+    yet there are encoded, in chunks saved as they finish (so an interrupted run keeps its progress)."""
+    store = pathlib.Path(store)
+    known: dict[str, np.ndarray] = {}
+    if store.exists():
+        data = np.load(store, allow_pickle=False)
+        known = dict(zip(data["sentences"].tolist(), data["vectors"]))
+    missing = sorted(set(sentences) - set(known))
+    if missing:
+        encoder = minilm_encoder()
+        store.parent.mkdir(parents=True, exist_ok=True)
+        for start in range(0, len(missing), 2048):
+            chunk = missing[start:start + 2048]
+            vectors = encoder.encode(chunk, batch_size=batch_size, normalize_embeddings=True,
+                                     show_progress_bar=False, convert_to_numpy=True).astype(np.float32)
+            known.update(zip(chunk, vectors))
+            names = list(known)
+            tmp = store.with_name(store.stem + ".tmp.npz")
+            np.savez(tmp, sentences=np.array(names), vectors=np.stack([known[n] for n in names]))
+            os.replace(tmp, store)
+    return {s: known[s] for s in set(sentences)}
 
 
 def read_split_ids(captions_json: pathlib.Path, split: str) -> set[str]:
@@ -77,24 +90,41 @@ def read_split_ids(captions_json: pathlib.Path, split: str) -> set[str]:
     return set(path.read_text().split()) if path.exists() else set()
 
 
-def text_conditions(captions_json: str, variant: str, split: str) -> list[Condition]:
-    """One Condition per (clip, caption) of `variant` ("original" or "oral") in `split`."""
+def with_text_features(conditions: list[Condition]) -> list[Condition]:
+    """Replace each condition's features by the MiniLM embedding of its caption, [1, 384] float16."""
+    vectors = embed_sentences([c.caption for c in conditions])
+    return [Condition(c.motion_id, vectors[c.caption][None].astype(np.float16), c.caption, c.voice)
+            for c in conditions]
+
+
+def original_text_conditions(captions_json: str, split: str) -> list[Condition]:
+    """One Condition per (clip, original caption) of the clips in `split` (test_* sets map to test)."""
     path = pathlib.Path(captions_json)
     table = json.loads(path.read_text())
-    ids = read_split_ids(path, split)
-    pairs = []
-    for clip_id, entry in table.items():
-        if ids and clip_id not in ids:
-            continue
-        captions = entry["original"] if variant == "original" else [c for group in entry["oral"] for c in group]
-        pairs.extend((clip_id, c) for c in captions)
-    vectors = embed_sentences([c for _, c in pairs])
-    return [Condition(clip_id, vectors[c][None].astype(np.float16), caption=c) for clip_id, c in pairs]
+    ids = read_split_ids(path, "test" if split.startswith("test") else split)
+    pairs = [Condition(clip_id, np.zeros((1, 1), np.float16), caption=c)
+             for clip_id, entry in table.items() if clip_id in ids for c in entry["original"]]
+    return with_text_features(pairs)
 
 
 def speech_feature_dim(root: str) -> int:
-    raise NotImplementedError("speech features: format pending")
+    """Width of the cached front-end features (96 for speech_embedding)."""
+    path = pathlib.Path(root) / "features_train.npy"
+    return int(np.load(path, mmap_mode="r").shape[1]) if path.exists() else 96
 
 
-def speech_conditions(root: str, split: str) -> list[Condition]:
-    raise NotImplementedError("speech features: format pending")
+def speech_conditions(root: str, speech_set: str, load_features: bool = True) -> list[Condition]:
+    """Utterances of one set of the dataset build's speech cache (ROOT/index.json + ROOT/features_<set>.npy;
+    rows offset..offset+n_frames of the set's file belong to an utterance). Sets: train, val, test,
+    test_festival, test_10db."""
+    root = pathlib.Path(root)
+    index = json.loads((root / "index.json").read_text())
+    features = np.load(root / f"features_{speech_set}.npy", mmap_mode="r") if load_features else None
+    out = []
+    for u in index["utterances"]:
+        if u["set"] != speech_set or u["n_frames"] < 1:
+            continue
+        rows = (np.array(features[u["offset"]:u["offset"] + u["n_frames"]], dtype=np.float16)
+                if load_features else np.zeros((1, 1), np.float16))
+        out.append(Condition(u["clip_id"], rows, caption=u.get("text", ""), voice=u.get("voice", "")))
+    return out

@@ -169,7 +169,7 @@ def main(argv=None) -> None:
     else:
         codes = {}
         for split in ("train", "val"):
-            motion = load_motion_split(args.data, split)
+            motion = load_motion_split(args.data, split, normalisation=(rvq_state["mean"], rvq_state["std"]))
             codes[split] = encode_clips(model.rvq.cpu(), motion.clips, motion.names)
         if info.is_main:
             run.path.mkdir(parents=True, exist_ok=True)

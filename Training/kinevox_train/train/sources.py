@@ -38,10 +38,12 @@ def load_normalisation(root: pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.maximum(std, 1e-5)
 
 
-def load_motion_split(root: str | pathlib.Path, split: str, min_frames: int = 1) -> MotionSplit:
-    """Load and normalise every clip of `split` that exists and has at least `min_frames` frames."""
+def load_motion_split(root: str | pathlib.Path, split: str, min_frames: int = 1,
+                      normalisation: tuple[np.ndarray, np.ndarray] | None = None) -> MotionSplit:
+    """Load and normalise every clip of `split` that exists and has at least `min_frames` frames, with the
+    folder's Mean/Std or the given (mean, std) (later stages reuse the RVQ run's)."""
     root = pathlib.Path(root)
-    mean, std = load_normalisation(root)
+    mean, std = normalisation if normalisation is not None else load_normalisation(root)
     index = root / "index.json"
     repeat = ({c["id"]: float(c.get("repeat", 1.0)) for c in json.loads(index.read_text())["clips"]}
               if index.exists() else {})

@@ -1,0 +1,1 @@
+"""Evaluation: contrastive motion/text evaluator, T2M-style metrics, robustness (action accuracy), result tables."""

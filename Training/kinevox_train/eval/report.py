@@ -1,0 +1,208 @@
+"""Evaluation commands that print markdown tables (and write JSON next to them).
+
+    python -m kinevox_train.eval.report rvq --motion ../cache/motion --rvq-run runs/rvq
+    python -m kinevox_train.eval.report generation --model ../Models/kinevox-default.safetensors \
+        --motion ../cache/motion --speech ../cache/speech --evaluator runs/evaluator --replications 20
+    python -m kinevox_train.eval.report actions --model ../Models/kinevox-default.safetensors \
+        --motion ../cache/motion --speech ../cache/speech --evaluator runs/evaluator
+
+`generation` uses the ground-truth token length of each test clip (the field's protocol); `actions` runs the
+whole pipeline (estimated length) and scores the evaluator's nearest canonical action caption.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..data.humanml3d import features_to_joints
+from ..export import load_model
+from ..models import KinevoxConfig, KinevoxModel
+from ..models.generation import generate, seeded_uniform
+from ..models.rvq import RVQVAE
+from ..train.batches import pad_features
+from ..train.conditions import Condition, load_conditions
+from ..train.sources import load_motion_split
+from .evaluator import load_evaluator
+from .metrics import diversity, format_ci, frechet_distance, mm_dist, multimodality, r_precision
+from .texts import canonical_captions, clip_actions
+
+
+def rvq_report(args) -> dict:
+    """Reconstruction MPJPE (mm, global joint positions) and per-layer codebook usage on the test split."""
+    state = torch.load(pathlib.Path(args.rvq_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
+    cfg = KinevoxConfig.from_dict(state["config"]).rvq
+    rvq = RVQVAE(cfg)
+    rvq.load_state_dict(state["model"])
+    rvq.eval()
+    mean, std = state["mean"], state["std"]
+    test = load_motion_split(args.motion, "test", normalisation=(mean, std))
+    errors, counts = [], np.zeros((cfg.num_quantizers, cfg.num_codes))
+    per_layer = {q: [] for q in range(1, cfg.num_quantizers + 1)}
+    with torch.no_grad():
+        for clip in tqdm(test.clips, desc="rvq"):
+            n = clip.shape[0] // rvq.downsample * rvq.downsample
+            x = torch.from_numpy(clip[:n]).unsqueeze(0)
+            codes = rvq.encode(x)
+            for q in range(cfg.num_quantizers):
+                counts[q] += np.bincount(codes[0, :, q].numpy(), minlength=cfg.num_codes)
+            truth = features_to_joints(clip[:n] * std + mean)
+            for q in per_layer:
+                recon = rvq.decode(codes[..., :q])[0].numpy() * std + mean
+                err = np.linalg.norm(features_to_joints(recon) - truth, axis=-1).mean()
+                per_layer[q].append(err * 1000.0)
+    usage = (counts > 0).mean(1)
+    probs = counts / counts.sum(1, keepdims=True)
+    perplexity = np.exp(-(probs * np.log(np.maximum(probs, 1e-12))).sum(1))
+    result = {"clips": len(test.clips), "step": state["step"],
+              "mpjpe_mm": {q: float(np.mean(v)) for q, v in per_layer.items()},
+              "usage": usage.tolist(), "perplexity": perplexity.tolist()}
+    lines = ["| quantizers used | MPJPE (mm) |", "|---|---|"]
+    lines += [f"| {q} | {v:.1f} |" for q, v in result["mpjpe_mm"].items()]
+    lines += ["", "| layer | codes used (test) | perplexity |", "|---|---|---|"]
+    lines += [f"| {q} | {u * 100:.1f} % of {cfg.num_codes} | {p:.1f} |" for q, (u, p) in
+              enumerate(zip(usage, perplexity))]
+    result["markdown"] = "\n".join(lines)
+    return result
+
+
+def gt_motions(motion_root: str, conditions: list[Condition]) -> list[np.ndarray]:
+    root = pathlib.Path(motion_root) / "new_joint_vecs"
+    return [np.load(root / f"{c.motion_id}.npy").astype(np.float32) for c in conditions]
+
+
+def run_generation(model: KinevoxModel, conditions: list[Condition], token_lengths: list[int] | None,
+                   seed: int, batch: int = 128) -> list[np.ndarray]:
+    """Generate one motion per condition (raw HumanML3D-263, cropped to its length)."""
+    out = []
+    down = model.rvq.downsample
+    for start in range(0, len(conditions), batch):
+        chunk = conditions[start:start + batch]
+        feats, flens = pad_features([c.features for c in chunk])
+        lengths = None if token_lengths is None else torch.tensor(token_lengths[start:start + batch])
+        motion, _, used = generate(model, feats, flens, model.cfg.sampling, seeded_uniform(seed + start), lengths)
+        out += [motion[i, : int(used[i]) * down].numpy() for i in range(len(chunk))]
+    return out
+
+
+def generation_report(args) -> dict:
+    torch.set_num_threads(args.threads)
+    model, _ = load_model(args.model)
+    evaluator = load_evaluator(args.evaluator)
+    conditions = load_conditions(f"{args.conditions}", args.set)
+    if args.limit:
+        conditions = conditions[: args.limit]
+    truth = gt_motions(args.motion, conditions)
+    max_tokens = model.cfg.length_estimator.num_lengths - 1
+    lengths = [max(1, min(m.shape[0] // model.rvq.downsample, max_tokens)) for m in truth]
+    text_emb = evaluator.embed_texts([c.caption for c in conditions])
+    gt_emb = evaluator.embed_motions(truth)
+    rows = {"real motion": {"fid": [], "top1": [], "top2": [], "top3": [], "mm_dist": [], "diversity": []},
+            "generated": {"fid": [], "top1": [], "top2": [], "top3": [], "mm_dist": [], "diversity": []}}
+    started = time.time()
+    for rep in tqdm(range(args.replications), desc="replications"):
+        rng = np.random.default_rng(rep)
+        gen_emb = evaluator.embed_motions(run_generation(model, conditions, lengths, seed=1000 * rep))
+        for name, emb in (("real motion", gt_emb), ("generated", gen_emb)):
+            order = rng.permutation(len(conditions))
+            top = r_precision(text_emb[order], emb[order])
+            rows[name]["fid"].append(frechet_distance(gt_emb, emb))
+            for k in range(3):
+                rows[name][f"top{k + 1}"].append(top[k])
+            rows[name]["mm_dist"].append(mm_dist(text_emb, emb))
+            rows[name]["diversity"].append(diversity(emb, 300, rng))
+    mm = []
+    if args.mm_conditions:
+        subset = conditions[: args.mm_conditions]
+        sub_len = lengths[: args.mm_conditions]
+        groups = [evaluator.embed_motions(run_generation(model, subset, sub_len, seed=77 + 100000 * r))
+                  for r in range(args.mm_repeats)]
+        mm = [multimodality(np.stack(groups, axis=1), 10, np.random.default_rng(r)) for r in range(args.replications)]
+    lines = [f"| condition | FID ↓ | R-top1 ↑ | R-top2 ↑ | R-top3 ↑ | MM-Dist ↓ | Diversity | MultiModality |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        mm_cell = format_ci(mm) if (mm and name == "generated") else "–"
+        lines.append(f"| {name} | {format_ci(r['fid'])} | {format_ci(r['top1'])} | {format_ci(r['top2'])} | "
+                     f"{format_ci(r['top3'])} | {format_ci(r['mm_dist'])} | {format_ci(r['diversity'])} | {mm_cell} |")
+    return {"set": args.set, "conditions": len(conditions), "replications": args.replications, "rows": rows,
+            "multimodality": mm, "seconds": time.time() - started, "markdown": "\n".join(lines)}
+
+
+def actions_report(args) -> dict:
+    """Per-action accuracy of the full pipeline (estimated lengths) on each speech test set."""
+    torch.set_num_threads(args.threads)
+    model, _ = load_model(args.model)
+    evaluator = load_evaluator(args.evaluator)
+    canon = canonical_captions()
+    actions = list(canon)
+    canon_emb = evaluator.embed_texts([canon[a] for a in actions])
+    labels = clip_actions(args.motion)
+    result = {"sets": {}}
+    for speech_set in args.sets.split(","):
+        conditions = load_conditions(args.conditions, speech_set)
+        if args.limit:
+            conditions = conditions[: args.limit]
+        truth = [labels[c.motion_id] for c in conditions]
+        emb = evaluator.embed_motions(run_generation(model, conditions, None, seed=5))
+        nearest = [actions[i] for i in ((emb[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)]
+        per_action: dict[str, list[int]] = {}
+        for t, p in zip(truth, nearest):
+            per_action.setdefault(t, []).append(int(t == p))
+        result["sets"][speech_set] = {"overall": float(np.mean([t == p for t, p in zip(truth, nearest)])),
+                                      "per_action": {a: (float(np.mean(v)), len(v)) for a, v in per_action.items()}}
+    if args.reference:
+        conds = load_conditions(args.conditions, args.sets.split(",")[0])[: args.limit or None]
+        emb = evaluator.embed_motions(gt_motions(args.motion, conds))
+        nearest = [actions[i] for i in ((emb[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)]
+        result["real_motion_accuracy"] = float(np.mean([labels[c.motion_id] == p for c, p in zip(conds, nearest)]))
+    sets = list(result["sets"])
+    lines = ["| action | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
+    for a in sorted({a for s in sets for a in result["sets"][s]["per_action"]}):
+        cells = []
+        for s in sets:
+            acc, n = result["sets"][s]["per_action"].get(a, (float("nan"), 0))
+            cells.append(f"{acc * 100:.0f} % (n={n})" if n else "–")
+        lines.append(f"| {a} | " + " | ".join(cells) + " |")
+    lines.append("| **all** | " + " | ".join(f"**{result['sets'][s]['overall'] * 100:.1f} %**" for s in sets) + " |")
+    result["markdown"] = "\n".join(lines)
+    return result
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("rvq")
+    r.add_argument("--motion", required=True)
+    r.add_argument("--rvq-run", default="runs/rvq")
+    for name in ("generation", "actions"):
+        g = sub.add_parser(name)
+        g.add_argument("--model", required=True)
+        g.add_argument("--motion", required=True)
+        g.add_argument("--conditions", required=True, help="speech:ROOT, text-oral:ROOT or text-original:JSON")
+        g.add_argument("--evaluator", default="runs/evaluator")
+        g.add_argument("--limit", type=int, default=0)
+        g.add_argument("--threads", type=int, default=1)
+    gen = sub.choices["generation"]
+    gen.add_argument("--set", default="test")
+    gen.add_argument("--replications", type=int, default=20)
+    gen.add_argument("--mm-conditions", type=int, default=32)
+    gen.add_argument("--mm-repeats", type=int, default=30)
+    act = sub.choices["actions"]
+    act.add_argument("--sets", default="test,test_festival,test_10db")
+    act.add_argument("--reference", action="store_true", help="also score the real test motions")
+    p.add_argument("--output", default=None, help="JSON path (default runs/eval/<command>.json)")
+    args = p.parse_args(argv)
+    result = {"rvq": rvq_report, "generation": generation_report, "actions": actions_report}[args.command](args)
+    out = pathlib.Path(args.output or f"runs/eval/{args.command}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=float))
+    print(result["markdown"])
+
+
+if __name__ == "__main__":
+    main()
