@@ -72,15 +72,21 @@ class TorchEagerPipeline:
         watch.lap("frontend")
         cond = m.audio_encoder(features, torch.tensor([features.shape[1]]))
         watch.lap("audio_encoder")
-        uniform = seeded_uniform(seed)
-        lengths = torch.tensor([frames // m.rvq.downsample])
-        base = maskgit_generate(m.mask_transformer, cond, lengths, m.cfg.sampling, uniform)
-        codes = residual_generate(m.res_transformer, base, cond, lengths, m.cfg.sampling, uniform)
-        watch.lap("generator")
-        motion = (m.rvq.decode(codes) * m.motion_std + m.motion_mean)[0].numpy()
-        joints = features_to_joints(motion)
-        watch.lap("decoder")
-        return joints, watch.laps
+        return torch_motion(m, cond, frames, seed, watch), watch.laps
+
+
+@torch.no_grad()
+def torch_motion(model: KinevoxModel, cond: torch.Tensor, frames: int, seed: int, watch: Stopwatch) -> np.ndarray:
+    """Condition tokens -> joints (T, 22, 3) in PyTorch eager, laps "generator" and "decoder"."""
+    uniform = seeded_uniform(seed)
+    lengths = torch.tensor([frames // model.rvq.downsample])
+    base = maskgit_generate(model.mask_transformer, cond, lengths, model.cfg.sampling, uniform)
+    codes = residual_generate(model.res_transformer, base, cond, lengths, model.cfg.sampling, uniform)
+    watch.lap("generator")
+    motion = (model.rvq.decode(codes) * model.motion_std + model.motion_mean)[0].numpy()
+    joints = features_to_joints(motion)
+    watch.lap("decoder")
+    return joints
 
 
 class _MaskLogits(torch.nn.Module):
