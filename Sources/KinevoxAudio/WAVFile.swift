@@ -52,8 +52,8 @@ public enum WAVFile {
         return try resample(downmixToMono(audio.samples, channels: audio.channels), from: audio.sampleRate, to: sampleRate)
     }
 
-    /// Frames promised by a RIFF/WAVE file's `data` chunk header, or nil when the file is not a plain
-    /// RIFF WAV, the size is the streaming placeholder, or the sample width is not fixed.
+    /// Frames promised by a RIFF/WAVE file's `data` chunk header (plain or WAVE_FORMAT_EXTENSIBLE), or nil
+    /// when the file is not a RIFF WAV, the size is the streaming placeholder, or the sample width is not fixed.
     /// libsndfile silently shortens a truncated file; comparing with this catches it.
     private static func declaredDataFrames(path: String, channels: Int, format: Int32) -> Int? {
         let bytesPerSample: Int
@@ -65,7 +65,8 @@ public enum WAVFile {
         case Int32(SF_FORMAT_DOUBLE): bytesPerSample = 8
         default: return nil
         }
-        guard format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_WAV),
+        let container = format & Int32(SF_FORMAT_TYPEMASK)
+        guard container == Int32(SF_FORMAT_WAV) || container == Int32(SF_FORMAT_WAVEX),
               let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         guard let header = try? handle.read(upToCount: 12), header.count == 12,

@@ -2,9 +2,9 @@ import Foundation
 
 /// What the energy VAD measured and decided for one frame.
 public struct FrameDecision: Equatable, Sendable {
-    /// Frame energy after DC removal (dBFS; -120 for digital silence).
+    /// Smoothed frame energy after the high-pass (dBFS; -120 for digital silence).
     public var levelDB: Double
-    /// Noise floor estimate at this frame (dBFS).
+    /// Noise level estimate at this frame (dBFS); thresholds are relative to it plus the spread term.
     public var floorDB: Double
     /// Zero crossings per sample (0–1).
     public var zeroCrossingRate: Double
@@ -16,37 +16,62 @@ public struct FrameDecision: Equatable, Sendable {
     public var voiced: Bool
 }
 
-/// Per-frame speech evidence from energy above an adaptive noise floor, plus a zero-crossing cue.
+/// Per-frame speech evidence from energy above an adaptive noise level, plus a zero-crossing cue.
 ///
-/// Each frame is DC-blocked (one-pole high-pass near 13 Hz), its mean power taken in dBFS, and
-/// compared with a noise floor that is the minimum frame level over the trailing `noise_window_ms`
-/// (tracked in O(1) per frame with eight sub-window minima). Owned by one thread (the VAD loop).
+/// Each frame is high-passed (one-pole, about 100 Hz: removes DC, hum and the rumble that carries
+/// little speech), its mean power averaged over the trailing `smoothing_ms` (a box window, so the level drops as
+/// soon as the sound stops) and taken in dBFS. The noise level is
+/// tracked two ways: a median tracker (steps of `noise_adapt_db_per_s` towards each frame's level,
+/// frozen while an utterance is open) and, as a lower bound that lets the level rise when the noise
+/// really did, the minimum smoothed level over the trailing `noise_window_ms` (eight sub-window
+/// minima, O(1) per frame). Owned by one thread (the VAD loop).
 public struct EnergyVAD: Sendable {
     public let config: VADConfig
     private var previousInput: Double?
     private var previousOutput: Double = 0
-    /// Minimum level of each completed sub-window, oldest first, plus the one being filled.
+    /// Powers of the last frames for the box average, and their running sum.
+    private var recentPowers: [Double]
+    private var recentPowerSum = 0.0
+    private var framesSeen = 0
+    private var trackedNoiseDB: Double?
+    /// Mean absolute deviation of non-speech frame levels from the noise level (dB).
+    private var noiseSpread = EnergyVAD.initialSpreadDB
+    private static let initialSpreadDB = 3.0
+    /// Minimum level of each completed sub-window, oldest first.
     private var blockMinima: [Double] = []
     private var currentBlockMinimum = Double.infinity
     private var framesInBlock = 0
     private let framesPerBlock: Int
+    private let noiseStepDB: Double
+    private let spreadRate: Double
     private static let blockCount = 8
     private static let silenceDB = -120.0
+    /// Pole of the high-pass: exp(-2π · 100 Hz / sample rate).
+    private let highPassPole: Double
+    private var lowPass: Biquad
 
     public init(config: VADConfig) {
         self.config = config
         framesPerBlock = max(1, config.frames(ms: config.noiseWindowMs) / Self.blockCount)
+        recentPowers = Array(repeating: 0, count: max(1, config.smoothingMs / config.frameMs))
+        noiseStepDB = config.noiseAdaptDBPerS * Double(config.frameMs) / 1000
+        spreadRate = Double(config.frameMs) / 1000
+        highPassPole = exp(-2 * Double.pi * 100 / Double(config.sampleRate))
+        lowPass = Biquad(lowPassAt: min(Double(config.levelBandHz), 0.45 * Double(config.sampleRate)), sampleRate: Double(config.sampleRate))
     }
 
-    /// The current noise floor (dBFS), or nil before the first frame.
+    /// The current noise level (dBFS), or nil before the first frame.
     public var noiseFloorDB: Double? {
-        let floor = min(blockMinima.min() ?? .infinity, currentBlockMinimum)
-        return floor.isFinite ? floor : nil
+        guard let tracked = trackedNoiseDB else { return nil }
+        return max(tracked, windowMinimum)
     }
 
-    /// Measures one frame (any length ≥ 1) and updates the noise floor.
-    public mutating func classify(_ frame: UnsafeBufferPointer<Int16>) -> FrameDecision {
-        let r = 0.995
+    private var windowMinimum: Double { min(blockMinima.min() ?? .infinity, currentBlockMinimum) }
+
+    /// Measures one frame (any length ≥ 1) and updates the noise level; `inUtterance` freezes the
+    /// median tracker so speech does not raise it.
+    public mutating func classify(_ frame: UnsafeBufferPointer<Int16>, inUtterance: Bool = false) -> FrameDecision {
+        let r = highPassPole
         var x1 = previousInput ?? Double(frame.first ?? 0)
         var y1 = previousOutput
         var power = 0.0
@@ -57,7 +82,8 @@ public struct EnergyVAD: Sendable {
             let y = x - x1 + r * y1
             x1 = x
             y1 = y
-            power += y * y
+            let low = lowPass.process(y)
+            power += low * low
             let positive = y >= 0
             if positive != previousPositive { crossings += 1 }
             previousPositive = positive
@@ -65,12 +91,17 @@ public struct EnergyVAD: Sendable {
         previousInput = x1
         previousOutput = y1
         let count = Double(max(frame.count, 1))
-        let meanPower = power / count / (32_768.0 * 32_768.0)
-        let level = meanPower > 1e-12 ? 10 * log10(meanPower) : Self.silenceDB
+        let framePower = power / count / (32_768.0 * 32_768.0)
+        let slot = framesSeen % recentPowers.count
+        recentPowerSum += framePower - recentPowers[slot]
+        recentPowers[slot] = framePower
+        framesSeen += 1
+        let smoothed = max(0, recentPowerSum) / Double(min(framesSeen, recentPowers.count))
+        let level = smoothed > 1e-12 ? 10 * log10(smoothed) : Self.silenceDB
         let zcr = Double(crossings) / count
 
-        trackFloor(level)
-        let floor = noiseFloorDB ?? level
+        trackNoise(level, frozen: inUtterance)
+        let floor = (noiseFloorDB ?? level) + config.noiseSpreadFactor * noiseSpread
         let startLevel = max(floor + config.startThresholdDB, config.minLevelDBFS)
         let stopLevel = max(floor + config.stopThresholdDB, config.minLevelDBFS - (config.startThresholdDB - config.stopThresholdDB))
         let aboveStart = level > startLevel
@@ -79,7 +110,15 @@ public struct EnergyVAD: Sendable {
                              voiced: aboveStart && zcr < config.voicedMaxZCR)
     }
 
-    private mutating func trackFloor(_ level: Double) {
+    private mutating func trackNoise(_ level: Double, frozen: Bool) {
+        if let tracked = trackedNoiseDB {
+            if !frozen {
+                noiseSpread += (abs(level - tracked) - noiseSpread) * spreadRate
+                trackedNoiseDB = level > tracked ? min(level, tracked + noiseStepDB) : max(level, tracked - noiseStepDB)
+            }
+        } else {
+            trackedNoiseDB = level
+        }
         currentBlockMinimum = min(currentBlockMinimum, level)
         framesInBlock += 1
         if framesInBlock == framesPerBlock {
@@ -88,5 +127,32 @@ public struct EnergyVAD: Sendable {
             currentBlockMinimum = .infinity
             framesInBlock = 0
         }
+    }
+}
+
+/// A second-order Butterworth low-pass (direct form I), used to weigh the level towards the band
+/// where voiced speech carries its energy.
+struct Biquad: Sendable {
+    private let b0, b1, b2, a1, a2: Double
+    private var x1 = 0.0, x2 = 0.0, y1 = 0.0, y2 = 0.0
+
+    init(lowPassAt cutoff: Double, sampleRate: Double) {
+        let w = 2 * Double.pi * cutoff / sampleRate
+        let alpha = sin(w) / (2 * 0.5.squareRoot())
+        let a0 = 1 + alpha
+        b0 = (1 - cos(w)) / 2 / a0
+        b1 = (1 - cos(w)) / a0
+        b2 = b0
+        a1 = -2 * cos(w) / a0
+        a2 = (1 - alpha) / a0
+    }
+
+    mutating func process(_ x: Double) -> Double {
+        let y = b0 * x + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2
+        x2 = x1
+        x1 = x
+        y2 = y1
+        y1 = y
+        return y
     }
 }

@@ -16,7 +16,8 @@ public struct Utterance: Equatable, Sendable {
 
 /// Turns a stream of 16-bit samples into utterances: frames are classified by `EnergyVAD`, an
 /// utterance opens after `onset_ms` above the start threshold (its start moved back over the quieter
-/// frames just before, so soft onsets are kept), closes after `hangover_ms` below the stop threshold,
+/// frames just before, so soft onsets are kept), closes after `hangover_ms` below the stop threshold
+/// (or more than `speech_range_db` below the utterance's loudest frame),
 /// is dropped when shorter than `min_utterance_ms` or without `min_voiced_ms` of voiced frames, and
 /// is cut at `max_utterance_ms`. Feeding the same samples in any chunk sizes gives the same result.
 /// Owned by one thread (the VAD loop); not thread-safe.
@@ -43,6 +44,8 @@ public struct UtteranceSegmenter: Sendable {
         var lastSpeechEnd: Int
         var voicedFrames: Int
         var continuesCut: Bool
+        /// Loudest frame level so far (dBFS).
+        var peakDB: Double
     }
 
     /// Builds a segmenter; throws a `CaptureError` naming the bad `[vad]` key if `config` is invalid.
@@ -106,7 +109,7 @@ public struct UtteranceSegmenter: Sendable {
     }
 
     private mutating func process(frame: UnsafeBufferPointer<Int16>, into closed: inout [Utterance]) {
-        let decision = vad.classify(frame)
+        let decision = vad.classify(frame, inUtterance: open != nil)
         let frameStart = position
         let frameEnd = frameStart + frameLength
         history.append(frame)
@@ -115,7 +118,10 @@ public struct UtteranceSegmenter: Sendable {
 
         if var current = open {
             current.audio.append(contentsOf: frame)
-            if decision.aboveStop { current.lastSpeechEnd = frameEnd }
+            current.peakDB = max(current.peakDB, decision.levelDB)
+            if decision.aboveStop && decision.levelDB > current.peakDB - config.speechRangeDB {
+                current.lastSpeechEnd = frameEnd
+            }
             if decision.voiced { current.voicedFrames += 1 }
             open = current
             let maximum = config.maxUtteranceMs * config.sampleRate / 1000
@@ -124,7 +130,7 @@ public struct UtteranceSegmenter: Sendable {
             } else if current.audio.count + frameLength > maximum {
                 close(cutAt: frameEnd, atMaximum: true, into: &closed)
                 open = OpenUtterance(audio: [], audioStart: frameEnd, speechStart: frameEnd, lastSpeechEnd: frameEnd,
-                                     voicedFrames: 0, continuesCut: true)
+                                     voicedFrames: 0, continuesCut: true, peakDB: current.peakDB)
             }
             return
         }
@@ -140,7 +146,7 @@ public struct UtteranceSegmenter: Sendable {
         let audioStart = max(speechStart - config.preRollMs * config.sampleRate / 1000, lastCut, history.oldestIndex)
         let voiced = (first...current).filter { recentFrames[$0 % recentFrames.count].voiced }.count
         open = OpenUtterance(audio: history.samples(from: audioStart), audioStart: audioStart, speechStart: speechStart,
-                             lastSpeechEnd: frameEnd, voicedFrames: voiced, continuesCut: false)
+                             lastSpeechEnd: frameEnd, voicedFrames: voiced, continuesCut: false, peakDB: decision.levelDB)
     }
 
     private mutating func close(cutAt end: Int, atMaximum: Bool, into closed: inout [Utterance]) {

@@ -8,17 +8,33 @@ public struct VADConfig: Codable, Equatable, Sendable {
     public var sampleRate: Int = 16_000
     /// Analysis frame length (ms); decisions are made per frame. `frame_ms`
     public var frameMs: Int = 10
-    /// A frame this far above the noise floor counts towards opening an utterance (dB). `start_threshold_db`
-    public var startThresholdDB: Double = 9
-    /// While an utterance is open, a frame this far above the noise floor counts as speech (dB); the
+    /// A frame this far above the noise level counts towards opening an utterance (dB). `start_threshold_db`
+    public var startThresholdDB: Double = 5
+    /// While an utterance is open, a frame this far above the noise level counts as speech (dB); the
     /// gap to `start_threshold_db` is the hysteresis. `stop_threshold_db`
-    public var stopThresholdDB: Double = 5
+    public var stopThresholdDB: Double = 3
+    /// Frames more than this below the utterance's loudest frame do not keep it open (dB), so faint
+    /// background voices after a loud command do not stretch it. `speech_range_db`
+    public var speechRangeDB: Double = 30
     /// How long frames must stay above the start threshold to open an utterance (ms). `onset_ms`
     public var onsetMs: Int = 30
     /// Frames quieter than this are never speech, whatever the noise floor (dBFS). `min_level_dbfs`
     public var minLevelDBFS: Double = -55
-    /// The noise floor is the quietest frame within this trailing window (ms); longer follows
-    /// noise changes more slowly but survives longer speech without pauses. `noise_window_ms`
+    /// Upper edge of the band whose energy is measured (Hz; a 2nd-order low-pass): hiss above it no
+    /// longer masks voiced speech. `level_band_hz`
+    public var levelBandHz: Int = 4_000
+    /// Frame levels are the mean power of this trailing window (ms, whole frames; ≤ `frame_ms` = no
+    /// smoothing). `smoothing_ms`
+    public var smoothingMs: Int = 30
+    /// How fast the noise level follows the signal between utterances (dB per second, both ways; it
+    /// settles on the median level of the non-speech frames). `noise_adapt_db_per_s`
+    public var noiseAdaptDBPerS: Double = 5
+    /// Both thresholds rise by this many times the noise's typical deviation from its level (mean
+    /// absolute deviation of non-speech frames, tracked over about a second): steady hiss keeps low
+    /// thresholds, fluctuating babble gets higher ones. `noise_spread_factor`
+    public var noiseSpreadFactor: Double = 1
+    /// The noise level never sits below the quietest smoothed frame of this trailing window (ms), so
+    /// it rises within this time when the noise gets louder, even mid-utterance. `noise_window_ms`
     public var noiseWindowMs: Int = 3_000
     /// Audio kept before the detected speech onset and handed on with the utterance (ms). `pre_roll_ms`
     public var preRollMs: Int = 300
@@ -42,8 +58,13 @@ public struct VADConfig: Codable, Equatable, Sendable {
         case frameMs = "frame_ms"
         case startThresholdDB = "start_threshold_db"
         case stopThresholdDB = "stop_threshold_db"
+        case speechRangeDB = "speech_range_db"
         case onsetMs = "onset_ms"
         case minLevelDBFS = "min_level_dbfs"
+        case levelBandHz = "level_band_hz"
+        case smoothingMs = "smoothing_ms"
+        case noiseAdaptDBPerS = "noise_adapt_db_per_s"
+        case noiseSpreadFactor = "noise_spread_factor"
         case noiseWindowMs = "noise_window_ms"
         case preRollMs = "pre_roll_ms"
         case hangoverMs = "hangover_ms"
@@ -63,8 +84,13 @@ public struct VADConfig: Codable, Equatable, Sendable {
         try read(.frameMs, &frameMs)
         try read(.startThresholdDB, &startThresholdDB)
         try read(.stopThresholdDB, &stopThresholdDB)
+        try read(.speechRangeDB, &speechRangeDB)
         try read(.onsetMs, &onsetMs)
         try read(.minLevelDBFS, &minLevelDBFS)
+        try read(.levelBandHz, &levelBandHz)
+        try read(.smoothingMs, &smoothingMs)
+        try read(.noiseAdaptDBPerS, &noiseAdaptDBPerS)
+        try read(.noiseSpreadFactor, &noiseSpreadFactor)
         try read(.noiseWindowMs, &noiseWindowMs)
         try read(.preRollMs, &preRollMs)
         try read(.hangoverMs, &hangoverMs)
@@ -84,8 +110,13 @@ public struct VADConfig: Codable, Equatable, Sendable {
         try require(stopThresholdDB > 0 && stopThresholdDB <= startThresholdDB,
                     "need 0 < stop_threshold_db (\(stopThresholdDB)) <= start_threshold_db (\(startThresholdDB))")
         try require(startThresholdDB <= 60, "start_threshold_db \(startThresholdDB) must be at most 60")
+        try require(speechRangeDB > 0 && speechRangeDB <= 120, "speech_range_db \(speechRangeDB) must be in (0, 120]")
         try require(onsetMs >= 0 && onsetMs <= 500, "onset_ms \(onsetMs) must be 0–500")
         try require((-120...0).contains(minLevelDBFS), "min_level_dbfs \(minLevelDBFS) must be -120–0")
+        try require(levelBandHz >= 500, "level_band_hz \(levelBandHz) must be at least 500")
+        try require(smoothingMs >= 0 && smoothingMs <= 1_000, "smoothing_ms \(smoothingMs) must be 0–1000")
+        try require(noiseAdaptDBPerS > 0 && noiseAdaptDBPerS <= 1_000, "noise_adapt_db_per_s \(noiseAdaptDBPerS) must be in (0, 1000]")
+        try require(noiseSpreadFactor >= 0 && noiseSpreadFactor <= 10, "noise_spread_factor \(noiseSpreadFactor) must be 0–10")
         try require(noiseWindowMs >= 8 * frameMs && noiseWindowMs <= 60_000, "noise_window_ms \(noiseWindowMs) must be \(8 * frameMs)–60000")
         try require(preRollMs >= 0 && preRollMs <= 2_000, "pre_roll_ms \(preRollMs) must be 0–2000")
         try require(hangoverMs >= frameMs && hangoverMs <= 5_000, "hangover_ms \(hangoverMs) must be \(frameMs)–5000")

@@ -87,10 +87,12 @@ public struct SeededRandom: RandomNumberGenerator {
     }
 }
 
-/// Keeps the `k` largest values of each row (last dimension) of `logits` and sets the rest to -inf, in place —
-/// PyTorch's `topk` + `scatter` into a -inf tensor. Ties at the k-th value are kept in index order, so exactly k
-/// values survive. Scratch for one row comes from `arena`. Any thread (with its own arena).
-public func topKFilter(_ logits: TensorView, k: Int, arena: ScratchArena) {
+/// Keeps the `k` largest values of each row (last dimension) of `logits` and sets the rest to -inf, in place.
+/// Ties at the k-th value: by default the first ones in index order are kept so that exactly k values survive
+/// (PyTorch's `topk` + `scatter` into a -inf tensor); with `keepingTies` every value ≥ the k-th largest survives
+/// (`masked_fill(logits < kth, -inf)`, Kinevox training's `top_k_filter`). Scratch for one row comes from
+/// `arena`. Any thread (with its own arena).
+public func topKFilter(_ logits: TensorView, k: Int, keepingTies: Bool = false, arena: ScratchArena) {
     let n = logits.shape.last
     guard k < n else { return }
     precondition(k > 0, "top-k with k = \(k)")
@@ -102,7 +104,7 @@ public func topKFilter(_ logits: TensorView, k: Int, arena: ScratchArena) {
         let threshold = kthLargest(scratch, count: n, k: k)
         var above = 0
         for j in 0 ..< n where row[j] > threshold { above += 1 }
-        var tiesToKeep = k - above
+        var tiesToKeep = keepingTies ? n : k - above
         for j in 0 ..< n {
             if row[j] > threshold { continue }
             if row[j] == threshold && tiesToKeep > 0 {

@@ -1,26 +1,42 @@
 import Foundation
 
-/// MoMask's `PositionalEncoding` table [maxLength, dModel]: `pe[p, 2i] = sin(p · w_i)`, `pe[p, 2i+1] = cos(p · w_i)`,
-/// `w_i = exp(2i · (−ln 10000 / dModel))`, computed in float32 like PyTorch. Added to [B, T, dModel] inputs.
-/// Read-only after creation: any thread.
+/// Sinusoidal position table [maxLength, dModel]: `pe[p, 2i] = sin(p · w_i)`, `pe[p, 2i+1] = cos(p · w_i)`,
+/// `w_i = exp(2i · (−ln 10000 / dModel))` — MoMask's `PositionalEncoding` (computed in float32, like PyTorch
+/// does for it) or Kinevox training's `layers.sinusoidal_positions` (computed in float64, then rounded).
+/// Added to [B, T, dModel] inputs. Read-only after creation: any thread.
 public final class SinusoidalPositionalEncoding {
+    /// The arithmetic the table is computed in (the reference implementations differ by up to ~1e-5).
+    public enum Precision {
+        /// float32 throughout, as MoMask's PositionalEncoding runs in PyTorch.
+        case float32
+        /// float64, rounded to float32 at the end, as Kinevox training's `sinusoidal_positions`.
+        case float64
+    }
+
     public let dModel: Int
     public let maxLength: Int
     /// [maxLength, dModel]
     public let table: Tensor
 
-    /// Computes the table.
-    public init(dModel: Int, maxLength: Int) {
+    /// Computes the table in `precision`.
+    public init(dModel: Int, maxLength: Int, precision: Precision = .float32) {
         self.dModel = dModel
         self.maxLength = maxLength
         table = Tensor(shape: [maxLength, dModel])
-        let factor = Float(-log(10000.0) / Double(dModel))
+        let factor = -log(10000.0) / Double(dModel)
         for i in stride(from: 0, to: dModel, by: 2) {
-            let frequency = expf(Float(i) * factor)
             for p in 0 ..< maxLength {
-                let angle = Float(p) * frequency
-                table.data[p * dModel + i] = sinf(angle)
-                if i + 1 < dModel { table.data[p * dModel + i + 1] = cosf(angle) }
+                let (sine, cosine): (Float, Float)
+                switch precision {
+                case .float32:
+                    let angle = Float(p) * expf(Float(i) * Float(factor))
+                    (sine, cosine) = (sinf(angle), cosf(angle))
+                case .float64:
+                    let angle = Double(p) * exp(Double(i) * factor)
+                    (sine, cosine) = (Float(sin(angle)), Float(cos(angle)))
+                }
+                table.data[p * dModel + i] = sine
+                if i + 1 < dModel { table.data[p * dModel + i + 1] = cosine }
             }
         }
     }

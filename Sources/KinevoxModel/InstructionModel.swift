@@ -29,8 +29,9 @@ public struct InstructionResult: Sendable {
     public let timing: InstructionTiming
 }
 
-/// The whole model of one `.safetensors` file: speech front end → audio encoder → motion generator
-/// (length estimator, masked and residual transformers, RVQ-VAE decoder).
+/// The whole model of one `.safetensors` file: speech front end (speech_embedding or WavLM, by
+/// `frontend.kind`) → audio encoder → motion generator (length estimator, masked and residual
+/// transformers, RVQ-VAE decoder).
 ///
 /// Loading binds every tensor of the file and refuses missing, extra or mis-shaped ones with a message
 /// naming the tensor. `generate` is deterministic for a given seed. Not thread-safe: one inference
@@ -38,7 +39,7 @@ public struct InstructionResult: Sendable {
 public final class InstructionModel {
     /// The model file this was loaded from.
     public let path: String
-    private let frontEnd: SpeechEmbedding
+    private let frontEnd: any SpeechFrontEnd
     private let encoder: AudioEncoder
     private let generator: MotionGenerator
     private let arena = ScratchArena()
@@ -47,8 +48,7 @@ public final class InstructionModel {
     public init(path: String) throws {
         self.path = path
         let store = try WeightStore(path: path)
-        frontEnd = try SpeechEmbedding(store.scope("frontend"),
-                                       config: store.config(SpeechEmbeddingConfig.self, section: "frontend"))
+        frontEnd = try loadSpeechFrontEnd(store)
         encoder = try AudioEncoder(store.scope("audio_encoder"),
                                    config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))
         generator = try MotionGenerator(store: store)
@@ -72,7 +72,8 @@ public final class InstructionModel {
             defer { mark = now }
             return now - mark
         }
-        let features = frontEnd.embeddings(of: samples)
+        arena.reset()
+        let features = frontEnd.features(of: samples, arena: arena)
         timing.frontend = lap()
         arena.reset()
         let condition = encoder.encode(features, arena: arena)

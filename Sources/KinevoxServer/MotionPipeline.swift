@@ -14,8 +14,10 @@ public struct Utterance: Sendable {
     public let samples: [Int16]
     /// Samples per second.
     public let sampleRate: Int
+    /// Microphone or upload (and which client).
     public let origin: Origin
 
+    /// An utterance of `samples` at `sampleRate` Hz.
     public init(samples: [Int16], sampleRate: Int, origin: Origin) {
         self.samples = samples
         self.sampleRate = sampleRate
@@ -29,6 +31,7 @@ public struct Utterance: Sendable {
 /// Turns an utterance into a motion: the generator in the daemon, recorded clips in tests and
 /// until a model is loaded. Called on the `MotionPipeline` worker thread only, one call at a time.
 public protocol MotionSource: AnyObject {
+    /// The motion for one utterance, or an error with a message a user can act on.
     func motion(for utterance: Utterance) throws -> MotionClip
 }
 
@@ -43,6 +46,7 @@ public final class RecordedMotionSource: MotionSource {
         self.clips = clips
     }
 
+    /// The next clip of the list, whatever was said.
     public func motion(for utterance: Utterance) throws -> MotionClip {
         defer { next = (next + 1) % clips.count }
         return clips[next]
@@ -70,7 +74,7 @@ public final class MotionPipeline: @unchecked Sendable {
 
     /// A stopped pipeline. `server` (optional) receives the `utterance` announcements.
     public init(source: MotionSource, clock: PlaybackClock, server: StreamServer?, metrics: ServerMetrics,
-                log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(("kinevox: " + $0 + "\n").utf8)) }) {
+                log: @escaping (String) -> Void = logToStandardError) {
         self.source = source
         self.clock = clock
         self.server = server

@@ -23,6 +23,10 @@ public struct ServerConfig: Sendable {
     /// Messages queued for one client before it counts as stalled and is disconnected
     /// (64 ≈ 3 s of frames at 20 fps).
     public var maxQueuedMessages: Int = 64
+    /// Kernel send buffer per WebSocket client, bytes (SO_SNDBUF). Small enough that a client
+    /// that stops reading fills it within seconds and is then cut by `maxQueuedMessages`; at
+    /// 20 frames of ≈ 0.6 kB per second it still covers seconds of network hiccups.
+    public var socketSendBufferBytes: Int = 65_536
     /// Longest push-to-talk upload, seconds of audio.
     public var maxUploadSeconds: Double = 15
     /// Push-to-talk uploads one client may start per minute.
@@ -41,7 +45,8 @@ public struct ServerConfig: Sendable {
         else {
             throw ServerError.invalidConfig("listen must be HOST:PORT (e.g. \"127.0.0.1:8765\"), got \"\(listen)\"")
         }
-        let host = String(listen[..<colon])
+        var host = String(listen[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }  // "[::1]:8765"
         guard !host.isEmpty else {
             throw ServerError.invalidConfig("listen has no host part: \"\(listen)\"")
         }
@@ -57,6 +62,9 @@ public struct ServerConfig: Sendable {
         }
         if maxQueuedMessages < 2 {
             throw ServerError.invalidConfig("max_queued_messages must be ≥ 2, got \(maxQueuedMessages)")
+        }
+        if socketSendBufferBytes < 4096 {
+            throw ServerError.invalidConfig("socket_send_buffer_bytes must be ≥ 4096, got \(socketSendBufferBytes)")
         }
         if !(maxUploadSeconds > 0) {
             throw ServerError.invalidConfig("max_upload_seconds must be > 0, got \(maxUploadSeconds)")

@@ -60,6 +60,7 @@ public enum ServerMessage: Sendable {
     /// A fixed-point decimal without exponent (JSON-safe, faster than String(format:)).
     static func decimal(_ value: Double, places: Int) -> String {
         guard value.isFinite else { return "0" }
+        guard abs(value) < 1e12 else { return String(value) }  // beyond Int64 fixed point; still valid JSON
         var scale = 1.0
         for _ in 0..<places { scale *= 10 }
         let scaled = Int64((value * scale).rounded())

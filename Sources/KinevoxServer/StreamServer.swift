@@ -1,6 +1,5 @@
 import CWebSockets
 import Foundation
-import KinevoxMotion
 
 /// The libwebsockets server: one port serves the viewer page (`/`), three.js (`/three/`),
 /// `/healthz`, `/metrics` and the WebSocket stream (`/`, subprotocol `kinevox.v1`, or none).
@@ -42,7 +41,7 @@ public final class StreamServer: @unchecked Sendable {
 
     /// A stopped server; `log` receives one line per notable event (default: stderr).
     public init(config: ServerConfig, metrics: ServerMetrics = ServerMetrics(),
-                log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(("kinevox: " + $0 + "\n").utf8)) }) {
+                log: @escaping (String) -> Void = logToStandardError) {
         self.config = config
         self.metrics = metrics
         self.log = log
@@ -51,9 +50,16 @@ public final class StreamServer: @unchecked Sendable {
 
     deinit {
         stop()
+        releaseContextTables()
+    }
+
+    private func releaseContextTables() {
         protocols?.deallocate()
         mounts?.deallocate()
         vhostOptions?.deallocate()
+        protocols = nil
+        mounts = nil
+        vhostOptions = nil
     }
 
     /// The TCP port the server listens on (useful when `listen` names port 0), 0 before `start()`.
@@ -65,6 +71,7 @@ public final class StreamServer: @unchecked Sendable {
         guard lock.withLock({ context == nil }) else { return }
         let (host, port) = try config.listenAddress()
         checkAssetDirectories()
+        releaseContextTables()  // from an earlier start(), if any; its context is gone
 
         let protocols = UnsafeMutablePointer<lws_protocols>.allocate(capacity: 3)
         protocols.initialize(repeating: lws_protocols(), count: 3)
@@ -103,7 +110,7 @@ public final class StreamServer: @unchecked Sendable {
         }
         self.mounts = mounts
 
-        lws_set_log_level(Int32(LLL_ERR), nil)
+        lws_set_log_level(Int32(LLL_ERR), logLibWebSocketsLine)
         var info = lws_context_creation_info()
         info.port = Int32(port)
         info.iface = cStrings.keep(host)
@@ -214,6 +221,8 @@ public final class StreamServer: @unchecked Sendable {
             }
             return 0
         case LWS_CALLBACK_ESTABLISHED:
+            var sendBuffer = Int32(config.socketSendBufferBytes)
+            setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
             let session = ClientSession(id: nextClientID, wsi: wsi)
             nextClientID += 1
             sessions[wsi] = session
@@ -495,6 +504,17 @@ public final class StreamServer: @unchecked Sendable {
         if lws_write(wsi, message.payload, message.count, LWS_WRITE_HTTP_FINAL) < Int32(message.count) { return 1 }
         return lws_http_transaction_completed(wsi) != 0 ? -1 : 0
     }
+}
+
+/// Writes one log line to stderr (journald keeps it); the default log of the server's classes.
+public func logToStandardError(_ line: String) {
+    FileHandle.standardError.write(Data(("kinevox: " + line + "\n").utf8))
+}
+
+/// libwebsockets' own error lines, to stderr with the daemon's prefix (lws calls it from any thread).
+private func logLibWebSocketsLine(_ level: Int32, _ line: UnsafePointer<CChar>?) {
+    guard let line else { return }
+    logToStandardError("libwebsockets: " + String(cString: line).trimmingCharacters(in: .whitespacesAndNewlines))
 }
 
 /// The libwebsockets callback for both protocols; a top-level function as C requires. Finds the

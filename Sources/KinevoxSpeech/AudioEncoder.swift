@@ -23,6 +23,15 @@ public struct AudioEncoderConfig: Codable, Equatable, Sendable {
         case inputDim = "input_dim", numMemory = "num_memory", numLayers = "num_layers", numHeads = "num_heads"
         case ffDim = "ff_dim", numCondTokens = "num_cond_tokens", numConvLayers = "num_conv_layers", maxPositions = "max_positions"
     }
+
+    /// Defaults are the training side's `AudioEncoderConfig` defaults.
+    public init(kind: String = "memory", inputDim: Int = 96, dim: Int = 512, numMemory: Int = 256, numLayers: Int = 2,
+                numHeads: Int = 8, ffDim: Int = 1024, numCondTokens: Int = 1, numConvLayers: Int = 3, dropout: Float = 0.1,
+                maxPositions: Int = 1024) {
+        self.kind = kind; self.inputDim = inputDim; self.dim = dim; self.numMemory = numMemory; self.numLayers = numLayers
+        self.numHeads = numHeads; self.ffDim = ffDim; self.numCondTokens = numCondTokens; self.numConvLayers = numConvLayers
+        self.dropout = dropout; self.maxPositions = maxPositions
+    }
 }
 
 /// Paper eq. (1): per frame, `softmax(query_proj(x) Kᵀ / √dim) V` with `K = key_proj(memory)`,

@@ -142,6 +142,10 @@ public final class SpeechEmbedding {
 
     /// Binds `melspectrogram.*` and `embedding.*` under `weights` (the model file's `frontend.` scope).
     public init(_ weights: WeightScope, config: SpeechEmbeddingConfig) throws {
+        guard config.nFft > 0, config.hopLength > 0, config.nMels > 0, config.windowFrames > 0, config.windowStride > 0 else {
+            throw SpeechModelError.invalidConfig(section: "frontend", reason: "n_fft, hop_length, n_mels, window_frames and window_stride must be positive",
+                                                 path: weights.store.file.path)
+        }
         self.config = config
         melspectrogram = try MelSpectrogram(weights.scope("melspectrogram"), config: config)
         embedding = try EmbeddingNet(weights.scope("embedding"), config: config, path: weights.store.file.path)
@@ -169,6 +173,8 @@ public final class SpeechEmbeddingStream {
     private var config: SpeechEmbeddingConfig { model.config }
     /// Scaled samples not yet fully consumed by frames; `pending[0]` is the start of the next frame.
     private var pending: [Float] = []
+    /// Incoming samples to discard before the next frame starts (only when hop_length > n_fft).
+    private var skip = 0
     private var samplesSeen = 0
     /// dB mel frames before the floor, [frames, nMels] flattened.
     private var decibels: [Float] = []
@@ -188,13 +194,17 @@ public final class SpeechEmbeddingStream {
     private var floor: Float { loudest - config.topDb }
 
     /// Feeds the next samples (16 kHz mono, [−1, 1]); computes every mel frame and window they complete.
-    public func append(_ samples: [Float]) {
+    /// Returns `embeddingCount`, the number of embeddings computed so far.
+    @discardableResult
+    public func append(_ samples: [Float]) -> Int {
         samplesSeen += samples.count
-        pending.reserveCapacity(pending.count + samples.count)
-        for s in samples { pending.append(s * config.inputScale) }
+        let skipped = Swift.min(skip, samples.count)
+        skip -= skipped
+        pending.reserveCapacity(pending.count + samples.count - skipped)
+        for s in samples[skipped...] { pending.append(s * config.inputScale) }
         let hop = config.hopLength, nFft = config.nFft, mels = config.nMels
         let newFrames = pending.count >= nFft ? (pending.count - nFft) / hop + 1 : 0
-        guard newFrames > 0 else { return }
+        guard newFrames > 0 else { return embeddingCount }
         let start = decibels.count
         decibels.append(contentsOf: repeatElement(0, count: newFrames * mels))
         pending.withUnsafeBufferPointer { audio in
@@ -203,10 +213,13 @@ public final class SpeechEmbeddingStream {
             }
         }
         arena.reset()
-        pending.removeFirst(newFrames * hop)
+        let consumed = Swift.min(newFrames * hop, pending.count)
+        pending.removeFirst(consumed)
+        skip = newFrames * hop - consumed
         for v in decibels[start...] { loudest = Swift.max(loudest, v) }
         refreshStaleWindows()
         computeNewWindows()
+        return embeddingCount
     }
 
     /// Ends the utterance: pads a too-short one with zeros to one full window, brings every window up to

@@ -75,7 +75,8 @@ func unfoldableZeroOrOne() -> Int32 { getpid() % 2 }
 
 func printRow(_ r: Row, threads: Int) {
     let e = r.flops / r.engine / 1e9, s = r.flops / r.sgemm / 1e9
-    print(String(format: "%-40@ %2d %9.3f %8.2f %8.2f %6.0f%%", r.name as NSString, threads, r.engine * 1e3, e, s, 100 * e / s))
+    print(r.name.padding(toLength: 42, withPad: " ", startingAt: 0)
+          + String(format: "%3d %9.3f %8.2f %8.2f %6.0f%%", threads, r.engine * 1e3, e, s, 100 * e / s))
 }
 
 let dims = [256, 512, 768]
@@ -124,8 +125,8 @@ _ = getloadavg(&load, 3)
 print("KinevoxEngine vs raw cblas_sgemm (same GEMMs, same run). GF/s = useful GEMM FLOPs / time.")
 print(String(format: "machine: %d CPUs online, load average %.2f (timings are best of 7 alternating rounds)",
              sysconf(Int32(_SC_NPROCESSORS_ONLN)), load[0]))
-print(String(format: "%-40@ %2@ %9@ %8@ %8@ %7@", "case" as NSString, "th" as NSString, "ms/call" as NSString,
-             "engine" as NSString, "sgemm" as NSString, "ratio" as NSString))
+print("case".padding(toLength: 42, withPad: " ", startingAt: 0) + "thr   ms/call   engine    sgemm   ratio")
+print("".padding(toLength: 42, withPad: " ", startingAt: 0) + "                  GF/s     GF/s")
 for threads in [1, 2] {
     BLAS.setThreadCount(threads)
     for d in dims {

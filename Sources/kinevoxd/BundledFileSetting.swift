@@ -9,7 +9,19 @@ extension BundledFile {
             return URL(fileURLWithPath: written, relativeTo: section.directory).standardizedFileURL.path
         }
         if let found = locate(configDirectory: section.directory) { return found }
-        let places = candidates(configDirectory: section.directory).joined(separator: ", ")
-        throw section.error(key, "empty, and the bundled \(sharePath) is in none of: \(places)")
+        throw MissingBundledFile(name: (repositoryPath as NSString).lastPathComponent, setting: "[\(section.name)] \(key)",
+                                 places: candidates(configDirectory: section.directory))
+    }
+}
+
+/// A bundled file that is not installed: not a configuration mistake (exit status 1, not 2).
+struct MissingBundledFile: Error, CustomStringConvertible {
+    let name: String
+    let setting: String
+    let places: [String]
+
+    var description: String {
+        "the bundled \(name) is not installed (looked in \(places.joined(separator: ", "))); "
+            + "build or install it, or set \(setting)"
     }
 }

@@ -21,6 +21,8 @@ struct StartupError: Error, CustomStringConvertible {
 final class Daemon {
     /// How long `stop` lets the utterance in flight finish before abandoning it (SIGTERM → exit ≤ 2 s).
     static let stopGrace: TimeInterval = 1.2
+    /// Longest WAV file a `file:` capture device may play (seconds).
+    static let fileSourceLimitSeconds: Double = 600
 
     private let logger: Logger
     private let notifier = ServiceNotifier()
@@ -60,7 +62,7 @@ final class Daemon {
         let captureLog = CaptureEventLog(logger: Logger(label: "kinevoxd.capture"))
         let rate = config.capture.sampleRate
         let capture = try AudioCapture(config.capture, decode: { path in
-            s16Samples(from: try WAVFile.readMono(path, sampleRate: Double(rate)))
+            s16Samples(from: try WAVFile.readMono(path, sampleRate: Double(rate), limitSeconds: Daemon.fileSourceLimitSeconds))
         }, log: { captureLog.record($0) })
         let listener = try MicrophoneListener(capture: capture, vad: config.vad, metrics: metrics) { [pipeline] cut in
             pipeline.submit(KinevoxServer.Utterance(samples: cut.samples, sampleRate: rate, origin: .microphone))
@@ -112,11 +114,15 @@ final class Daemon {
             pipeline.stop()
             pipelineStopped.signal()
         }
-        if pipelineStopped.wait(timeout: .now() + Self.stopGrace) == .timedOut {
-            logger.warning("abandoning the utterance in flight")
-        }
+        let finished = pipelineStopped.wait(timeout: .now() + Self.stopGrace) == .success
         clock.stop()
         server.stop()
+        guard finished else {
+            // The inference thread is still inside the model: end the process without running exit
+            // handlers under its feet. The log is unbuffered, so nothing written is lost.
+            logger.warning("stopped; the utterance in flight was abandoned")
+            _exit(0)
+        }
         logger.info("stopped")
         exit(0)
     }

@@ -65,8 +65,13 @@ extension VADConfig {
         frameMs = try section.int("frame_ms", default: frameMs, in: 5...50)
         startThresholdDB = try section.double("start_threshold_db", default: startThresholdDB, in: 0...60)
         stopThresholdDB = try section.double("stop_threshold_db", default: stopThresholdDB, in: 0...60)
+        speechRangeDB = try section.double("speech_range_db", default: speechRangeDB, in: 0.1...120)
         onsetMs = try section.int("onset_ms", default: onsetMs, in: 0...500)
         minLevelDBFS = try section.double("min_level_dbfs", default: minLevelDBFS, in: -120...0)
+        levelBandHz = try section.int("level_band_hz", default: levelBandHz, in: 500...96_000)
+        smoothingMs = try section.int("smoothing_ms", default: smoothingMs, in: 0...1_000)
+        noiseAdaptDBPerS = try section.double("noise_adapt_db_per_s", default: noiseAdaptDBPerS, in: 0.01...1_000)
+        noiseSpreadFactor = try section.double("noise_spread_factor", default: noiseSpreadFactor, in: 0...10)
         noiseWindowMs = try section.int("noise_window_ms", default: noiseWindowMs, in: 40...60_000)
         preRollMs = try section.int("pre_roll_ms", default: preRollMs, in: 0...2_000)
         hangoverMs = try section.int("hangover_ms", default: hangoverMs, in: 5...5_000)
@@ -74,8 +79,9 @@ extension VADConfig {
         maxUtteranceMs = try section.int("max_utterance_ms", default: maxUtteranceMs, in: 100...120_000)
         voicedMaxZCR = try section.double("voiced_max_zcr", default: voicedMaxZCR, in: 0.001...1)
         minVoicedMs = try section.int("min_voiced_ms", default: minVoicedMs, in: 0...60_000)
-        try section.check(keys: ["frame_ms", "start_threshold_db", "stop_threshold_db", "onset_ms", "min_level_dbfs",
-                                 "noise_window_ms", "pre_roll_ms", "hangover_ms", "min_utterance_ms",
+        try section.check(keys: ["frame_ms", "start_threshold_db", "stop_threshold_db", "speech_range_db", "onset_ms",
+                                 "min_level_dbfs", "level_band_hz", "smoothing_ms", "noise_adapt_db_per_s",
+                                 "noise_spread_factor", "noise_window_ms", "pre_roll_ms", "hangover_ms", "min_utterance_ms",
                                  "max_utterance_ms", "voiced_max_zcr", "min_voiced_ms"]) { try validate() }
     }
 }

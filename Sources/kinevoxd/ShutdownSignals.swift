@@ -10,6 +10,17 @@ final class ShutdownSignals {
     private var sources: [DispatchSourceSignal] = []
     private var received = false
 
+    /// Unblocks SIGTERM and SIGINT in the calling thread, which threads created later inherit: a parent
+    /// process may have started kinevoxd with them blocked, and a blocked signal never reaches a source.
+    /// Call on the main thread before starting any thread.
+    static func unblock() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+    }
+
     /// Installs the handler; `onSignal` gets the signal's name ("SIGTERM" or "SIGINT").
     init(onSignal: @escaping (String) -> Void) {
         for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {

@@ -37,15 +37,19 @@ guard let configPath else {
     exit(2)
 }
 
+ShutdownSignals.unblock()
 let linePrefix = JournalLogHandler.prefixForCurrentStderr()
 var startupLogger = Logger(label: "kinevoxd") { JournalLogHandler(label: $0, level: .info, prefix: linePrefix) }
 
 let config: DaemonConfig
 do {
     config = try DaemonConfig.load(path: configPath)
-} catch {
+} catch let error as ConfigError {
     startupLogger.error("\(error)")
     exit(2)
+} catch {
+    startupLogger.error("\(error)")
+    exit(1)
 }
 if checkOnly {
     startupLogger.info("configuration \(configPath) is valid; model \(config.model.path)")

@@ -91,6 +91,23 @@ final class WAVFileTests: XCTestCase {
         }
     }
 
+    func testSixChannelFloatIsAveraged() throws {
+        // Six identical float channels at 22.05 kHz (sox writes WAVE_FORMAT_EXTENSIBLE): the mix is the sine.
+        let path = try sox("six.wav", ["-r", "22050", "-c", "6", "-b", "32", "-e", "floating-point"],
+                           effects: ["synth", "1", "sine", "440", "vol", "0.5"])
+        XCTAssertEqual(try WAVFile.decode(path).channels, 6)
+        XCTAssertLessThan(sineError(try WAVFile.readMono(path)), 5e-3)
+    }
+
+    func testFileCutShortIsAnError() throws {
+        let path = try sox("cut.wav", ["-r", "16000", "-c", "1", "-b", "24"], effects: ["synth", "1", "sine", "440"])
+        let whole = try Data(contentsOf: URL(fileURLWithPath: path))
+        try whole.prefix(whole.count - 3000).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try WAVFile.readMono(path)) { error in
+            XCTAssertEqual(error as? AudioError, .truncated(path: path, declaredFrames: 16_000, availableFrames: 15_000))
+        }
+    }
+
     func testWrongHeaderIsAnError() throws {
         let path = directory.appendingPathComponent("text.wav").path
         try Data("this is not audio at all, just some words".utf8).write(to: URL(fileURLWithPath: path))

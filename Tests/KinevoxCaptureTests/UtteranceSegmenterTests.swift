@@ -214,6 +214,17 @@ final class UtteranceSegmenterTests: XCTestCase {
         assertSpeech(try segment(signal.pcm), [(1.0, 3.0), (4.0, 5.0)])
     }
 
+    func testFaintVoicesAfterALoudCommandDoNotStretchIt() throws {
+        var signal = SignalBuilder(seconds: 6)
+        signal.addNoise(dbfs: -65)
+        signal.addVoiced(dbfs: -12, from: 1.0, to: 2.0)
+        signal.addVoiced(dbfs: -50, from: 2.1, to: 2.4)   // 38 dB down: background, not the speaker
+        assertSpeech(try segment(signal.pcm), [(1.0, 2.0)])
+        var config = VADConfig()
+        config.speechRangeDB = 60
+        assertSpeech(try segment(signal.pcm, config), [(1.0, 2.4)])
+    }
+
     func testQuietOnsetBeforeTheLoudPartIsKept() throws {
         var signal = SignalBuilder(seconds: 5)
         signal.addNoise(dbfs: -50)

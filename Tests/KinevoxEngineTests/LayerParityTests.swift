@@ -106,4 +106,10 @@ final class LayerParityTests: XCTestCase {
         computed.add(to: x.view, offset: 3)
         assertClose(x.view, try scope.data("output"))
     }
+
+    func testPositionalEncodingInDoublePrecisionMatchesTrainingTable() throws {
+        let reference = try Fixtures.layers().scope("positional_encoding_f64").data("table")
+        let table = SinusoidalPositionalEncoding(dModel: 32, maxLength: 64, precision: .float64).table
+        assertClose(table.view, reference, tolerance: 1e-7)
+    }
 }

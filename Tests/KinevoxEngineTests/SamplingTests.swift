@@ -92,6 +92,9 @@ final class SamplingTests: XCTestCase {
         let tensor = Tensor(shape: [1, 7], values: values)
         topKFilter(tensor.view, k: 3, arena: ScratchArena())
         XCTAssertEqual(tensor.toArray(), [-.infinity, 3, 3, 3, -.infinity, -.infinity, -.infinity])
+        let keepingTies = Tensor(shape: [1, 7], values: values)
+        topKFilter(keepingTies.view, k: 3, keepingTies: true, arena: ScratchArena())
+        XCTAssertEqual(keepingTies.toArray(), [-.infinity, 3, 3, 3, -.infinity, 3, -.infinity])
         XCTAssertEqual(kthLargestOf([5, 1, 4, 2, 3], k: 2), 4)
     }
 

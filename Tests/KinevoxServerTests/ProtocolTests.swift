@@ -62,6 +62,10 @@ final class ProtocolTests: XCTestCase {
         for k in 0..<harness.clip.frameCount {
             XCTAssertEqual(framesSeen[0][k]["joints"] as? [[Double]], framesSeen[1][k]["joints"] as? [[Double]])
         }
+        // Idle keeps the last pose: a viewer joining now is told it in its hello.
+        let late = try StreamClient(port: harness.server.port)
+        let hello = try nextMessage(late)
+        XCTAssertEqual(hello["pose"] as? [[Double]], framesSeen[0].last?["joints"] as? [[Double]])
         // The first motion plays where the clip is (no earlier pose): frame 0 is the recorded frame 0.
         let recorded = harness.clip.frames[0][0]
         XCTAssertLessThan(distance(pelvis(of: framesSeen[0][0]), SIMD3(Double(recorded.x), Double(recorded.y), Double(recorded.z))), 0.001)

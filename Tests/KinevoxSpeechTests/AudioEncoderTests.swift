@@ -30,6 +30,27 @@ final class AudioEncoderTests: XCTestCase {
     func testConv1dEncoder() throws { try check("conv1d", kind: "conv1d") }
     func testAvgPool8Encoder() throws { try check("avgpool8", kind: "avgpool") }
 
+    func testIdentityPassesTheFirstTokensThrough() throws {
+        let store = try SpeechFixtures.store("audio_encoder_tiny_io.safetensors")
+        let config = AudioEncoderConfig(kind: "identity", inputDim: 12, dim: 12, numCondTokens: 2)
+        let encoder = try AudioEncoder(store.scope("audio_encoder"), config: config)
+        let features = try store.fixture("features")
+        let arena = ScratchArena()
+        let output = encoder.forward(features.view, lengths: [23, 17], arena: arena)
+        XCTAssertEqual(output.shape, Shape(2, 2, 12))
+        XCTAssertEqual(Array(output.toArray()[0 ..< 24]), Array(features.toArray()[0 ..< 24]))
+        XCTAssertEqual(Array(output.toArray()[24 ..< 48]), Array(features.toArray()[23 * 12 ..< 23 * 12 + 24]))
+    }
+
+    func testUnknownKindIsAnError() throws {
+        let store = try SpeechFixtures.store("audio_encoder_tiny_io.safetensors")
+        let config = AudioEncoderConfig(kind: "lstm", inputDim: 12, dim: 12, numCondTokens: 2)
+        XCTAssertThrowsError(try AudioEncoder(store.scope("audio_encoder"), config: config)) { error in
+            guard case .invalidConfig(let section, _, _)? = error as? SpeechModelError else { return XCTFail("\(error)") }
+            XCTAssertEqual(section, "audio_encoder")
+        }
+    }
+
     func testAdaptivePoolBins() {
         // 5 frames into 3 bins: frames 0–1, 1–3, 3–4 (PyTorch adaptive_avg_pool1d).
         let arena = ScratchArena()

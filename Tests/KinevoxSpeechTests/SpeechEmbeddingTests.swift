@@ -39,12 +39,14 @@ final class SpeechEmbeddingTests: XCTestCase {
         var random = SeededRandom(seed: seed)
         let stream = model.makeStream()
         var start = 0
+        var ready = 0
         while start < audio.count {
             let end = min(audio.count, start + 1 + Int(random.next() % 3000))
-            stream.append(Array(audio[start ..< end]))
+            let count = stream.append(Array(audio[start ..< end]))
+            XCTAssertGreaterThanOrEqual(count, ready, "embeddings only accumulate")
+            ready = count
             start = end
         }
-        let ready = stream.embeddingCount
         return (stream.finish(), ready)
     }
 
@@ -63,6 +65,21 @@ final class SpeechEmbeddingTests: XCTestCase {
                 XCTAssertEqual(ready, batch.frames, "every window was computed while audio arrived (\(name))")
             }
         }
+    }
+
+    func testHopLongerThanFrameStreamsCorrectly() throws {
+        // hop_length > n_fft leaves gaps between frames that streaming must skip (weights do not depend on hop).
+        let store = try WeightStore(path: SpeechFixtures.speechEmbeddingModel())
+        var config = try store.config(SpeechEmbeddingConfig.self, section: "frontend")
+        config.hopLength = 600
+        let model = try SpeechEmbedding(store.scope("frontend"), config: config)
+        let speech = try SpeechFixtures.store("speech_embedding_parity.safetensors").fixture("speech.audio").toArray()
+        let audio = speech + speech + speech
+        let batch = model.embeddings(of: audio)
+        XCTAssertEqual(batch.frames, ((audio.count - 512) / 600 + 1 - 76) / 8 + 1)
+        let (stream, _) = streamed(model, audio, seed: 4)
+        XCTAssertEqual(stream.frames, batch.frames)
+        XCTAssertEqual(maxAbsDifference(stream.values, batch.values), 0)
     }
 
     func testShortUtteranceIsPaddedToOneWindow() throws {

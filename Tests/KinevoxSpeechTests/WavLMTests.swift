@@ -47,6 +47,20 @@ final class WavLMTests: XCTestCase {
         try check(style: "large")
     }
 
+    func testNormalizeWaveformEqualsNormalizedInput() throws {
+        // normalize_waveform (WavLM-Large preprocessing) = the official F.layer_norm(wav, wav.shape), eps 1e-5.
+        let store = try SpeechFixtures.store("wavlm_large_tiny.safetensors")
+        var config = try store.config(WavLMConfig.self, section: "frontend")
+        let input = try SpeechFixtures.store("wavlm_large_tiny_io.safetensors").fixture("input").toArray()
+        let mean = input.map(Double.init).reduce(0, +) / Double(input.count)
+        let variance = input.map { (Double($0) - mean) * (Double($0) - mean) }.reduce(0, +) / Double(input.count)
+        let normalized = input.map { Float((Double($0) - mean) / (variance + 1e-5).squareRoot()) }
+        let plain = try WavLM(store.scope("frontend"), config: config).forward(normalized, arena: ScratchArena())
+        config.normalizeWaveform = true
+        let normalizing = try WavLM(try SpeechFixtures.store("wavlm_large_tiny.safetensors").scope("frontend"), config: config)
+        XCTAssertLessThanOrEqual(maxAbsDifference(normalizing.forward(input, arena: ScratchArena()).values, plain.values), 1e-5)
+    }
+
     func testRelativePositionBucketsMatchTransformers() {
         // Buckets transformers' _relative_positions_bucket gives for num_buckets 320, max_distance 800 (WavLM Base).
         let expected = [0: 0, -79: 79, 79: 239, 80: 240, -1000: 159, 1000: 319, 150: 261, -300: 125]

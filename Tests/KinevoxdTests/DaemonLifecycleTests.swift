@@ -44,7 +44,7 @@ final class DaemonLifecycleTests: XCTestCase {
         let path = try config(modelPath: workingModel(), extra: "[log]\nlevel = \"info\"\nverbose = true\n")
         let daemon = try launch(["--config", path])
         XCTAssertTrue(daemon.waitForExit(timeout: 10))
-        XCTAssertEqual(daemon.process.terminationStatus, 2)
+        XCTAssertEqual(daemon.exitStatus, 2)
         XCTAssertTrue(daemon.stderr.contains("\(path):10: [log] verbose: unknown key"), daemon.stderr)
         XCTAssertEqual(daemon.stderr.split(separator: "\n").count, 1, "one line: \(daemon.stderr)")
     }
@@ -53,18 +53,27 @@ final class DaemonLifecycleTests: XCTestCase {
         let path = try config(modelPath: workingModel(), extra: "[log]\nlevel = \"loud\"\n")
         let daemon = try launch(["--config", path])
         XCTAssertTrue(daemon.waitForExit(timeout: 10))
-        XCTAssertEqual(daemon.process.terminationStatus, 2)
+        XCTAssertEqual(daemon.exitStatus, 2)
         XCTAssertTrue(daemon.stderr.contains("\(path):9: [log] level: \"loud\" is not a log level"), daemon.stderr)
+    }
+
+    func testUnderJournaldLinesCarryThePriorityPrefixInsteadOfATimestamp() throws {
+        let path = try config(modelPath: workingModel(), extra: "[log]\nlevel = \"loud\"\n")
+        let daemon = try DaemonProcess(arguments: ["--config", path], journal: true)
+        daemons.append(daemon)
+        XCTAssertTrue(daemon.waitForExit(timeout: 10))
+        XCTAssertEqual(daemon.exitStatus, 2)
+        XCTAssertTrue(daemon.stderr.hasPrefix("<3>kinevoxd: \(path):9: "), daemon.stderr)
     }
 
     func testMissingConfigAndBadUsageExit2() throws {
         let missing = try launch(["--config", scratch.url.appendingPathComponent("absent.toml").path])
         XCTAssertTrue(missing.waitForExit(timeout: 10))
-        XCTAssertEqual(missing.process.terminationStatus, 2)
+        XCTAssertEqual(missing.exitStatus, 2)
         XCTAssertTrue(missing.stderr.contains("absent.toml: cannot read the configuration file (no such file)"), missing.stderr)
         let usage = try launch(["--frobnicate"])
         XCTAssertTrue(usage.waitForExit(timeout: 10))
-        XCTAssertEqual(usage.process.terminationStatus, 2)
+        XCTAssertEqual(usage.exitStatus, 2)
         XCTAssertTrue(usage.stderr.contains("unknown argument --frobnicate"), usage.stderr)
     }
 
@@ -72,7 +81,7 @@ final class DaemonLifecycleTests: XCTestCase {
         let path = try config(modelPath: workingModel(), device: "nosuchpcm")
         let daemon = try launch(["--config", path])
         XCTAssertTrue(daemon.waitForExit(timeout: 10))
-        XCTAssertEqual(daemon.process.terminationStatus, 2)
+        XCTAssertEqual(daemon.exitStatus, 2)
         XCTAssertTrue(daemon.stderr.contains("\(path):2: [capture] device: ALSA knows no PCM named \"nosuchpcm\""), daemon.stderr)
     }
 
@@ -80,7 +89,7 @@ final class DaemonLifecycleTests: XCTestCase {
         let path = try config(modelPath: workingModel(), extra: "max_clients = 0\n")
         let daemon = try launch(["--config", path])
         XCTAssertTrue(daemon.waitForExit(timeout: 10))
-        XCTAssertEqual(daemon.process.terminationStatus, 2)
+        XCTAssertEqual(daemon.exitStatus, 2)
         XCTAssertTrue(daemon.stderr.contains("\(path):8: [server] max_clients: 0 is out of range"), daemon.stderr)
     }
 
@@ -88,7 +97,7 @@ final class DaemonLifecycleTests: XCTestCase {
         let corrupt = try scratch.write("corrupt.safetensors", "\u{8}\0\0\0\0\0\0\0{\"a\":1}")
         let daemon = try launch(["--config", try config(modelPath: corrupt)])
         XCTAssertTrue(daemon.waitForExit(timeout: 10))
-        XCTAssertEqual(daemon.process.terminationStatus, 1)
+        XCTAssertEqual(daemon.exitStatus, 1)
         XCTAssertTrue(daemon.stderr.contains("cannot load the model: \(corrupt): "), daemon.stderr)
         XCTAssertEqual(daemon.stderr.split(separator: "\n").count, 1, "one line: \(daemon.stderr)")
     }
@@ -97,7 +106,7 @@ final class DaemonLifecycleTests: XCTestCase {
         let holder = try ListeningSocket()
         let daemon = try launch(["--config", try config(modelPath: workingModel(), listen: "127.0.0.1:\(holder.port)")])
         XCTAssertTrue(daemon.waitForExit(timeout: 20))
-        XCTAssertEqual(daemon.process.terminationStatus, 1)
+        XCTAssertEqual(daemon.exitStatus, 1)
         let errors = daemon.stderr.split(separator: "\n").filter { $0.contains("ERROR kinevoxd") }
         XCTAssertEqual(errors.count, 1, daemon.stderr)
         XCTAssertTrue(errors.first?.contains("port \(holder.port) is already in use") == true, daemon.stderr)
@@ -107,7 +116,7 @@ final class DaemonLifecycleTests: XCTestCase {
         let absent = scratch.url.appendingPathComponent("absent.safetensors").path
         let daemon = try launch(["--config", try config(modelPath: absent)])
         XCTAssertTrue(daemon.waitForExit(timeout: 10))
-        XCTAssertEqual(daemon.process.terminationStatus, 1)
+        XCTAssertEqual(daemon.exitStatus, 1)
         XCTAssertTrue(daemon.stderr.contains("\(absent)"), daemon.stderr)
         XCTAssertEqual(daemon.stderr.split(separator: "\n").count, 1, "one line: \(daemon.stderr)")
     }
@@ -123,8 +132,7 @@ final class DaemonLifecycleTests: XCTestCase {
         XCTAssertNotNil(socket.receive(containing: "STOPPING=1", timeout: 2))
         XCTAssertTrue(daemon.waitForExit(timeout: 2), "still running 2 s after SIGTERM")
         XCTAssertLessThan(Date().timeIntervalSince(signalled), 2.0)
-        XCTAssertEqual(daemon.process.terminationReason, .exit)
-        XCTAssertEqual(daemon.process.terminationStatus, 0, daemon.stderr)
+        XCTAssertEqual(daemon.exitStatus, 0, daemon.stderr)
     }
 
     func testNotifiesOverAPathSocketAndStopsOnSIGINT() throws {
@@ -135,6 +143,6 @@ final class DaemonLifecycleTests: XCTestCase {
         daemon.send(SIGINT)
         XCTAssertNotNil(socket.receive(containing: "STOPPING=1", timeout: 2))
         XCTAssertTrue(daemon.waitForExit(timeout: 2), "still running 2 s after SIGINT")
-        XCTAssertEqual(daemon.process.terminationStatus, 0, daemon.stderr)
+        XCTAssertEqual(daemon.exitStatus, 0, daemon.stderr)
     }
 }

@@ -14,7 +14,9 @@ final class DaemonProcess {
     private let errorPipe = Pipe()
     private let collected = CollectedOutput()
 
-    init(arguments: [String], environment: [String: String] = [:]) throws {
+    /// - Parameter journal: when true, `JOURNAL_STREAM` names the daemon's stderr pipe, as systemd does
+    ///   when stderr is connected to journald.
+    init(arguments: [String], environment: [String: String] = [:], journal: Bool = false) throws {
         process.executableURL = Self.executable
         process.arguments = arguments
         var merged = ProcessInfo.processInfo.environment
@@ -22,6 +24,11 @@ final class DaemonProcess {
         merged["WATCHDOG_USEC"] = nil
         merged["JOURNAL_STREAM"] = nil
         merged.merge(environment) { _, new in new }
+        if journal {
+            var status = stat()
+            fstat(errorPipe.fileHandleForWriting.fileDescriptor, &status)
+            merged["JOURNAL_STREAM"] = "\(status.st_dev):\(status.st_ino)"
+        }
         process.environment = merged
         process.standardOutput = FileHandle.nullDevice
         process.standardError = errorPipe
@@ -57,6 +64,12 @@ final class DaemonProcess {
             usleep(20_000)
         }
         return false
+    }
+
+    /// The exit status once the daemon has exited normally; nil while it runs or after a signal killed it.
+    var exitStatus: Int32? {
+        guard !process.isRunning, process.terminationReason == .exit else { return nil }
+        return process.terminationStatus
     }
 
     /// Sends `signal` to the daemon.

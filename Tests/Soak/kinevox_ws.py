@@ -10,6 +10,14 @@ import socket
 import struct
 
 
+def _xor(payload, mask):
+    """payload XOR the 4-byte mask repeated (RFC 6455 masking), via big integers for speed."""
+    if not payload:
+        return payload
+    key = (mask * (len(payload) // 4 + 1))[:len(payload)]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(len(payload), "big")
+
+
 class WebSocketClient:
     def __init__(self, host, port, path="/", subprotocol="kinevox.v1", timeout=30.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
@@ -50,8 +58,7 @@ class WebSocketClient:
         else:
             header += bytes([0x80 | 127]) + struct.pack(">Q", length)
         mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(header + mask + masked)
+        self.sock.sendall(header + mask + _xor(payload, mask))
 
     def send_text(self, text):
         self._send_frame(0x1, text.encode())
@@ -76,7 +83,7 @@ class WebSocketClient:
             mask = self._read_exact(4) if second & 0x80 else None
             payload = self._read_exact(length)
             if mask:
-                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                payload = _xor(payload, mask)
             if opcode == 0x9:
                 self._send_frame(0xA, payload)
                 continue

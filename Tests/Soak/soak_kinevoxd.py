@@ -1,7 +1,8 @@
 """Soak benchmark for kinevoxd: many push-to-talk utterances through ONE daemon process.
 
-Starts the release kinevoxd on a scratch configuration (capture from ALSA's `null` PCM, so the capture
-thread runs but hears silence; uploads raised to an unlimited rate), uploads spoken instructions
+Starts the release kinevoxd on a scratch configuration (capture from an ALSA device that never opens,
+`hw:99`, as on a machine without a sound card, so the capture thread keeps retrying; upload rate limit
+raised), uploads spoken instructions
 (made with espeak-ng) over one WebSocket one after another, and for each waits until the daemon answers
 it (`utterance`, then `motion.begin` with the same id). Samples the daemon's RSS from /proc after a
 warm-up and at the end. Prints the numbers and, with --report, writes them into docs/daemon.md.
@@ -23,6 +24,7 @@ import wave
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kinevox_ws import WebSocketClient  # noqa: E402
 
+TIMEOUT_S = 30
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PHRASES = [
     "walk forward", "turn left and wave", "jump twice", "sit down", "run in a circle",
@@ -71,7 +73,7 @@ def main():
     model_path = os.path.abspath(args.model) if args.model else os.path.join(ROOT, "Models/kinevox-default.safetensors")
     with open(config, "w") as out:
         out.write(f"""[capture]
-device = "null"
+device = "hw:99"
 [model]
 path = "{model_path}"
 threads = 2
@@ -81,7 +83,7 @@ viewer_dir = "{os.path.join(ROOT, 'Sources/KinevoxServer/Viewer')}"
 max_upload_seconds = 15.0
 max_uploads_per_minute = 1000000
 [log]
-level = "warning"
+level = "info"
 """)
     log_path = os.path.join(scratch, "kinevoxd.log")
     log = open(log_path, "w")
@@ -91,7 +93,7 @@ level = "warning"
         client = None
         while client is None:
             try:
-                client = WebSocketClient("127.0.0.1", port, timeout=120)
+                client = WebSocketClient("127.0.0.1", port, timeout=TIMEOUT_S)
             except OSError:
                 if daemon.poll() is not None or time.time() > deadline:
                     raise SystemExit(f"kinevoxd did not start; see {log_path}")
@@ -100,20 +102,31 @@ level = "warning"
         assert hello["type"] == "hello", hello
 
         latencies, answered, rss_start, started = [], 0, None, time.time()
+        out_of_order = 0  # motion.begin received before its utterance message
+        begun = set()
         for number in range(args.utterances):
             phrase, pcm, rate = clips[number % len(clips)]
             sent = time.monotonic()
             client.upload(pcm, rate)
             utterance_id = None
-            while True:
-                message = client.receive_json()
-                kind = message.get("type")
-                if kind == "utterance" and utterance_id is None:
-                    utterance_id = message["id"]
-                elif kind == "motion.begin" and message.get("id") == utterance_id:
-                    break
-                elif kind == "error":
-                    raise SystemExit(f"utterance {number} ({phrase!r}) refused: {message}")
+            try:
+                while True:
+                    message = client.receive_json()
+                    kind = message.get("type")
+                    if kind == "motion.begin":
+                        begun.add(message["id"])
+                    if kind == "utterance" and utterance_id is None:
+                        utterance_id = message["id"]
+                        if utterance_id in begun:
+                            out_of_order += 1
+                            break
+                    elif kind == "motion.begin" and message.get("id") == utterance_id:
+                        break
+                    elif kind == "error":
+                        raise SystemExit(f"utterance {number} ({phrase!r}) refused: {message}")
+            except TimeoutError:
+                raise SystemExit(f"utterance {number} ({phrase!r}): no answer within {TIMEOUT_S} s "
+                                 f"(utterance id {utterance_id}); see {log_path}")
             latencies.append((time.monotonic() - sent) * 1000)
             answered += 1
             if daemon.poll() is not None:
@@ -139,6 +152,7 @@ level = "warning"
     results = {
         "utterances sent": args.utterances,
         "utterances answered (utterance + motion.begin)": answered,
+        "motion.begin before its utterance message": out_of_order,
         "daemon exit status after SIGTERM": daemon.returncode,
         "wall time": f"{elapsed:.0f} s ({answered / elapsed:.2f} utterances/s)",
         "upload → motion.begin latency": f"p50 {latencies[len(latencies) // 2]:.0f} ms, "

@@ -1,11 +1,12 @@
 """Export trained stages into one Kinevox model file (safetensors, config JSON under `kinevox.config`).
 
     python -m kinevox_train.export --rvq runs/rvq --generator runs/generator --residual runs/residual \
-        --output ../Models/kinevox-default.safetensors [--frontend-onnx-dir DIR] [--dtype fp16]
+        --output ../Models/kinevox-default.safetensors [--dtype fp16]
 
 Tensor names: `KinevoxModel.state_dict()` keys (audio_encoder., length_estimator., rvq., mask_transformer.,
-res_transformer., motion_mean, motion_std) plus `frontend.*` from the speech front-end converter when
-available. `load_model` reads a file back into a `KinevoxModel` (refusing missing, extra or mis-shaped tensors).
+res_transformer., motion_mean, motion_std) plus `frontend.*` from the speech front-end converter
+(kinevox_train.frontends.convert_speech_embedding) when it is in the checkout; its config then becomes the
+`frontend` section. `load_model` reads a file back into a `KinevoxModel` (refusing missing, extra or mis-shaped tensors).
 """
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ def model_from_runs(rvq_run: str, generator_run: str, residual_run: str) -> Kine
     cfg = KinevoxConfig.from_dict(res["config"])
     if cfg.rvq != KinevoxConfig.from_dict(rvq["config"]).rvq:
         raise ValueError("the residual run's rvq config differs from the RVQ run's: retrain the residual stage")
+    if res.get("encoder_step") != gen["step"]:
+        print(f"warning: the residual stage last saw the stage-2 encoder of step {res.get('encoder_step')}, "
+              f"the exported encoder is from step {gen['step']}", file=sys.stderr)
     model = KinevoxModel(cfg)
     model.rvq.load_state_dict(rvq["model"])
     for name, state in gen["modules"].items():
@@ -41,14 +45,15 @@ def model_from_runs(rvq_run: str, generator_run: str, residual_run: str) -> Kine
     return model
 
 
-def frontend_tensors(onnx_dir: str | None) -> dict[str, torch.Tensor]:
-    """`frontend.*` tensors from the speech helper's converter, or {} when that converter is absent."""
+def frontend_tensors() -> tuple[dict[str, torch.Tensor], dict | None]:
+    """(`frontend.*` tensors, frontend config section) from the speech front-end converter, or ({}, None) when
+    that converter is not in this checkout."""
     try:
         converter = importlib.import_module("kinevox_train.frontends.convert_speech_embedding")
     except ImportError:
-        return {}
-    tensors = converter.convert(onnx_dir) if onnx_dir else converter.convert()
-    return {k if k.startswith("frontend.") else f"frontend.{k}": torch.as_tensor(v) for k, v in tensors.items()}
+        return {}, None
+    tensors, config = converter.convert_speech_embedding()
+    return {k: torch.from_numpy(v) for k, v in tensors.items()}, config
 
 
 def save_model(model: KinevoxModel, path: str | pathlib.Path, dtype: torch.dtype = torch.float16,
@@ -93,13 +98,17 @@ def main(argv=None) -> None:
     p.add_argument("--generator", default="runs/generator")
     p.add_argument("--residual", default="runs/residual")
     p.add_argument("--output", default="../Models/kinevox-default.safetensors")
-    p.add_argument("--frontend-onnx-dir", default=None, help="passed to the front-end converter")
     p.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
     args = p.parse_args(argv)
     model = model_from_runs(args.rvq, args.generator, args.residual)
-    front = frontend_tensors(args.frontend_onnx_dir)
+    front, front_config = frontend_tensors()
     if not front:
         print("note: no frontend converter found; exporting without frontend.* tensors", file=sys.stderr)
+    elif front_config["feature_dim"] != model.cfg.audio_encoder.input_dim:
+        raise SystemExit(f"the front end gives {front_config['feature_dim']}-d features, the audio encoder "
+                         f"expects {model.cfg.audio_encoder.input_dim}")
+    else:
+        model.cfg.frontend = front_config
     save_model(model, args.output, torch.float16 if args.dtype == "fp16" else torch.float32, front)
     size = pathlib.Path(args.output).stat().st_size
     print(f"wrote {args.output}: {size / 1e6:.1f} MB, {len(model.state_dict()) + len(front)} tensors")

@@ -33,7 +33,7 @@
   }
 
   function describe() {
-    var parts = [state.connected ? "connected" : "disconnected"];
+    var parts = [state.connected ? "connected" : "disconnected (retrying; a server with a token needs ?token=… in this page's address)"];
     if (state.lastUtterance) {
       parts.push("last utterance #" + state.lastUtterance.id + " (" + (state.lastUtterance.duration_ms / 1000).toFixed(1) + " s)");
     } else {
@@ -218,6 +218,20 @@
 
   var mic = null;
 
+  // Prefer a 16 kHz context (the browser resamples the microphone); browsers that cannot mix
+  // rates get their native rate and toUploadRate converts.
+  function openCapture(stream) {
+    var context = null;
+    try {
+      context = new AudioContext({ sampleRate: UPLOAD_RATE });
+      return { context: context, source: context.createMediaStreamSource(stream) };
+    } catch (e) {
+      if (context) context.close();
+      context = new AudioContext();
+      return { context: context, source: context.createMediaStreamSource(stream) };
+    }
+  }
+
   function startTalking() {
     if (mic || talkEl.disabled) return;
     mic = { chunks: [], live: true };
@@ -225,9 +239,8 @@
     navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true } })
       .then(function (stream) {
         if (!mic || !mic.live) { stream.getTracks().forEach(function (t) { t.stop(); }); return; }
-        var context;
-        try { context = new AudioContext({ sampleRate: UPLOAD_RATE }); } catch (e) { context = new AudioContext(); }
-        var source = context.createMediaStreamSource(stream);
+        var capture = openCapture(stream);
+        var context = capture.context, source = capture.source;
         var processor = context.createScriptProcessor(CHUNK_SAMPLES, 1, 1);
         processor.onaudioprocess = function (event) {
           if (!mic) return;
@@ -291,6 +304,8 @@
       statusEl.textContent = "cannot decode " + file.name + ": " + error.message;
     });
   }
+
+  state.sendFile = sendFile;  // for scripts and tests: send a File/Blob holding a WAV
 
   window.addEventListener("dragover", function (e) { e.preventDefault(); dropEl.style.display = "flex"; });
   window.addEventListener("dragleave", function (e) { if (e.target === dropEl) dropEl.style.display = "none"; });

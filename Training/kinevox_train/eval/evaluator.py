@@ -3,7 +3,7 @@
     python -m kinevox_train.eval.evaluator --motion ../cache/motion --captions ../cache/captions/captions.json \
         [--speech ../cache/speech] --run-dir runs/evaluator --steps 1500
 
-Motion side: normalised HumanML3D-263 [B, T, 263] -> two strided convs (x4 down) -> positions -> 2 pre-norm
+Motion side: normalised HumanML3D-263 [B, T, 263] -> two strided convs (width 128, x4 down) -> positions -> 2 pre-norm
 transformer layers -> masked mean -> LayerNorm -> Linear -> unit vector (256-d). Text side: frozen MiniLM
 sentence embedding (384-d) -> MLP -> unit vector. Trained with a symmetric InfoNCE loss; in-batch pairs with
 the same (action, style) label are not counted as negatives. Metrics use Euclidean distances between these
@@ -32,7 +32,7 @@ from ..train.sources import load_motion_split
 class MotionEncoder(nn.Module):
     """Normalised motion [B, T, 263] + frame lengths -> unit embeddings [B, dim]."""
 
-    def __init__(self, input_dim: int = 263, width: int = 256, dim: int = 256, layers: int = 2):
+    def __init__(self, input_dim: int = 263, width: int = 128, dim: int = 256, layers: int = 2):
         super().__init__()
         self.conv1 = nn.Conv1d(input_dim, width, 4, stride=2, padding=1)
         self.conv2 = nn.Conv1d(width, width, 4, stride=2, padding=1)

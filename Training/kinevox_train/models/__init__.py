@@ -5,8 +5,9 @@ import torch
 import torch.nn as nn
 
 from .audio_encoder import AudioEncoder
-from .config import (AudioEncoderConfig, FrontendConfig, KinevoxConfig, LengthEstimatorConfig, MaskTransformerConfig,
-                     ResTransformerConfig, RVQConfig, SamplingConfig, bundled_config, paper_config, tiny_config)
+from .config import (AudioEncoderConfig, KinevoxConfig, LengthEstimatorConfig, MaskTransformerConfig,
+                     ResTransformerConfig, RVQConfig, SamplingConfig, bundled_config, frontend_section, paper_config,
+                     tiny_config)
 from .length_estimator import LengthEstimator
 from .mask_transformer import MaskTransformer
 from .res_transformer import ResTransformer
@@ -31,7 +32,7 @@ class KinevoxModel(nn.Module):
 
 
 __all__ = [
-    "AudioEncoder", "AudioEncoderConfig", "FrontendConfig", "KinevoxConfig", "KinevoxModel", "LengthEstimator",
+    "AudioEncoder", "AudioEncoderConfig", "KinevoxConfig", "KinevoxModel", "LengthEstimator",
     "LengthEstimatorConfig", "MaskTransformer", "MaskTransformerConfig", "RVQConfig", "RVQVAE", "ResTransformer",
-    "ResTransformerConfig", "SamplingConfig", "bundled_config", "paper_config", "tiny_config",
+    "ResTransformerConfig", "SamplingConfig", "bundled_config", "frontend_section", "paper_config", "tiny_config",
 ]

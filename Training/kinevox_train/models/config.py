@@ -13,16 +13,11 @@ from dataclasses import dataclass, field
 ENCODER_KINDS = ("memory", "transformer", "conv1d", "avgpool", "identity")
 
 
-@dataclass
-class FrontendConfig:
-    """The frozen speech front end whose features feed the audio encoder.
-
-    kind: "speech_embedding" (openwakeword's Google speech_embedding, 96-d every 80 ms) or "wavlm"
-    (last layer, 768-d every 20 ms). `feature_dim` is the width the audio encoder receives.
-    """
-    kind: str = "speech_embedding"
-    feature_dim: int = 96
-    frame_ms: float = 80.0
+def frontend_section(kind: str = "speech_embedding", feature_dim: int = 96, frame_ms: float = 80.0, **extra) -> dict:
+    """The `frontend` config section: a dict owned by the front-end converters (kinevox_train.frontends), which
+    add their own keys; every front end has at least `kind` ("speech_embedding" | "wavlm"), `feature_dim` (the
+    width the audio encoder receives) and `frame_ms` (feature period)."""
+    return {"kind": kind, "feature_dim": feature_dim, "frame_ms": frame_ms, **extra}
 
 
 @dataclass
@@ -123,7 +118,7 @@ class SamplingConfig:
 @dataclass
 class KinevoxConfig:
     """The full model's architecture config (what `kinevox.config` holds)."""
-    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    frontend: dict = field(default_factory=frontend_section)
     audio_encoder: AudioEncoderConfig = field(default_factory=AudioEncoderConfig)
     length_estimator: LengthEstimatorConfig = field(default_factory=LengthEstimatorConfig)
     rvq: RVQConfig = field(default_factory=RVQConfig)
@@ -139,9 +134,14 @@ class KinevoxConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "KinevoxConfig":
+        unknown_sections = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown_sections:
+            raise ValueError(f"unknown config sections: {sorted(unknown_sections)}")
         kwargs = {}
         for f in dataclasses.fields(cls):
-            if f.name in d:
+            if f.name == "frontend" and f.name in d:
+                kwargs["frontend"] = frontend_section(**d["frontend"])
+            elif f.name in d:
                 sub_type = f.default_factory().__class__
                 known = {g.name for g in dataclasses.fields(sub_type)}
                 unknown = set(d[f.name]) - known
@@ -158,6 +158,8 @@ class KinevoxConfig:
         """Raise ValueError when sections disagree (dimensions, code counts)."""
         ae, le, rvq, mt, rt = (self.audio_encoder, self.length_estimator, self.rvq,
                                self.mask_transformer, self.res_transformer)
+        if ae.kind != "identity" and ae.input_dim != self.frontend["feature_dim"]:
+            raise ValueError("audio_encoder.input_dim must equal frontend.feature_dim")
         if ae.kind not in ENCODER_KINDS:
             raise ValueError(f"audio_encoder.kind must be one of {ENCODER_KINDS}, got {ae.kind!r}")
         if ae.kind == "identity" and ae.dim != ae.input_dim:
@@ -182,7 +184,7 @@ class KinevoxConfig:
 def paper_config() -> KinevoxConfig:
     """The paper's size: WavLM-Base+ features, 256x512 memory, 6-layer 6-head d-384 generators, 6x512 codes."""
     return KinevoxConfig(
-        frontend=FrontendConfig(kind="wavlm", feature_dim=768, frame_ms=20.0),
+        frontend=frontend_section("wavlm", 768, 20.0),
         audio_encoder=AudioEncoderConfig(kind="memory", input_dim=768, dim=512, num_memory=256,
                                          num_layers=2, num_heads=8, ff_dim=1024, num_cond_tokens=1),
         length_estimator=LengthEstimatorConfig(cond_dim=512, hidden_dim=256, num_lengths=50),
@@ -194,19 +196,19 @@ def paper_config() -> KinevoxConfig:
 
 
 def bundled_config() -> KinevoxConfig:
-    """The bundled default: speech_embedding features, sized to train on 2 CPU cores (see Models/README.md)."""
-    d = 256
+    """The bundled default: speech_embedding features, sized to train on 2 shared CPU cores (Models/README.md)."""
+    d = 192
     codes = 256
     return KinevoxConfig(
-        frontend=FrontendConfig(kind="speech_embedding", feature_dim=96, frame_ms=80.0),
+        frontend=frontend_section("speech_embedding", 96, 80.0),
         audio_encoder=AudioEncoderConfig(kind="memory", input_dim=96, dim=d, num_memory=256, num_layers=2,
-                                         num_heads=4, ff_dim=512, num_cond_tokens=4, max_positions=512),
+                                         num_heads=4, ff_dim=384, num_cond_tokens=4, max_positions=512),
         length_estimator=LengthEstimatorConfig(cond_dim=d, hidden_dim=128, num_lengths=50),
         rvq=RVQConfig(width=256, code_dim=256, num_codes=codes, num_quantizers=4, depth=2),
-        mask_transformer=MaskTransformerConfig(num_codes=codes, cond_dim=d, latent_dim=256, num_layers=4,
-                                               num_heads=4, ff_dim=1024),
+        mask_transformer=MaskTransformerConfig(num_codes=codes, cond_dim=d, latent_dim=192, num_layers=4,
+                                               num_heads=4, ff_dim=768),
         res_transformer=ResTransformerConfig(num_codes=codes, num_quantizers=4, code_dim=256, cond_dim=d,
-                                             latent_dim=256, num_layers=3, num_heads=4, ff_dim=1024),
+                                             latent_dim=192, num_layers=2, num_heads=4, ff_dim=768),
         sampling=SamplingConfig(top_k=26, res_top_k=26),
     )
 
@@ -215,7 +217,7 @@ def tiny_config() -> KinevoxConfig:
     """A tiny config for tests and parity fixtures."""
     d = 16
     return KinevoxConfig(
-        frontend=FrontendConfig(kind="speech_embedding", feature_dim=12, frame_ms=80.0),
+        frontend=frontend_section("speech_embedding", 12, 80.0),
         audio_encoder=AudioEncoderConfig(kind="memory", input_dim=12, dim=d, num_memory=8, num_layers=1,
                                          num_heads=2, ff_dim=32, num_cond_tokens=2, num_conv_layers=2,
                                          max_positions=128),

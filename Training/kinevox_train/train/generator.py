@@ -86,6 +86,9 @@ def parse_args(argv=None):
     p.add_argument("--encoder-run", default=None, help="stage-2 run whose audio encoder the residual stage uses")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--config", default=None, help="bundled | paper | tiny | JSON path (default: the RVQ run's)")
+    p.add_argument("--follow-encoder", action="store_true",
+                   help="residual stage: reload the audio encoder whenever the stage-2 checkpoint changes "
+                        "(lets both stages train concurrently; finish with a few steps on the final encoder)")
     p.add_argument("--encoder-kind", default=None, help="override audio_encoder.kind (memory, transformer, ...)")
     p.add_argument("--cond-tokens", type=int, default=None, help="override audio_encoder.num_cond_tokens")
     p.add_argument("--steps", type=int, default=3000)
@@ -142,8 +145,9 @@ def main(argv=None) -> None:
     if args.stage == "residual":
         if not args.encoder_run:
             raise SystemExit("--stage residual needs --encoder-run (the stage-2 run folder)")
-        encoder_state = torch.load(pathlib.Path(args.encoder_run) / "checkpoint.pt", map_location="cpu",
-                                   weights_only=False)
+        encoder_path = pathlib.Path(args.encoder_run) / "checkpoint.pt"
+        encoder_mtime = encoder_path.stat().st_mtime
+        encoder_state = torch.load(encoder_path, map_location="cpu", weights_only=False)
         cfg = KinevoxConfig.from_dict(encoder_state["config"])
     else:
         cfg = stage_config(args, rvq_state)
@@ -153,6 +157,8 @@ def main(argv=None) -> None:
         cfg.audio_encoder.num_cond_tokens = 1
         cfg.audio_encoder.dim = input_dim
     cfg.audio_encoder.input_dim = input_dim
+    if kind == "speech":
+        cfg.frontend["feature_dim"] = input_dim
     for section in (cfg.length_estimator, cfg.mask_transformer, cfg.res_transformer):
         section.cond_dim = cfg.audio_encoder.dim
     cfg.validate()
@@ -237,10 +243,18 @@ def main(argv=None) -> None:
             bar.set_postfix(loss=f"{values['loss']:.3f}", acc=f"{parts['acc']:.3f}")
             run.log(f"step {step} lr {opt.param_groups[0]['lr']:.2e} "
                     + " ".join(f"{k} {v:.4f}" for k, v in values.items()))
+        if args.follow_encoder and step % args.log_every == 0:
+            mtime = encoder_path.stat().st_mtime
+            if mtime != encoder_mtime:
+                fresh = torch.load(encoder_path, map_location="cpu", weights_only=False)
+                model.audio_encoder.load_state_dict(fresh["modules"]["audio_encoder"])
+                encoder_mtime = mtime
+                encoder_state = {"step": fresh["step"]}
+                run.log(f"reloaded the audio encoder (stage-2 step {fresh['step']})")
         if step % args.save_every == 0 or step == args.steps or out_of_time:
             run.save({"modules": {n: m.state_dict() for n, m in trained.items()}, "optimizer": opt.state_dict(),
                       "step": step, "config": cfg.to_dict(),
-                      **({"encoder_run": str(args.encoder_run)} if args.encoder_run else {})})
+                      **({"encoder_step": encoder_state["step"]} if encoder_state else {})})
         if out_of_time:
             run.log(f"stopping at step {step} after {args.max_minutes} minutes (resume to continue)")
             break
