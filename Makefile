@@ -55,8 +55,11 @@ test: system-deps venv build
 run: build-release
 	.build/release/kinevoxd --config Config/kinevox.toml
 
+## Benchmarks (not part of `make test`; ~5-10 min): engine layers vs sgemm, the pipeline in Swift vs PyTorch eager
+## vs ONNX Runtime, the paper-sized model, the cascaded pocketsphinx baseline, kinevoxd latency/idle/RSS.
+## Writes docs/benchmarks.md and docs/benchmarks-latency.png. Run it on an otherwise idle machine.
 bench: build-release venv
-	.build/release/kinevox bench --report docs/benchmarks.md
+	cd Training && ../$(PY) -m kinevox_train.bench.report
 
 ## FHS install (PREFIX=/usr/local by default; DESTDIR for staging): binaries, bundled model, viewer, the
 ## config under /etc/kinevox (kept if present), the systemd unit with ExecStart pointing into PREFIX.

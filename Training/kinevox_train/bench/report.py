@@ -137,7 +137,7 @@ def main(argv=None) -> None:
     wavs = [str(p) for p in speak(CACHE / "audio")]
     release = ROOT / ".build" / "release"
     python = [sys.executable, "-m"]
-    results: dict = {"machine": info, "trained": trained, "bundled": rel(bundled), "paper": rel(paper), "n": n}
+    results: dict = {"machine": info, "trained": trained, "bundled": rel(bundled), "paper_model": rel(paper), "n": n}
 
     if not args.skip_engine_bench:
         log("kinevox-engine-bench")

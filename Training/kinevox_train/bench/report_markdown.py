@@ -1,0 +1,266 @@
+"""docs/benchmarks.md and docs/benchmarks-latency.png from the results `report.py` collected."""
+from __future__ import annotations
+
+import datetime
+import pathlib
+import re
+
+import numpy as np
+
+STAGE_NAMES = {"frontend": "front end", "audio_encoder": "audio encoder", "generator": "generator",
+               "decoder": "decoder"}
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def _engine_rows(results: dict) -> list[tuple[str, dict]]:
+    """(engine name, result) for Swift, PyTorch eager, ONNX Runtime."""
+    rows = [("Kinevox (Swift engine, OpenBLAS)", results["swift"])]
+    for key in ("torch", "ort"):
+        if key in results["python"]:
+            rows.append((results["python"][key]["name"], results["python"][key]))
+    return rows
+
+
+def hot_layer_ratios(engine_bench: str) -> dict[int, list[tuple[str, float]]]:
+    """Per thread count, (case, engine GF/s as a fraction of raw sgemm GF/s) from kinevox-engine-bench's table."""
+    ratios: dict[int, list[tuple[str, float]]] = {}
+    for line in engine_bench.splitlines():
+        m = re.match(r"^(.*?)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)%$", line.strip())
+        if m:
+            ratios.setdefault(int(m.group(2)), []).append((m.group(1).strip(), float(m.group(4)) / float(m.group(5))))
+    return ratios
+
+
+def _verdict(ok: bool, miss: str) -> str:
+    return "met" if ok else f"**missed** ({miss})"
+
+
+def targets(results: dict) -> list[str]:
+    swift, python = results["swift"], results["python"]
+    rows = ["| target (bundled model, 2 cores) | measured | verdict |", "|---|---|---|"]
+    daemon = results["daemon"]
+    ptt = daemon["push_to_talk"]["end_of_upload_to_first_frame_ms"]
+    rows.append(f"| end of speech → first frame p50 ≤ 80 ms (push-to-talk) | {_ms(ptt['p50'])} ms | "
+                + _verdict(ptt["p50"] <= 80, f"{ptt['p50'] / 80:.1f}× the target") + " |")
+    rows.append(f"| end of speech → first frame p99 ≤ 150 ms (push-to-talk) | {_ms(ptt['p99'])} ms | "
+                + _verdict(ptt["p99"] <= 150, f"{ptt['p99'] / 150:.1f}× the target") + " |")
+    mic = daemon.get("microphone")
+    if mic:
+        m = mic["utterance_closed_to_first_frame_ms"]
+        rows.append(f"| same, microphone path (after the VAD's {mic['vad_hangover_ms']} ms hangover) | "
+                    f"p50 {_ms(m['p50'])} ms, p99 {_ms(m['p99'])} ms | "
+                    f"{_verdict(m['p50'] <= 80 and m['p99'] <= 150, 'see push-to-talk')} |")
+    sps = swift["samples_per_s"]
+    rows.append(f"| ≥ 12 samples/s | {sps:.2f} /s | {_verdict(sps >= 12, f'{sps / 12 * 100:.0f} % of the target')} |")
+    for key, need in (("torch", 3.0), ("ort", 1.3)):
+        if key in python:
+            ratio = sps / python[key]["samples_per_s"]
+            rows.append(f"| ≥ {need}× {python[key]['name']} | {ratio:.2f}× | "
+                        f"{_verdict(ratio >= need, f'{ratio / need * 100:.0f} % of the target')} |")
+    paper = results["paper"]["samples_per_s"]
+    rows.append(f"| paper-sized ≥ 2.7 samples/s | {paper:.2f} /s | {_verdict(paper >= 2.7, f'{paper / 2.7 * 100:.0f} % of the target')} |")
+    ratios = hot_layer_ratios(results.get("engine_bench", ""))
+    for threads in sorted(ratios):
+        values = [r for _, r in ratios[threads]]
+        worst = min(ratios[threads], key=lambda x: x[1])
+        rows.append(f"| hot layers ≥ 60 % of sgemm ({threads} thread{'s' if threads > 1 else ''}) | median "
+                    f"{np.median(values) * 100:.0f} %, lowest {worst[1] * 100:.0f} % ({worst[0]}) | "
+                    f"{_verdict(min(values) >= 0.6, f'{sum(v < 0.6 for v in values)} of {len(values)} cases below')} |")
+    idle = daemon["push_to_talk"]["idle_cpu_fraction_of_core"] * 100
+    rows.append(f"| idle ≤ 2 % of a core while listening | {idle:.2f} % | {_verdict(idle <= 2, f'{idle / 2:.1f}× the target')} |")
+    rss = max(daemon["push_to_talk"]["rss_after_mib"] * 1.048576, swift["rss_mb"])
+    peak = max(daemon["push_to_talk"]["peak_rss_mib"] * 1.048576, swift["peak_rss_mb"])
+    rows.append(f"| RSS ≤ 200 MB | {rss:.0f} MB steady (kinevoxd after the uploads), {peak:.0f} MB peak (during loading) | "
+                f"{_verdict(rss <= 200, f'{rss / 200:.2f}× the target')}"
+                + ("" if peak <= 200 else f"; peak {peak - 200:.0f} MB over") + " |")
+    allocs = swift["heap_allocations_per_utterance"]
+    rows.append(f"| 0 heap allocations per utterance (steady state) | {allocs:.0f} | {_verdict(allocs == 0, 'see below')} |")
+    return rows
+
+
+def histogram(results: dict, path: pathlib.Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    engines = _engine_rows(results)
+    all_values = [v for _, r in engines for u in r["utterances"] for v in u["latencies_ms"]]
+    all_values += results["daemon"]["push_to_talk"]["latencies_ms"]
+    bins = np.geomspace(max(1.0, min(all_values) * 0.8), max(all_values) * 1.25, 50)
+    for ax, index in zip(axes, range(2)):
+        for name, r in engines:
+            if index < len(r["utterances"]):
+                u = r["utterances"][index]
+                ax.hist(u["latencies_ms"], bins=bins, alpha=0.6, label=f"{name.split(' (')[0]} (p50 {_ms(u['latency_ms']['p50'])} ms)")
+        if index == 0:
+            ptt = results["daemon"]["push_to_talk"]
+            ax.hist(ptt["latencies_ms"], bins=bins, alpha=0.6, histtype="step", linewidth=2, color="black",
+                    label=f"kinevoxd end of speech → first frame (p50 {_ms(ptt['end_of_upload_to_first_frame_ms']['p50'])} ms)")
+        seconds = engines[0][1]["utterances"][index]["audio_s"] if index < len(engines[0][1]["utterances"]) else 0
+        ax.set_xscale("log")
+        ax.set_xlabel("latency per instruction (ms, log scale)")
+        ax.set_ylabel("count")
+        ax.set_title(f"{seconds:.0f} s instruction → {results['swift'].get('fixed_frames')} motion frames, 2 threads")
+        ax.legend(fontsize=7)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(results: dict, out: pathlib.Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    png = out.with_name(out.stem + "-latency.png")
+    histogram(results, png)
+    m = results["machine"]
+    swift, python, paper, cascade, daemon = (results[k] for k in ("swift", "python", "paper", "cascade", "daemon"))
+    model_note = ("the bundled model (Models/kinevox-default.safetensors)" if results["trained"] else
+                  "a **random-weight model of the bundled architecture** (the bundled model did not exist yet; "
+                  "`python -m kinevox_train.bench.model_files --bundled`): the cost per stage is that of the trained "
+                  "model, only the motion length would differ, and it is fixed here")
+    lines = [
+        "# Kinevox benchmarks",
+        "",
+        f"Written by `make bench` ({datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"{results['seconds']:.0f} s, commit {m['commit']}). Every number below comes from this one run on this machine.",
+        "",
+        "## Machine and versions",
+        "",
+        "| | |", "|---|---|",
+        f"| CPU | {m['cpu']} |", f"| memory | {m['memory']} |", f"| OS | {m['os']} |",
+        f"| load average (1/5/15 min) | before {' / '.join(f'{x:.2f}' for x in m['load'])}, "
+        f"after {' / '.join(f'{x:.2f}' for x in results['load_after'])} |",
+        f"| Swift | {m['swift']} |", f"| OpenBLAS (Debian, pthread) | {m['openblas']} |",
+        f"| Python / PyTorch / ONNX Runtime / pocketsphinx | {m['python']} / {m['torch']} / {m['onnxruntime']} / {m['pocketsphinx']} |",
+        "",
+        f"Model: {model_note}. Instructions: two spoken instructions made by espeak-ng at bench time "
+        "(\"walk forward and wave with the right hand\" cut/padded to 3.0 s; \"walk forward, turn around to the left, "
+        "then jump twice and sit down on the floor slowly\" to 6.0 s), 16 kHz. Motion length fixed at "
+        f"{swift.get('fixed_frames')} frames (3 s at 20 fps) in every engine so all do the same work "
+        "(10 MaskGIT steps and every residual layer, both with classifier-free guidance = batch of 2). "
+        "2 threads everywhere (OpenBLAS threads; `torch.set_num_threads(2)`; ORT `intra_op_num_threads=2`). "
+        "Utterances run one after another after warm-up; samples/s = utterances / wall time.",
+        "",
+        "Commands (what `make bench` runs; `cd Training` for the Python ones):",
+        "```",
+        ".build/release/kinevox-engine-bench",
+        f".build/release/kinevox bench --model {results['bundled']} --audio A3.wav A6.wav --frames 60 --threads 2 "
+        f"--iterations {results['n']['swift']} --json",
+        f"python -m kinevox_train.bench.compare --model {results['bundled']} --audio A3.wav A6.wav --frames 60 "
+        f"--threads 2 --iterations {results['n']['python']}",
+        f".build/release/kinevox bench --model {results['paper_model']} --audio A3.wav A6.wav --frames 60 "
+        f"--iterations {results['n']['paper']} --json",
+        f"python -m kinevox_train.bench.cascade --audio A3.wav A6.wav --frames 60 --iterations {results['n']['cascade']}",
+        f"python -m kinevox_train.bench.daemon_latency --model {results['bundled']} --audio A3.wav A6.wav "
+        f"--uploads {results['n']['uploads']} --listen-utterances {results['n']['listen']}",
+        "```",
+        "",
+        "## Targets",
+        "",
+        *targets(results),
+        "",
+        "## 1. Bundled model: Swift engine vs PyTorch eager vs ONNX Runtime (same weights, same run)",
+        "",
+        "| engine | instruction | p50 ms | p99 ms | front end | audio encoder | generator | decoder | samples/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in _engine_rows(results):
+        for u in r["utterances"]:
+            s = u["stages_ms"]
+            lines.append(f"| {name} | {u['audio_s']:.0f} s | {_ms(u['latency_ms']['p50'])} | {_ms(u['latency_ms']['p99'])} | "
+                         + " | ".join(_ms(s[k]) for k in STAGE_NAMES) + f" | {u['samples_per_s']:.2f} |")
+        lines.append(f"| {name} | **both** | {_ms(r['latency_ms']['p50'])} | {_ms(r['latency_ms']['p99'])} | "
+                     + " | ".join(_ms(r["stages_ms"][k]) for k in STAGE_NAMES) + f" | **{r['samples_per_s']:.2f}** |")
+    lines += ["", "Stage times are means in ms. Speed-up of the Swift engine (samples/s ratio): "
+              + ", ".join(f"{swift['samples_per_s'] / python[k]['samples_per_s']:.2f}× {python[k]['name']}"
+                          for k in ("torch", "ort") if k in python) + ".",
+              "ONNX Runtime runs openwakeword's original speech_embedding graphs (melspectrogram.onnx, "
+              "embedding_model.onnx) for the front end and the training code's audio encoder, masked and residual "
+              "transformers (each with its CFG batch) and RVQ decoder exported per stage with `torch.onnx.export` "
+              "(static shapes, exported once per input shape during warm-up); the MaskGIT/residual loop is NumPy. "
+              f"CPU use while timing: Swift {swift['cpu_cores_busy']:.2f} cores"
+              + "".join(f", {python[k]['name']} {python[k]['cpu_cores_busy']:.2f}" for k in ("torch", "ort") if k in python) + ".",
+              "", f"![latency histogram]({png.name})", ""]
+    lines += [
+        "## 2. Paper-sized configuration on 2 CPU cores",
+        "",
+        "WavLM-Base front end (random weights, Kinevox's WavLM tensor layout), memory-retrieval encoder with a 256×512 "
+        "memory, 6-layer d-384 masked and residual transformers, 6 quantizers × 512 codes (`paper_config()`), "
+        "Swift engine, fp32.",
+        "",
+        "| system | hardware | instruction | p50 ms | front end | audio encoder | generator | decoder | samples/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for u in paper["utterances"]:
+        s = u["stages_ms"]
+        lines.append(f"| Kinevox, paper-sized | 2 CPU cores (this machine) | {u['audio_s']:.0f} s | {_ms(u['latency_ms']['p50'])} | "
+                     + " | ".join(_ms(s[k]) for k in STAGE_NAMES) + f" | {u['samples_per_s']:.2f} |")
+    lines += [f"| Kinevox, paper-sized | 2 CPU cores (this machine) | both | {_ms(paper['latency_ms']['p50'])} | "
+              + " | ".join(_ms(paper["stages_ms"][k]) for k in STAGE_NAMES) + f" | **{paper['samples_per_s']:.2f}** |",
+              "| paper, end-to-end | A6000 GPU | – | – | – | – | – | – | 2.695 |",
+              "| paper, cascaded | A6000 GPU | – | – | – | – | – | – | 1.509 |",
+              "", f"Peak RSS of the paper-sized run: {paper['peak_rss_mb']:.0f} MB.", ""]
+    cs = cascade["stages_ms"]
+    lines += [
+        "## 3. Cascaded pipeline (paper's Table 4) vs end to end",
+        "",
+        "Cascade: pocketsphinx (offline, its bundled en-us acoustic + language model) → text → MiniLM sentence "
+        "embedding → text-conditioned generator of the bundled architecture (identity audio encoder over the 384-d "
+        "embedding), PyTorch eager, 2 threads. "
+        + ("" if cascade.get("trained_text_model") else
+           "The text-conditioned generator has random weights (no trained one existed at bench time); its cost equals a trained one's. "),
+        "",
+        "| pipeline | per sample (mean ms) | stages (mean ms) | samples/s |",
+        "|---|---|---|---|",
+        f"| cascaded, PyTorch eager | {_ms(cascade['latency_ms']['mean'])} | ASR {_ms(cs['asr'])}, text encoder "
+        f"{_ms(cs['text_encoder'])}, generator {_ms(cs['generator'])}, decoder {_ms(cs['decoder'])} | {cascade['samples_per_s']:.2f} |",
+    ]
+    if "torch" in python:
+        t = python["torch"]
+        lines.append(f"| end to end, PyTorch eager | {_ms(t['latency_ms']['mean'])} | "
+                     + ", ".join(f"{STAGE_NAMES[k]} {_ms(t['stages_ms'][k])}" for k in STAGE_NAMES) + f" | {t['samples_per_s']:.2f} |")
+    lines.append(f"| end to end, Kinevox Swift | {_ms(swift['latency_ms']['mean'])} | "
+                 + ", ".join(f"{STAGE_NAMES[k]} {_ms(swift['stages_ms'][k])}" for k in STAGE_NAMES) + f" | {swift['samples_per_s']:.2f} |")
+    lines += ["", "pocketsphinx heard: " + "; ".join(f"\"{t}\"" for t in cascade["transcripts"].values()) + ".",
+              "",
+              "Action accuracy on the unseen-voice test split (test_festival): **not measured** — it needs a trained "
+              "text-conditioned generator and the trained bundled model; neither existed when this report was written.",
+              ""]
+    ptt, mic = daemon["push_to_talk"], daemon.get("microphone")
+    p = ptt["end_of_upload_to_first_frame_ms"]
+    lines += [
+        "## 4. Through the daemon (kinevoxd, release build, 2 inference threads)",
+        "",
+        "| path | measured from → to | n | p50 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|---|",
+        f"| push-to-talk upload over WebSocket | `audio.end` sent → first `frame` of that utterance received | "
+        f"{len(ptt['latencies_ms'])} | {_ms(p['p50'])} | {_ms(p['p99'])} | {_ms(p['max'])} |",
+    ]
+    if mic:
+        q = mic["utterance_closed_to_first_frame_ms"]
+        lines.append(f"| microphone (ALSA `file:` source, energy VAD) | `utterance` (VAD closed it) → first `frame` | "
+                     f"{len(mic['latencies_ms'])} | {_ms(q['p50'])} | {_ms(q['p99'])} | {_ms(q['max'])} |")
+        lines.append(f"| microphone: VAD hangover (configured) | end of speech → utterance closed | – | "
+                     f"{mic['vad_hangover_ms']} | {mic['vad_hangover_ms']} | – |")
+    lines += ["", "The daemon lets the length estimator choose the motion length (not fixed at 60 frames here), and "
+              "runs the speech front end on the whole utterance after it closed.", ""]
+    allocs = swift["heap_allocations_per_utterance"]
+    lines += [
+        "## 5. Efficiency",
+        "",
+        f"- Idle CPU of kinevoxd listening to silence (ALSA `file:` source, no utterance in flight, "
+        f"{ptt['idle_seconds']:.0f} s): {ptt['idle_cpu_fraction_of_core'] * 100:.2f} % of one core.",
+        f"- RSS: kinevoxd {ptt['rss_idle_mib'] * 1.048576:.0f} MB idle, {ptt['rss_after_mib'] * 1.048576:.0f} MB after "
+        f"{len(ptt['latencies_ms']) + 2} uploads, peak {ptt['peak_rss_mib'] * 1.048576:.0f} MB; `kinevox bench` "
+        f"{swift['rss_mb']:.0f} MB after the run, peak {swift['peak_rss_mb']:.0f} MB.",
+        f"- Heap allocations per utterance after warm-up (counting malloc family, all threads, around "
+        f"`InstructionModel.generate`): {allocs:.0f} on average ("
+        + ", ".join(f"{u['audio_s']:.0f} s: {u['heap_allocations_per_utterance']:.0f}" for u in swift["utterances"]) + ").",
+        "",
+        "`kinevox-engine-bench` (the engine's GEMM-bound layers at Kinevox's shapes next to raw `cblas_sgemm` doing "
+        "the same GEMMs, best of 7 alternating rounds):",
+        "", "```", results.get("engine_bench", "(skipped)").rstrip(), "```", "",
+    ]
+    out.write_text("\n".join(lines) + "\n")
