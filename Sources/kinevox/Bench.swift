@@ -103,8 +103,12 @@ struct Bench: ParsableCommand {
         }
         let wall = ProcessInfo.processInfo.systemUptime - started
         let cpu = ProcessCPU.seconds() - cpuBefore
-        return BenchReport(model: modelPath, threads: threads, iterations: iterations, warmup: warmup, fixedFrames: frames,
-                           loadSeconds: loadSeconds, runs: runs, wallSeconds: wall, cpuSeconds: cpu)
+        var report = BenchReport(model: modelPath, threads: threads, iterations: iterations, warmup: warmup, fixedFrames: frames,
+                                 loadSeconds: loadSeconds, runs: runs, wallSeconds: wall, cpuSeconds: cpu)
+        report.frontendProbe = try utterances.compactMap {
+            try FrontEndProbe.measure(modelPath: modelPath, samples: $0.samples, repeats: 5)
+        }
+        return report
     }
 }
 
@@ -176,12 +180,14 @@ struct BenchReport: Encodable {
     let rssMb: Double
     let peakRssMb: Double
     let utterances: [Utterance]
+    /// Per utterance: the speech_embedding CNN per window (shipped) vs once over the whole mel map.
+    var frontendProbe: [FrontEndProbe] = []
 
     enum CodingKeys: String, CodingKey {
         case model, threads, iterations, warmup, fixedFrames = "fixed_frames", loadMs = "load_ms",
              samplesPerS = "samples_per_s", latencyMs = "latency_ms", stagesMs = "stages_ms",
              heapAllocationsPerUtterance = "heap_allocations_per_utterance", cpuCoresBusy = "cpu_cores_busy",
-             rssMb = "rss_mb", peakRssMb = "peak_rss_mb", utterances
+             rssMb = "rss_mb", peakRssMb = "peak_rss_mb", utterances, frontendProbe = "frontend_probe"
     }
 
     init(model: String, threads: Int, iterations: Int, warmup: Int, fixedFrames: Int?, loadSeconds: Double,
@@ -229,6 +235,10 @@ struct BenchReport: Encodable {
             let stages = stageNames.map { String(format: "%.2f", u.stagesMs[$0] ?? 0) }
             lines.append(row(u.name, ["\(u.motionFrames)", String(format: "%.1f", u.latencyMs.p50), String(format: "%.1f", u.latencyMs.p99)]
                              + stages + [String(format: "%.0f", u.heapAllocationsPerUtterance)]))
+        }
+        for probe in frontendProbe {
+            lines.append(String(format: "front end, %.0f s: %.1f ms as shipped (CNN per window); CNN once over the whole mel map %.1f ms (max |diff| %.1e)",
+                                probe.audioSeconds, probe.perWindowMs, probe.wholeMapCnnMs, probe.maxAbsDifference))
         }
         lines.append(String(format: "all: %.2f samples/s, latency p50 %.1f ms, p99 %.1f ms; %.2f cores busy; RSS %.1f MB (peak %.1f MB); %.0f heap allocations per utterance",
                             samplesPerS, latencyMs.p50, latencyMs.p99, cpuCoresBusy, rssMb, peakRssMb, heapAllocationsPerUtterance))
