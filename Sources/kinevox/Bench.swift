@@ -108,6 +108,7 @@ struct Bench: ParsableCommand {
         report.frontendProbe = try utterances.compactMap {
             try FrontEndProbe.measure(modelPath: modelPath, samples: $0.samples, repeats: 5)
         }
+        report.stageAllocations = try StageAllocationProbe.measure(modelPath: modelPath, samples: utterances[0].samples, frames: frames)
         return report
     }
 }
@@ -182,12 +183,15 @@ struct BenchReport: Encodable {
     let utterances: [Utterance]
     /// Per utterance: the speech_embedding CNN per window (shipped) vs once over the whole mel map.
     var frontendProbe: [FrontEndProbe] = []
+    /// Heap allocations per stage of one generation of the first utterance (after warm-up).
+    var stageAllocations: StageAllocationProbe?
 
     enum CodingKeys: String, CodingKey {
         case model, threads, iterations, warmup, fixedFrames = "fixed_frames", loadMs = "load_ms",
              samplesPerS = "samples_per_s", latencyMs = "latency_ms", stagesMs = "stages_ms",
              heapAllocationsPerUtterance = "heap_allocations_per_utterance", cpuCoresBusy = "cpu_cores_busy",
-             rssMb = "rss_mb", peakRssMb = "peak_rss_mb", utterances, frontendProbe = "frontend_probe"
+             rssMb = "rss_mb", peakRssMb = "peak_rss_mb", utterances, frontendProbe = "frontend_probe",
+             stageAllocations = "stage_allocations"
     }
 
     init(model: String, threads: Int, iterations: Int, warmup: Int, fixedFrames: Int?, loadSeconds: Double,
@@ -237,8 +241,12 @@ struct BenchReport: Encodable {
                              + stages + [String(format: "%.0f", u.heapAllocationsPerUtterance)]))
         }
         for probe in frontendProbe {
-            lines.append(String(format: "front end, %.0f s: %.1f ms as shipped (CNN per window); CNN once over the whole mel map %.1f ms (max |diff| %.1e)",
-                                probe.audioSeconds, probe.perWindowMs, probe.wholeMapCnnMs, probe.maxAbsDifference))
+            lines.append(String(format: "front end, %.0f s: %.1f ms as shipped (CNN per window); CNN once over the whole mel map %.1f ms (max |diff| %.1e); %d heap allocations per front-end call",
+                                probe.audioSeconds, probe.perWindowMs, probe.wholeMapCnnMs, probe.maxAbsDifference, probe.perWindowAllocations))
+        }
+        if let a = stageAllocations {
+            lines.append("heap allocations by stage (first utterance): front end \(a.frontend), audio encoder \(a.audioEncoder), "
+                         + "generator \(a.generator), decoder \(a.decoder)")
         }
         lines.append(String(format: "all: %.2f samples/s, latency p50 %.1f ms, p99 %.1f ms; %.2f cores busy; RSS %.1f MB (peak %.1f MB); %.0f heap allocations per utterance",
                             samplesPerS, latencyMs.p50, latencyMs.p99, cpuCoresBusy, rssMb, peakRssMb, heapAllocationsPerUtterance))

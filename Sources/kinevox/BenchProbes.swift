@@ -1,5 +1,7 @@
+import CAllocationCounter
 import Foundation
 import KinevoxEngine
+import KinevoxMotion
 import KinevoxSpeech
 
 /// Measures what the speech_embedding front end would cost if its CNN ran once over the whole mel map instead of
@@ -15,8 +17,11 @@ struct FrontEndProbe: Encodable {
     /// Largest |difference| between the two embeddings.
     let maxAbsDifference: Float
     let audioSeconds: Double
+    /// Heap allocations of one shipped front-end call (after warm-up).
+    let perWindowAllocations: Int
 
     enum CodingKeys: String, CodingKey {
+        case perWindowAllocations = "per_window_allocations"
         case perWindowMs = "per_window_ms", wholeMapCnnMs = "whole_map_cnn_ms",
              maxAbsDifference = "max_abs_difference", audioSeconds = "audio_s"
     }
@@ -56,8 +61,47 @@ struct FrontEndProbe: Encodable {
             return (ProcessInfo.processInfo.systemUptime - start) / Double(repeats) * 1000
         }
         let perWindow = mean { _ = frontEnd.embeddings(of: samples) }
+        let allocationsBefore = kv_heap_allocation_count()
+        _ = frontEnd.embeddings(of: samples)
+        let allocations = Int(kv_heap_allocation_count() - allocationsBefore)
         let whole = mean(wholeMap)
         return FrontEndProbe(perWindowMs: perWindow, wholeMapCnnMs: whole, maxAbsDifference: difference,
-                             audioSeconds: Double(samples.count) / 16_000)
+                             audioSeconds: Double(samples.count) / 16_000, perWindowAllocations: allocations)
+    }
+}
+
+/// Heap allocations of each stage of one generation after warm-up, counted stage by stage with the model file's
+/// own layers (`InstructionModel` only reports the total). `kinevox bench` reports it next to its total.
+struct StageAllocationProbe: Encodable {
+    let frontend: Int
+    let audioEncoder: Int
+    let generator: Int
+    let decoder: Int
+
+    enum CodingKeys: String, CodingKey {
+        case frontend, audioEncoder = "audio_encoder", generator, decoder
+    }
+
+    static func measure(modelPath: String, samples: [Float], frames: Int?) throws -> StageAllocationProbe {
+        let store = try WeightStore(path: modelPath)
+        let frontEnd = try loadSpeechFrontEnd(store)
+        let encoder = try AudioEncoder(store.scope("audio_encoder"), config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))
+        let generator = try MotionGenerator(store: store)
+        let arena = ScratchArena()
+        var counts: [Int] = []
+        for pass in 0 ..< 3 {  // two warm-up passes, then the counted one
+            var marks = [kv_heap_allocation_count()]
+            arena.reset()
+            let features = frontEnd.features(of: samples, arena: arena)
+            marks.append(kv_heap_allocation_count())
+            let condition = encoder.encode(features, arena: arena)
+            marks.append(kv_heap_allocation_count())
+            let codes = try generator.generateCodes(condition: condition, seed: UInt64(pass), frames: frames)
+            marks.append(kv_heap_allocation_count())
+            _ = try generator.decode(codes)
+            marks.append(kv_heap_allocation_count())
+            counts = zip(marks.dropFirst(), marks).map { Int($0 - $1) }
+        }
+        return StageAllocationProbe(frontend: counts[0], audioEncoder: counts[1], generator: counts[2], decoder: counts[3])
     }
 }
