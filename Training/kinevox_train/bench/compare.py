@@ -3,7 +3,8 @@
     python -m kinevox_train.bench.compare --model M.safetensors --audio a.wav b.wav --frames 60 \
         [--iterations 10] [--warmup 2] [--threads 2] [--engines torch,ort] [--onnx-dir DIR]
 
-Prints one JSON object {engine: {samples_per_s, latency_ms{p50,p99,...}, stages_ms{...}, utterances[...]}}.
+Prints one JSON object {engine: {samples_per_s, latency_ms{p50,p99,...}, stages_ms{...}, utterances[...]}}, plus
+"flops": {wav: {stage: FLOPs}} counted on the PyTorch pipeline (matmuls and convolutions, 2 per multiply-add).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import time
 
 import numpy as np
 
-from .pipelines import STAGES, OnnxRuntimePipeline, TorchEagerPipeline
+from .pipelines import STAGES, OnnxRuntimePipeline, TorchEagerPipeline, stage_flops
 from .stats import latency_summary
 
 
@@ -89,6 +90,8 @@ def main(argv=None) -> None:
                 raise SystemExit(f"unknown engine {engine!r} (torch, ort)")
             results[engine] = {"name": pipeline.name, "threads": args.threads,
                                **time_pipeline(pipeline, utterances, args.frames, args.iterations, args.warmup)}
+            if engine == "torch":
+                results["flops"] = {name: stage_flops(pipeline, samples, args.frames) for name, samples in utterances}
             del pipeline
     print(json.dumps(results))
 

@@ -54,6 +54,32 @@ class Stopwatch:
         self._mark = now
 
 
+class FlopWatch(Stopwatch):
+    """Laps in matmul/conv FLOPs (torch.utils.flop_counter) instead of seconds."""
+
+    def __init__(self, counter):
+        self.counter, self.laps, self._mark = counter, {}, 0
+
+    def lap(self, name: str) -> None:
+        total = self.counter.get_total_flops()
+        self.laps[name] = total - self._mark
+        self._mark = total
+
+
+def stage_flops(pipeline: "TorchEagerPipeline", samples: np.ndarray, frames: int) -> dict[str, float]:
+    """Multiply-add FLOPs (x2) of each stage of one generation, counted on the PyTorch twin of the pipeline."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # the fused encoder-layer kernel is invisible to the counter
+    try:
+        with FlopCounterMode(display=False) as counter:
+            _, laps = pipeline.generate(samples, frames, 0, watch=FlopWatch(counter))
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    return laps
+
+
 class TorchEagerPipeline:
     """PyTorch eager, float32, `torch.set_num_threads(threads)`, the training code's own modules."""
 
@@ -66,8 +92,9 @@ class TorchEagerPipeline:
         self.frontend.load_state_dict(frontend)
 
     @torch.no_grad()
-    def generate(self, samples: np.ndarray, frames: int, seed: int) -> tuple[np.ndarray, dict[str, float]]:
-        m, watch = self.model, Stopwatch()
+    def generate(self, samples: np.ndarray, frames: int, seed: int,
+                 watch: Stopwatch | None = None) -> tuple[np.ndarray, dict[str, float]]:
+        m, watch = self.model, watch or Stopwatch()
         features = self.frontend(torch.from_numpy(samples)).unsqueeze(0)
         watch.lap("frontend")
         cond = m.audio_encoder(features, torch.tensor([features.shape[1]]))

@@ -34,6 +34,16 @@ def hot_layer_ratios(engine_bench: str) -> dict[int, list[tuple[str, float]]]:
     return ratios
 
 
+def _sgemm_peak(engine_bench: str) -> dict[int, float]:
+    """Best raw cblas_sgemm GF/s per thread count in the engine bench's table."""
+    peak: dict[int, float] = {}
+    for line in engine_bench.splitlines():
+        m = re.match(r"^(.*?)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)%$", line.strip())
+        if m:
+            peak[int(m.group(2))] = max(peak.get(int(m.group(2)), 0.0), float(m.group(5)))
+    return peak
+
+
 def _verdict(ok: bool, miss: str) -> str:
     return "met" if ok else f"**missed** ({miss})"
 
@@ -263,4 +273,61 @@ def write_report(results: dict, out: pathlib.Path) -> None:
         "the same GEMMs, best of 7 alternating rounds):",
         "", "```", results.get("engine_bench", "(skipped)").rstrip(), "```", "",
     ]
+    lines += where_time_goes(results)
     out.write_text("\n".join(lines) + "\n")
+
+
+def where_time_goes(results: dict) -> list[str]:
+    """Stage shares, the front-end probe and the allocation sources, from this run's numbers."""
+    swift, paper = results["swift"], results["paper"]
+    total = sum(swift["stages_ms"].values())
+    lines = ["## Where the time goes", "",
+             "Share of the Swift pipeline's time per stage (bundled architecture, both instructions): "
+             + ", ".join(f"{STAGE_NAMES[k]} {swift['stages_ms'][k] / total * 100:.0f} %" for k in STAGE_NAMES) + "."]
+    paper_total = sum(paper["stages_ms"].values())
+    lines.append("Paper-sized: " + ", ".join(f"{STAGE_NAMES[k]} {paper['stages_ms'][k] / paper_total * 100:.0f} %"
+                                             for k in STAGE_NAMES) + " (the WavLM-Base front end dominates).")
+    flops = results["python"].get("flops", {})
+    peak = _sgemm_peak(results.get("engine_bench", ""))
+    if flops:
+        lines += ["", "Achieved throughput per stage: FLOPs of one generation (matmuls and convolutions, counted on the "
+                  "PyTorch twin with `torch.utils.flop_counter`) over the Swift stage time"
+                  + (f"; raw `cblas_sgemm` peak in this run's engine bench: {peak[1]:.0f} GF/s at 1 thread, "
+                     f"{peak[2]:.0f} GF/s at 2 threads" if peak else "") + ":", "",
+                  "| instruction | stage | GFLOP | Swift ms | GF/s |", "|---|---|---|---|---|"]
+        for u, counted in zip(swift["utterances"], flops.values()):
+            for k in STAGE_NAMES:
+                ms = u["stages_ms"][k]
+                lines.append(f"| {u['audio_s']:.0f} s | {STAGE_NAMES[k]} | {counted[k] / 1e9:.2f} | {_ms(ms)} | "
+                             f"{counted[k] / 1e9 / (ms / 1000):.1f} |")
+            total_flops, total_ms = sum(counted.values()), sum(u["stages_ms"].values())
+            lines.append(f"| {u['audio_s']:.0f} s | **all** | {total_flops / 1e9:.2f} | {_ms(total_ms)} | "
+                         f"{total_flops / 1e9 / (total_ms / 1000):.1f} |")
+        lines += ["", "The generator's GEMMs are small (batch of 2 for guidance × (condition tokens + 15 motion tokens) "
+                  "rows), so it runs far below the sgemm peak even where its layers keep up with raw sgemm at the same "
+                  "shapes (engine bench); its 10 MaskGIT steps and 3 residual passes are sequential."]
+    probes = swift.get("frontend_probe", [])
+    if probes:
+        lines += ["", "The speech_embedding front end runs its 20-convolution CNN once per 76-frame window, but windows "
+                  "start every 8 frames; all time convolutions are valid and the time pools multiply to 8, so one pass "
+                  "over the whole mel map gives the same embeddings. `kinevox bench` measures both with the engine's "
+                  "own layers (`BenchFrontEndProbe.swift`):", "",
+                  "| instruction | front end as shipped (ms) | CNN over the whole mel map (ms) | max abs difference | heap allocations per call (shipped) |",
+                  "|---|---|---|---|---|"]
+        for probe in probes:
+            lines.append(f"| {probe['audio_s']:.0f} s | {_ms(probe['per_window_ms'])} | {_ms(probe['whole_map_cnn_ms'])} | "
+                         f"{probe['max_abs_difference']:.1e} | {probe['per_window_allocations']} |")
+        lines += ["", "Requested from the speech module (notes/requests.md, 14:27 and 14:36): evaluate the CNN over the "
+                  "whole map (and keep one scratch arena per front end instead of one per call; the fresh pages cost "
+                  "~10 % of the cycles in `perf`). The daemon was asked to feed the streaming front end during capture "
+                  "so that only the tail is left at end of speech."]
+    allocations = swift.get("stage_allocations")
+    if allocations:
+        lines += ["", "Heap allocations of one generation after warm-up, stage by stage (first instruction, counted with "
+                  "the model's own layers, 2 threads): " + ", ".join(f"{STAGE_NAMES[k]} {allocations[k]}" for k in STAGE_NAMES)
+                  + ". At 2 threads OpenBLAS's threaded driver mallocs a job array per GEMM (the engine bench's last "
+                  "lines show it on a raw `cblas_sgemm`); the generator's own arrays (logits copied out of the arena per "
+                  "step, a sort per row for top-k, per-step index and score arrays) were reported to the motion module "
+                  "(notes/requests.md)."]
+    lines.append("")
+    return lines
