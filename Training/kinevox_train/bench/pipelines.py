@@ -34,7 +34,7 @@ def load_model_file(path: str | pathlib.Path) -> tuple[KinevoxModel, dict, dict[
     with safe_open(str(path), framework="pt") as f:
         config = json.loads((f.metadata() or {})[CONFIG_KEY])
         tensors = {k: f.get_tensor(k).float() for k in f.keys()}
-    frontend_config = config.pop("frontend")
+    frontend_config = config["frontend"]
     model = KinevoxModel(KinevoxConfig.from_dict(config)).eval()
     model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("frontend.")})
     frontend = {k.removeprefix("frontend."): v for k, v in tensors.items() if k.startswith("frontend.")}
@@ -183,10 +183,11 @@ def _top_k(logits: np.ndarray, k: int) -> np.ndarray:
     return np.where(logits < kth, -np.inf, logits).astype(np.float32)
 
 
-def _gumbel(filtered: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
+def _gumbel(filtered: np.ndarray, temperature: float, u: np.ndarray) -> np.ndarray:
+    """argmax(filtered / temperature + g), g = -log(-log(clamp(u))) (generation.gumbel_sample)."""
     if temperature <= 0:
         return filtered.argmax(-1)
-    u = np.clip(rng.random(filtered.shape, dtype=np.float32), 1e-20, 1 - 1e-7)
+    u = np.clip(u, 1e-20, 1 - 1e-7)
     return (filtered / temperature - np.log(-np.log(u))).argmax(-1)
 
 
@@ -238,12 +239,23 @@ class OnnxRuntimePipeline:
         return session.run(None, inputs)[0]
 
     def generate(self, samples: np.ndarray, frames: int, seed: int) -> tuple[np.ndarray, dict[str, float]]:
-        s, watch, run = self.cfg.sampling, Stopwatch(), self.run
+        watch, run = Stopwatch(), self.run
         features = self.frontend(samples)[None]
         watch.lap("frontend")
         cond = run("audio_encoder", features=features)
         watch.lap("audio_encoder")
         rng = np.random.default_rng(seed)
+        codes = self.codes(cond, frames, lambda shape: rng.random(shape, dtype=np.float32))
+        watch.lap("generator")
+        motion = run("decoder", codes=codes)[0]
+        joints = features_to_joints(motion)
+        watch.lap("decoder")
+        return joints, watch.laps
+
+    def codes(self, cond: np.ndarray, frames: int, uniform) -> np.ndarray:
+        """Condition tokens [1, K, dim] -> codes [1, T, Q]: MaskGIT then the residual layers, with the draw order and
+        rules of generation.py (`uniform(shape)` -> float32 array in [0, 1))."""
+        s, run = self.cfg.sampling, self.run
         t = frames // self.downsample
         ids = np.full((1, t), self.mask_id, dtype=np.int64)
         scores = np.zeros((1, t), dtype=np.float32)
@@ -255,7 +267,7 @@ class OnnxRuntimePipeline:
             ids = np.where(is_mask, self.mask_id, ids)
             logits = run("mask_transformer", ids=ids, cond=cond)
             filtered = _top_k(logits, s.top_k)
-            pred = _gumbel(filtered, s.temperature, rng)
+            pred = _gumbel(filtered, s.temperature, uniform(filtered.shape))
             scaled = filtered / (s.temperature if s.temperature > 0 else 1.0)
             probs = np.exp(scaled - scaled.max(-1, keepdims=True))
             probs /= probs.sum(-1, keepdims=True)
@@ -267,9 +279,5 @@ class OnnxRuntimePipeline:
         for q in range(1, self.cfg.rvq.num_quantizers):
             history = history + self.token_emb[q - 1][codes[-1]]
             logits = run("res_transformer", history=history, q=np.array([q], dtype=np.int64), cond=cond)
-            codes.append(_gumbel(_top_k(logits, s.res_top_k), s.res_temperature, rng))
-        watch.lap("generator")
-        motion = run("decoder", codes=np.stack(codes, axis=-1).astype(np.int64))[0]
-        joints = features_to_joints(motion)
-        watch.lap("decoder")
-        return joints, watch.laps
+            codes.append(_gumbel(_top_k(logits, s.res_top_k), s.res_temperature, uniform(logits.shape)))
+        return np.stack(codes, axis=-1).astype(np.int64)
