@@ -24,7 +24,7 @@ public final class AudioCapture: @unchecked Sendable {
         public var initialRetryDelay: Double
         public var maxRetryDelay: Double
 
-        public init(source: CaptureSource, sampleRate: Int = 16_000, periodMs: Int = 10, ringSeconds: Double = 10,
+        public init(source: CaptureSource, sampleRate: Int = 16_000, periodMs: Int = 20, ringSeconds: Double = 10,
                     realtimePriority: Int32 = 10, initialRetryDelay: Double = 0.5, maxRetryDelay: Double = 10) {
             self.source = source
             self.sampleRate = sampleRate
@@ -39,7 +39,7 @@ public final class AudioCapture: @unchecked Sendable {
     public let configuration: Configuration
     /// The samples captured so far and not yet read by the consumer.
     public let ring: SampleRing
-    private let decode: SampleDecoder?
+    private let decode: SampleDecoder
     private let log: @Sendable (CaptureEvent) -> Void
     private let stopRequested = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
@@ -47,17 +47,14 @@ public final class AudioCapture: @unchecked Sendable {
     private let started = Atomic<Bool>(false)
     private let exited = DispatchSemaphore(value: 0)
 
-    /// Prepares a capture thread; nothing is opened until `start`. A `.file` source needs `decode`.
-    public init(_ configuration: Configuration, decode: SampleDecoder? = nil,
+    /// Prepares a capture thread; nothing is opened until `start`. `decode` reads `.file` sources.
+    public init(_ configuration: Configuration, decode: @escaping SampleDecoder = wavSampleDecoder,
                 log: @escaping @Sendable (CaptureEvent) -> Void) throws {
         guard (8_000...192_000).contains(configuration.sampleRate) else {
             throw CaptureError("capture sample_rate \(configuration.sampleRate) Hz is out of range (8000–192000)")
         }
         guard (1...100).contains(configuration.periodMs) else {
             throw CaptureError("capture period_ms \(configuration.periodMs) is out of range (1–100)")
-        }
-        if case .file = configuration.source, decode == nil {
-            throw CaptureError("a file: capture source needs an audio decoder, and none was given")
         }
         self.configuration = configuration
         let ringSamples = Int(configuration.ringSeconds * Double(configuration.sampleRate))
@@ -117,8 +114,8 @@ public final class AudioCapture: @unchecked Sendable {
                 delay = min(delay * 2, configuration.maxRetryDelay)
                 continue
             }
-            delay = configuration.initialRetryDelay
             log(.opened(source: pcm.name, periodFrames: pcm.periodFrames))
+            let openedAt = Date()
             switch pump(pcm, fileInput: fileInput) {
             case .stopped:
                 return
@@ -127,8 +124,12 @@ public final class AudioCapture: @unchecked Sendable {
                 log(.endOfInput(samples: fileInput.delivered))
                 return
             case .lost(let error):
+                // A device that worked for a while starts the backoff afresh; one that fails right
+                // after opening keeps backing off, so a flapping device does not flood the log.
+                if Date().timeIntervalSince(openedAt) > 5 { delay = configuration.initialRetryDelay }
                 log(.deviceLost(error))
                 sleepUnlessStopped(seconds: delay)
+                delay = min(delay * 2, configuration.maxRetryDelay)
             }
         }
     }
@@ -144,7 +145,7 @@ public final class AudioCapture: @unchecked Sendable {
         case .device(let name):
             return try CapturePCM(name: name, sampleRate: configuration.sampleRate, periodFrames: periodFrames)
         case .file(let path, _):
-            if fileInput.samples == nil, let decode {
+            if fileInput.samples == nil {
                 fileInput.samples = try decode(path)
             }
             let remaining = fileInput.samples?[fileInput.delivered...] ?? []
@@ -209,9 +210,12 @@ public final class AudioCapture: @unchecked Sendable {
         return .stopped
     }
 
+    /// Asks for SCHED_FIFO unless disabled or the source is a fast file (which never waits, and must
+    /// not hog a core at realtime priority).
     private func requestRealtimePriority() {
         let priority = configuration.realtimePriority
         guard priority > 0 else { return }
+        if case .file(_, .fast) = configuration.source { return }
         var param = sched_param()
         param.sched_priority = priority
         let rc = pthread_setschedparam(pthread_self(), Int32(SCHED_FIFO), &param)

@@ -1,3 +1,5 @@
+import KinevoxAudio
+
 /// Where the capture thread takes audio from: the `[capture] device` setting.
 public enum CaptureSource: Equatable, Sendable {
     /// Any ALSA PCM name (`default`, `plughw:1,0`, `hw:1,0`, `dsnoop:…`).
@@ -31,9 +33,15 @@ public enum FilePace: Equatable, Sendable {
     case fast
 }
 
-/// Turns an audio file path into 16 kHz mono signed 16-bit samples. The program that owns the
-/// capture supplies it (KinevoxAudio's WAV reader); it is called on the capture thread.
+/// Turns an audio file path into 16 kHz mono signed 16-bit samples; called on the capture thread.
 public typealias SampleDecoder = @Sendable (_ path: String) throws -> [Int16]
+
+/// The decoder `file:` sources use by default: KinevoxAudio's reader (any WAV that libsndfile reads,
+/// mixed to mono and resampled to 16 kHz; 16-bit 16 kHz mono files pass through unchanged), with no
+/// length limit so long recordings can be played for soak tests.
+public let wavSampleDecoder: SampleDecoder = { path in
+    s16Samples(from: try WAVFile.readMono(path, sampleRate: 16_000, limitSeconds: .infinity))
+}
 
 /// What the capture thread reports, for the daemon's log sink and metrics.
 public enum CaptureEvent: Equatable, Sendable, CustomStringConvertible {

@@ -8,7 +8,9 @@
 /// inference at the largest size a model will see plans the memory, and every later inference of that size or
 /// smaller allocates nothing (`systemAllocationCount` stays constant — the benchmark prints it).
 ///
-/// Not thread-safe: one arena per inference thread (layers themselves are read-only and can be shared).
+/// Views do not retain the arena: keep the arena alive (e.g. as a property of the model that owns it) for as long
+/// as its views are used. Not thread-safe: one arena per inference thread (layers themselves are read-only and
+/// can be shared).
 public final class ScratchArena {
     private var buffer: UnsafeMutablePointer<Float>
     /// Floats in the main buffer.

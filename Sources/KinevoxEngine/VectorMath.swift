@@ -50,34 +50,43 @@ enum VectorMath {
         return e * 0.693_359_375 + (log1p + e * -2.121_944_4e-4)
     }
 
-    /// Sum of `count` floats (8 interleaved partial sums).
+    /// Sum of `count` floats: 8-lane float partial sums over blocks of 256, block totals added in Double (error
+    /// grows with the block size, not with `count`: long GroupNorm groups stay as accurate as short rows).
     @inline(__always)
     static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var lanes = SIMD8<Float>()
-        var i = 0
-        while i + 8 <= count {
-            lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            i += 8
-        }
-        var total = lanes.sum()
-        while i < count { total += x[i]; i += 1 }
-        return total
+        blockedSum(count) { lanes, i in lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) } tail: { x[$0] }
     }
 
-    /// Sum of (x − mean)² over `count` floats.
+    /// Sum of (x − mean)² over `count` floats, blocked like `sum`.
     @inline(__always)
     static func sumOfSquaredDeviations(_ x: UnsafePointer<Float>, count: Int, mean: Float) -> Float {
-        var lanes = SIMD8<Float>()
         let m = SIMD8<Float>(repeating: mean)
-        var i = 0
-        while i + 8 <= count {
+        return blockedSum(count) { lanes, i in
             let d = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - m
             lanes += d * d
-            i += 8
+        } tail: { (x[$0] - mean) * (x[$0] - mean) }
+    }
+
+    /// Sums `count` terms: `accumulate(&lanes, i)` adds the 8 terms starting at i (a multiple of 8), `tail(i)`
+    /// is term i for the last `count % 8`.
+    @inline(__always)
+    private static func blockedSum(_ count: Int, accumulate: (inout SIMD8<Float>, Int) -> Void, tail: (Int) -> Float) -> Float {
+        var total = 0.0
+        var i = 0
+        while i + 8 <= count {
+            var lanes = SIMD8<Float>()
+            let blockEnd = Swift.min(i + 256, count - count % 8)
+            while i < blockEnd {
+                accumulate(&lanes, i)
+                i += 8
+            }
+            total += Double(lanes.sum())
         }
-        var total = lanes.sum()
-        while i < count { let d = x[i] - mean; total += d * d; i += 1 }
-        return total
+        while i < count {
+            total += Double(tail(i))
+            i += 1
+        }
+        return Float(total)
     }
 
     /// Largest of `count` floats (−inf for none).

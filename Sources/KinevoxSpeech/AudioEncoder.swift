@@ -120,6 +120,11 @@ public final class AudioEncoder {
         outNorm = parametric ? try LayerNorm(weights.scope("out_norm"), features: d) : nil
     }
 
+    /// Binds `audio_encoder.*` and the `audio_encoder` config section of a whole model file.
+    public convenience init(store: WeightStore) throws {
+        try self.init(store.scope("audio_encoder"), config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))
+    }
+
     /// Condition tokens [B, K, dim] (from `arena`) for `features` [B, S, inputDim] whose first `lengths[b]`
     /// frames are valid (1 ≤ lengths[b] ≤ S, S ≤ maxPositions for the sequential kinds).
     public func forward(_ features: TensorView, lengths: [Int], arena: ScratchArena) -> TensorView {

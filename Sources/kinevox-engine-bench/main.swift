@@ -63,21 +63,26 @@ final class BenchWeights {
     }
 }
 
-struct Row {
+/// One benchmark case: an engine call and the raw GEMMs it performs, with its useful GEMM FLOPs.
+struct Case {
     let name: String
     let flops: Double
-    let engine: Double
-    let sgemm: Double
+    let engine: () -> Void
+    let raw: () -> Void
+}
+
+/// Builds the engine call on a fresh arena twice: the first call plans the arena (warm-up), the second is the
+/// one timed, which then never grows the arena. The returned closure keeps the arena (and so its views) alive.
+func planned(_ make: (ScratchArena) -> () -> Void) -> () -> Void {
+    let arena = ScratchArena()
+    make(arena)()
+    arena.reset()
+    let call = make(arena)
+    return { withExtendedLifetime(arena) { call() } }
 }
 
 /// A run-time value the optimiser cannot fold (keeps the probe allocation real).
 func unfoldableZeroOrOne() -> Int32 { getpid() % 2 }
-
-func printRow(_ r: Row, threads: Int) {
-    let e = r.flops / r.engine / 1e9, s = r.flops / r.sgemm / 1e9
-    print(r.name.padding(toLength: 42, withPad: " ", startingAt: 0)
-          + String(format: "%3d %9.3f %8.2f %8.2f %6.0f%%", threads, r.engine * 1e3, e, s, 100 * e / s))
-}
 
 let dims = [256, 512, 768]
 let lengths = [25, 100, 200]
@@ -111,8 +116,7 @@ let conv = try Dictionary(uniqueKeysWithValues: dilations.map {
 let layer = try TransformerEncoderLayer(store.scope("layer"), dModel: layerD, numHeads: 8, dimFeedforward: layerFF, activation: .gelu)
 try store.root.finish()
 
-let arena = ScratchArena()
-/// Output and operand buffers for the raw sgemm runs (sized for the largest case).
+/// Operand and output buffers for the raw sgemm runs for the raw sgemm runs (sized for the largest case).
 let rawA = weights.random(Shape(4 * 768 * 768)), rawB = weights.random(Shape(4 * 768 * 768)), rawC = weights.random(Shape(4 * 768 * 768))
 
 func sgemm(_ m: Int, _ n: Int, _ k: Int, transposeB: Bool = false, ldc: Int? = nil) {
@@ -125,50 +129,59 @@ _ = getloadavg(&load, 3)
 print("KinevoxEngine vs raw cblas_sgemm (same GEMMs, same run). GF/s = useful GEMM FLOPs / time.")
 print(String(format: "machine: %d CPUs online, load average %.2f (timings are best of 7 alternating rounds)",
              sysconf(Int32(_SC_NPROCESSORS_ONLN)), load[0]))
-print("case".padding(toLength: 42, withPad: " ", startingAt: 0) + "thr   ms/call   engine    sgemm   ratio")
-print("".padding(toLength: 42, withPad: " ", startingAt: 0) + "                  GF/s     GF/s")
-for threads in [1, 2] {
-    BLAS.setThreadCount(threads)
-    for d in dims {
-        for t in lengths {
-            let x = weights.random(Shape(t, d))
-            let layer = ffn[d]!
-            arena.reset()
+var cases: [Case] = []
+for d in dims {
+    for t in lengths {
+        let x = weights.random(Shape(t, d)), layer = ffn[d]!
+        let engine = planned { arena in
             let y = arena.tensor(Shape(t, 4 * d))
-            let time = secondsPerCall(engine: { layer.forward(x.view, into: y) }, raw: { sgemm(t, 4 * d, d, transposeB: true) })
-            printRow(Row(name: "Linear \(d)->\(4 * d), T=\(t)", flops: 2.0 * Double(t * 4 * d * d), engine: time.engine, sgemm: time.raw), threads: threads)
+            return { layer.forward(x.view, into: y) }
         }
+        cases.append(Case(name: "Linear \(d)->\(4 * d), T=\(t)", flops: 2.0 * Double(t * 4 * d * d), engine: engine,
+                          raw: { sgemm(t, 4 * d, d, transposeB: true) }))
     }
-    for d in dims {
-        for t in lengths {
-            let x = weights.random(Shape(1, t, d))
-            let attention = mha[d]!
-            arena.reset()
+}
+for d in dims {
+    for t in lengths {
+        let x = weights.random(Shape(1, t, d)), attention = mha[d]!, heads = d / 64
+        let engine = planned { arena in
             let y = arena.tensor(Shape(1, t, d))
-            let heads = d / 64
-            let time = secondsPerCall(engine: { attention.forward(x.view, into: y, arena: arena) }, raw: {
-                sgemm(t, 3 * d, d, transposeB: true)
-                for _ in 0 ..< heads {
-                    sgemm(t, t, 64, transposeB: true)
-                    sgemm(t, 64, t)
-                }
-                sgemm(t, d, d, transposeB: true)
-            })
-            let flops = 2.0 * Double(t * 3 * d * d + 2 * t * t * d + t * d * d)
-            printRow(Row(name: "MultiheadAttention d=\(d) h=\(heads), T=\(t)", flops: flops, engine: time.engine, sgemm: time.raw), threads: threads)
+            return { attention.forward(x.view, into: y, arena: arena) }
         }
+        let raw = {
+            sgemm(t, 3 * d, d, transposeB: true)
+            for _ in 0 ..< heads {
+                sgemm(t, t, 64, transposeB: true)
+                sgemm(t, 64, t)
+            }
+            sgemm(t, d, d, transposeB: true)
+        }
+        let gemmFlops: Int = t * 3 * d * d + 2 * t * t * d + t * d * d
+        cases.append(Case(name: "MultiheadAttention d=\(d) h=\(heads), T=\(t)", flops: 2.0 * Double(gemmFlops), engine: engine, raw: raw))
     }
-    for dilation in dilations {
-        for t in convLengths {
-            let x = weights.random(Shape(1, channels, t))
-            let layer = conv[dilation]!
-            arena.reset()
+}
+for dilation in dilations {
+    for t in convLengths {
+        let x = weights.random(Shape(1, channels, t)), layer = conv[dilation]!
+        let engine = planned { arena in
             let y = arena.tensor(Shape(1, channels, t))
-            let time = secondsPerCall(engine: { layer.forward(x.view, into: y, arena: arena) }, raw: { sgemm(channels, t, 3 * channels) })
-            let flops = 2.0 * Double(channels * 3 * channels * t)
-            printRow(Row(name: "Conv1d 512->512 k3 dil=\(dilation), T=\(t)", flops: flops, engine: time.engine, sgemm: time.raw), threads: threads)
+            return { layer.forward(x.view, into: y, arena: arena) }
         }
+        cases.append(Case(name: "Conv1d 512->512 k3 dil=\(dilation), T=\(t)", flops: 2.0 * Double(channels * 3 * channels * t),
+                          engine: engine, raw: { sgemm(channels, t, 3 * channels) }))
     }
+}
+
+print("case".padding(toLength: 38, withPad: " ", startingAt: 0) + "|  1 thread: engine  sgemm GF/s  ratio |  2 threads: engine  sgemm GF/s  ratio")
+for c in cases {
+    var line = c.name.padding(toLength: 38, withPad: " ", startingAt: 0)
+    for threads in [1, 2] {
+        BLAS.setThreadCount(threads)
+        let time = secondsPerCall(engine: c.engine, raw: c.raw)
+        let e = c.flops / time.engine / 1e9, r = c.flops / time.raw / 1e9
+        line += String(format: "| %18.1f %11.1f %5.0f%% ", e, r, 100 * e / r)
+    }
+    print(line)
 }
 
 // The counter must see allocations at all, or a zero below would prove nothing.
@@ -177,40 +190,68 @@ let probe = [Float](repeating: 1, count: 1000 + Int(unfoldableZeroOrOne()))
 let probeSeen = Int(kv_heap_allocation_count()) - countBefore
 precondition(probe.count > 0)
 
-// Allocation check: warm up (the arena plans its memory), then count heap allocations over many forwards.
+// Allocation check: warm up (the arena plans its memory), then count heap allocations over many inferences of
+// two workloads: a transformer layer with a key padding mask, and a decoder-style conv stack (dilated convs,
+// ReLU, nearest upsampling, softmax, top-k and sampling).
 let tokens = 100
 let input = weights.random(Shape(2, tokens, layerD))
 var mask = [Bool](repeating: false, count: 2 * tokens)
 for j in 80 ..< tokens { mask[tokens + j] = true }
+let frames = 50
+let convInput = weights.random(Shape(1, channels, frames))
+let upsample = UpsampleNearest1d(scaleFactor: 2)
+var sampler = SeededRandom(seed: 1)
+var sampledSum = 0
+
+func transformerInference(_ arena: ScratchArena) {
+    arena.reset()
+    let x = arena.tensor(input.view.shape)
+    x.copy(from: input.view)
+    layer.forward(x, keyPaddingMask: mask, arena: arena)
+}
+
+func convStackInference(_ arena: ScratchArena) {
+    arena.reset()
+    var x = arena.tensor(convInput.view.shape)
+    x.copy(from: convInput.view)
+    for dilation in dilations {
+        x = conv[dilation]!.forward(x, arena: arena)
+        Activation.relu.apply(x)
+    }
+    x = upsample.forward(x, arena: arena)
+    x = conv[1]!.forward(x, arena: arena)
+    let logits = x[0]
+    topKFilter(logits, k: 10, arena: arena)
+    softmax(logits)
+    sampledSum &+= sampler.sampleCategorical(probabilities: UnsafeBufferPointer(start: logits.data, count: logits.shape.last))
+}
+
 var allocationFree = probeSeen > 0
 print("allocation counter self-check: one 1000-float array counted as \(probeSeen) allocation(s)")
 for threads in [1, 2] {
     BLAS.setThreadCount(threads)
-    let planning = ScratchArena()
-    func transformerInference() {
-        planning.reset()
-        let x = planning.tensor(input.view.shape)
-        x.copy(from: input.view)
-        layer.forward(x, keyPaddingMask: mask, arena: planning)
-    }
-    for _ in 0 ..< 2 { transformerInference() }
-    let arenaBefore = planning.systemAllocationCount
-    let heapBefore = Int(kv_heap_allocation_count())
-    let iterations = 50
-    let start = now()
-    for _ in 0 ..< iterations { transformerInference() }
-    let elapsed = now() - start
-    let heapDelta = Int(kv_heap_allocation_count()) - heapBefore
-    let arenaDelta = planning.systemAllocationCount - arenaBefore
     // OpenBLAS's threaded level-3 driver mallocs a job array per multi-threaded GEMM: measure it on a raw call.
     let rawBefore = Int(kv_heap_allocation_count())
     for _ in 0 ..< 10 { sgemm(2 * tokens, layerFF, layerD, transposeB: true) }
     let rawPerCall = Double(Int(kv_heap_allocation_count()) - rawBefore) / 10
-    if threads == 1 { allocationFree = allocationFree && heapDelta == 0 && arenaDelta == 0 && rawPerCall == 0 }
-    print(String(format: "TransformerEncoderLayer d=%d ff=%d B=2 T=%d (key padding mask), %d thread(s): %.2f ms/forward; ",
-                 layerD, layerFF, tokens, threads, elapsed / Double(iterations) * 1e3)
-          + "after warm-up, \(iterations) forwards made \(heapDelta) heap allocations, \(arenaDelta) arena growths "
-          + "(arena \(planning.capacity * 4 / 1024) KiB); raw cblas_sgemm alone: \(rawPerCall) heap allocations per call")
+    print("\(threads) thread(s): raw cblas_sgemm \(2 * tokens)x\(layerFF)x\(layerD) alone makes \(rawPerCall) heap allocations per call")
+    for (name, inference) in [("TransformerEncoderLayer d=512 ff=2048 B=2 T=100 (key padding mask)", transformerInference),
+                              ("Conv1d stack 512ch dil 1/3/9 + upsample + conv, T=50 + top-k + sample", convStackInference)] {
+        let arena = ScratchArena()
+        for _ in 0 ..< 2 { inference(arena) }
+        let arenaBefore = arena.systemAllocationCount
+        let heapBefore = Int(kv_heap_allocation_count())
+        let iterations = 30
+        let start = now()
+        for _ in 0 ..< iterations { inference(arena) }
+        let elapsed = now() - start
+        let heapDelta = Int(kv_heap_allocation_count()) - heapBefore
+        let arenaDelta = arena.systemAllocationCount - arenaBefore
+        if threads == 1 { allocationFree = allocationFree && heapDelta == 0 && arenaDelta == 0 && rawPerCall == 0 }
+        print(String(format: "  %@: %.2f ms/inference; ", name, elapsed / Double(iterations) * 1e3)
+              + "after warm-up, \(iterations) inferences made \(heapDelta) heap allocations, \(arenaDelta) arena growths "
+              + "(arena \(arena.capacity * 4 / 1024) KiB)")
+    }
 }
 print(allocationFree
       ? "zero-allocation check: PASS (1 thread: nothing allocates after warm-up; the engine runs the same code at any thread count, so at 2 threads the allocations are OpenBLAS's per-GEMM job arrays)"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KinevoxAudio
 import KinevoxCapture
 
 /// `kinevox vad`: runs the daemon's VAD and utterance segmenter on a recording and prints the
@@ -11,11 +12,10 @@ struct Vad: ParsableCommand {
         abstract: "Print the utterances the daemon's VAD cuts from a recording.",
         discussion: """
         start_ms/end_ms are the detected speech; audio_start_ms/audio_end_ms the audio handed on \
-        (with pre-roll and the trailing silence that closed the utterance). --audio takes a WAV, or \
-        raw 16 kHz mono s16le when the name ends in .raw.
+        (with pre-roll and the trailing silence that closed the utterance).
         """)
 
-    @Option(name: .long, help: "Recording to segment (.wav, or .raw = 16 kHz mono s16le).")
+    @Option(name: .long, help: "Recording to segment (WAV, any rate and channel count).")
     var audio: String
 
     @Flag(name: .long, help: "Print JSON: [{\"start_ms\":…, \"end_ms\":…, …}, …].")
@@ -26,6 +26,9 @@ struct Vad: ParsableCommand {
 
     @Flag(name: .long, help: "Feed the file through the ALSA capture thread at real-time pace.")
     var realtimeCapture = false
+
+    @Option(name: .long, help: "With --realtime-capture: ALSA period in milliseconds ([capture] period_ms).")
+    var periodMs = 20
 
     @Flag(name: .long, help: "With --realtime-capture: print CPU use while listening to stderr.")
     var cpu = false
@@ -40,6 +43,9 @@ struct Vad: ParsableCommand {
             }
         } catch let error as CaptureError {
             FileHandle.standardError.write(Data("kinevox vad: \(error.message)\n".utf8))
+            throw ExitCode(2)
+        } catch let error as AudioError {
+            FileHandle.standardError.write(Data("kinevox vad: \(error)\n".utf8))
             throw ExitCode(2)
         }
     }
@@ -58,35 +64,23 @@ struct Vad: ParsableCommand {
     }
 
     private func segmentFile(config: VADConfig) throws -> [Utterance] {
-        try UtteranceSegmenter.utterances(in: try decodeInput(audio), config: config)
+        try UtteranceSegmenter.utterances(in: try wavSampleDecoder(audio), config: config)
     }
 
-    /// Captures through ALSA at real time and segments as the daemon's VAD loop does: wake once per
-    /// period, move what the ring holds into the segmenter.
+    /// Captures through ALSA at real time and segments with the daemon's VAD loop (`UtteranceListener`).
     private func listen(config: VADConfig) throws -> ([Utterance], CPUUsage) {
-        let samples = try decodeInput(audio)
-        let capture = try AudioCapture(.init(source: .file(path: audio, pace: .realTime)),
+        let samples = try wavSampleDecoder(audio)
+        let capture = try AudioCapture(.init(source: .file(path: audio, pace: .realTime), periodMs: periodMs),
                                        decode: { _ in samples }, log: { event in
                                            if case .openFailed(let error, _) = event {
                                                FileHandle.standardError.write(Data("kinevox vad: \(error.message)\n".utf8))
                                            }
                                        })
-        var segmenter = try UtteranceSegmenter(config: config)
+        let listener = try UtteranceListener(capture: capture, config: config)
         var utterances: [Utterance] = []
-        var buffer = [Int16](repeating: 0, count: 4_096)
         let meter = CPUUsage.Meter()
-        capture.start()
-        while !(capture.reachedEndOfInput && capture.ring.count == 0) {
-            let n = buffer.withUnsafeMutableBufferPointer { capture.read(into: $0) }
-            if n > 0 {
-                utterances += buffer.withUnsafeBufferPointer { segmenter.push(UnsafeBufferPointer(rebasing: $0[0..<n])) }
-            } else {
-                usleep(UInt32(capture.configuration.periodMs * 1_000))
-            }
-        }
-        capture.stop()
-        let usage = meter.read()
-        return (utterances + segmenter.finish(), usage)
+        listener.run { utterances.append($0) }
+        return (utterances, meter.read())
     }
 
     private func render(_ utterances: [Utterance], sampleRate: Int) -> String {
@@ -106,24 +100,6 @@ struct Vad: ParsableCommand {
         }.joined(separator: "\n")
     }
 }
-
-/// Reads `--audio` as 16 kHz mono s16: `.raw` files as they are, WAV through `wavDecoder`.
-private func decodeInput(_ path: String) throws -> [Int16] {
-    if path.hasSuffix(".raw") {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CaptureError("cannot read \(path): no such file or not readable")
-        }
-        guard data.count % 2 == 0 else { throw CaptureError("\(path) has an odd byte count; expected 16-bit samples") }
-        return data.withUnsafeBytes { raw in raw.bindMemory(to: Int16.self).map { Int16(littleEndian: $0) } }
-    }
-    guard let wavDecoder else {
-        throw CaptureError("this build cannot read WAV files yet (KinevoxAudio is not wired in); pass 16 kHz mono s16le as .raw")
-    }
-    return try wavDecoder(path)
-}
-
-/// WAV → 16 kHz mono s16, provided by KinevoxAudio's reader once that module is merged.
-private let wavDecoder: SampleDecoder? = nil
 
 /// Process CPU time (all threads, user + system) over wall-clock time, from getrusage.
 struct CPUUsage {

@@ -61,22 +61,6 @@ final class AudioCaptureTests: XCTestCase {
         return wav
     }
 
-    /// Stands in for KinevoxAudio's WAV reader: sox turns the WAV into 16 kHz mono s16 raw.
-    private var soxDecoder: SampleDecoder {
-        let dir = scratch!
-        return { path in
-            let raw = dir.appendingPathComponent(UUID().uuidString + ".raw").path
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["sox", path, "-t", "raw", "-r", "16000", "-c", "1", "-e", "signed", "-b", "16", raw]
-            try process.run()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw CaptureError("sox could not decode \(path)") }
-            let data = try Data(contentsOf: URL(fileURLWithPath: raw))
-            return data.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
-        }
-    }
-
     /// Reads everything a capture delivers until its file source ends (or `timeout` passes).
     private func drain(_ capture: AudioCapture, timeout: TimeInterval) -> [Int16] {
         var out: [Int16] = []
@@ -93,13 +77,14 @@ final class AudioCaptureTests: XCTestCase {
         return out
     }
 
+    /// sox writes the WAV (an independent encoder), KinevoxAudio reads it, ALSA's file plugin carries it.
     func testFileSourceDeliversTheWAVSampleExactThroughALSA() throws {
         let samples = knownSamples(count: 16_000 * 3 + 77)
         let wav = try writeWAV(samples, name: "exact")
         let events = EventLog()
         let capture = try AudioCapture(.init(source: CaptureSource(deviceSetting: "file:" + wav, filePace: .fast),
                                              ringSeconds: 0.25),
-                                       decode: soxDecoder, log: { events.append($0) })
+                                       log: { events.append($0) })
         capture.start()
         let captured = drain(capture, timeout: 20)
         capture.stop()
@@ -107,14 +92,14 @@ final class AudioCaptureTests: XCTestCase {
         assertSameSamples(captured, samples)
         XCTAssertEqual(capture.ring.droppedSamples, 0)
         XCTAssertTrue(events.events.contains(.endOfInput(samples: samples.count)), "\(events.events)")
-        XCTAssertTrue(events.events.contains(.opened(source: "file:" + wav, periodFrames: 160)), "\(events.events)")
+        XCTAssertTrue(events.events.contains(.opened(source: "file:" + wav, periodFrames: 320)), "\(events.events)")
     }
 
     func testRealTimePaceTakesAboutTheFileDuration() throws {
         let samples = knownSamples(count: 8_000)
         let wav = try writeWAV(samples, name: "paced")
         let capture = try AudioCapture(.init(source: .file(path: wav, pace: .realTime), periodMs: 20),
-                                       decode: soxDecoder, log: { _ in })
+                                       log: { _ in })
         let begin = Date()
         capture.start()
         let captured = drain(capture, timeout: 10)
@@ -149,10 +134,9 @@ final class AudioCaptureTests: XCTestCase {
         let samples = knownSamples(count: 4_000)
         let wav = scratch.appendingPathComponent("late.wav").path
         let events = EventLog()
-        let decoder = soxDecoder
         let appearsLater: SampleDecoder = { path in
             guard FileManager.default.fileExists(atPath: path) else { throw CaptureError("\(path) does not exist yet") }
-            return try decoder(path)
+            return try wavSampleDecoder(path)
         }
         let capture = try AudioCapture(.init(source: .file(path: wav, pace: .fast), initialRetryDelay: 0.05),
                                        decode: appearsLater, log: { events.append($0) })
@@ -172,7 +156,7 @@ final class AudioCaptureTests: XCTestCase {
 
     func testStopEndsAnEndlessCaptureQuickly() throws {
         let wav = try writeWAV(knownSamples(count: 16_000 * 60), name: "long")
-        let capture = try AudioCapture(.init(source: .file(path: wav, pace: .realTime)), decode: soxDecoder, log: { _ in })
+        let capture = try AudioCapture(.init(source: .file(path: wav, pace: .realTime)), log: { _ in })
         capture.start()
         Thread.sleep(forTimeInterval: 0.3)
         let begin = Date()
@@ -182,8 +166,53 @@ final class AudioCaptureTests: XCTestCase {
         XCTAssertGreaterThan(capture.ring.count, 16_000 / 10)
     }
 
-    func testFileSourceWithoutDecoderIsRefused() {
-        XCTAssertThrowsError(try AudioCapture(.init(source: .file(path: "x.wav", pace: .fast)), log: { _ in }))
+    func testListenerCutsTheSameUtterancesThroughALSAAsOffline() throws {
+        var signal = SignalBuilder(seconds: 12, seed: 3)
+        signal.addNoise(dbfs: -50)
+        for (start, end) in [(1.0, 2.5), (4.0, 4.8), (7.0, 10.5)] { signal.addVoiced(dbfs: -20, from: start, to: end, depth: 0.5) }
+        let pcm = signal.pcm
+        let wav = try writeWAV(pcm, name: "listen")
+        let capture = try AudioCapture(.init(source: .file(path: wav, pace: .fast), ringSeconds: 0.5),
+                                       log: { _ in })
+        let listener = try UtteranceListener(capture: capture, config: VADConfig(), pollMs: 5)
+        var live: [Utterance] = []
+        listener.run { live.append($0) }
+        let offline = try UtteranceSegmenter.utterances(in: pcm, config: VADConfig())
+        XCTAssertEqual(live.count, 3)
+        XCTAssertTrue(live == offline, "ALSA capture changed the utterances")
+        XCTAssertEqual(listener.position, pcm.count / 160 * 160)
+    }
+
+    /// Real speech: two espeak-ng instructions in pink noise (20 dB SNR), written by
+    /// `python -m kinevox_train.vadbench.fixture`, through ALSA and the VAD loop.
+    func testSpokenCommandsInNoiseAreCutAtTheirSpeech() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/Capture")
+        struct Truth: Decodable { let speech_s: [[Double]] }
+        let truth = try JSONDecoder().decode(Truth.self, from: Data(contentsOf: fixtures.appendingPathComponent("two_commands.json")))
+        let capture = try AudioCapture(.init(source: .file(path: fixtures.appendingPathComponent("two_commands.wav").path, pace: .fast)),
+                                       log: { _ in })
+        let listener = try UtteranceListener(capture: capture, config: VADConfig(), pollMs: 5)
+        var utterances: [Utterance] = []
+        listener.run { utterances.append($0) }
+        XCTAssertEqual(utterances.count, truth.speech_s.count)
+        for (u, span) in zip(utterances, truth.speech_s) {
+            XCTAssertEqual(Double(u.speechStartSample) / 16_000, span[0], accuracy: 0.05)
+            XCTAssertEqual(Double(u.speechEndSample) / 16_000, span[1], accuracy: 0.05)
+        }
+    }
+
+    func testListenerStopsOnRequest() throws {
+        let capture = try AudioCapture(.init(source: .device("kinevox_no_such_pcm"), initialRetryDelay: 0.05), log: { _ in })
+        let listener = try UtteranceListener(capture: capture, config: VADConfig(), pollMs: 10)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { listener.stop() }
+        let begin = Date()
+        listener.run { _ in XCTFail("no audio, no utterance") }
+        XCTAssertLessThan(Date().timeIntervalSince(begin), 2)
+    }
+
+    func testBadSettingsAreRefused() {
+        XCTAssertThrowsError(try AudioCapture(.init(source: .device("default"), sampleRate: 100), log: { _ in }))
         XCTAssertThrowsError(try AudioCapture(.init(source: .device("default"), periodMs: 0), log: { _ in }))
     }
 }

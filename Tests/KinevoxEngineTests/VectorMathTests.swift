@@ -40,6 +40,16 @@ final class VectorMathTests: XCTestCase {
         XCTAssertEqual(VectorMath.erf(10), 1)
     }
 
+    func testLongSumsStayAccurate() {
+        // 200 001 values around 1000 (a long GroupNorm group): error bounded by the 256-block, not the length.
+        let values = (0 ... 200_000).map { 1000 + Float($0 % 97) * 0.013 }
+        let exact = values.reduce(0.0) { $0 + Double($1) }
+        values.withUnsafeBufferPointer { p in
+            let total = VectorMath.sum(p.baseAddress!, count: p.count)
+            XCTAssertLessThanOrEqual(abs(Double(total) - exact) / exact, 1e-7)
+        }
+    }
+
     func testReductionsMatchSequentialSums() {
         let values = (0 ..< 37).map { Float($0 % 7) - 2.5 }
         values.withUnsafeBufferPointer { p in

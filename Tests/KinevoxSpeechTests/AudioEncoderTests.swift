@@ -10,9 +10,8 @@ final class AudioEncoderTests: XCTestCase {
 
     private func check(_ name: String, kind: String) throws {
         let store = try SpeechFixtures.store("audio_encoder_\(name)_tiny.safetensors")
-        let config = try store.config(AudioEncoderConfig.self, section: "audio_encoder")
-        XCTAssertEqual(config.kind, kind)
-        let encoder = try AudioEncoder(store.scope("audio_encoder"), config: config)
+        let encoder = try AudioEncoder(store: store)
+        XCTAssertEqual(encoder.config.kind, kind)
         try store.root.finish()
         let io = try SpeechFixtures.store("audio_encoder_tiny_io.safetensors")
         let features = try io.fixture("features")

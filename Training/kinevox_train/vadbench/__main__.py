@@ -1,8 +1,9 @@
 """Scores Kinevox's VAD against webrtcvad and silero-vad on the labelled corpus and prints (or
 writes) a Markdown table.
 
+    swift build -c release --product kinevox
     cd Training && ../.venv/bin/python -m kinevox_train.vadbench --kinevox ../.build/release/kinevox \
-        --markdown ../docs/vad.md
+        --rebuild --markdown ../docs/vad.md
 """
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ HANGOVER_S = 0.4
 MIN_UTTERANCE_S = 0.3
 
 
-def kinevox_spans(binary: str, raw: Path, vad_config: str | None) -> list[tuple[float, float]]:
-    command = [binary, "vad", "--audio", str(raw), "--json"]
+def kinevox_spans(binary: str, wav: Path, vad_config: str | None) -> list[tuple[float, float]]:
+    command = [binary, "vad", "--audio", str(wav), "--json"]
     if vad_config:
         command += ["--vad-config", vad_config]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -66,7 +67,8 @@ def main() -> None:
                         help="corpus seed (the defaults were tuned on seed 99, reported on 1234)")
     parser.add_argument("--vad-config", help="JSON [vad] overrides passed to `kinevox vad`")
     parser.add_argument("--no-silero", action="store_true", help="skip silero (faster tuning runs)")
-    parser.add_argument("--markdown", type=Path, help="write the result table to this file")
+    parser.add_argument("--markdown", type=Path,
+                        help="put the result table between the vadbench markers of this file (e.g. ../docs/vad.md)")
     args = parser.parse_args()
 
     manifest = args.corpus / "manifest.json"
@@ -83,7 +85,7 @@ def main() -> None:
         path = args.corpus / entry["name"]
         _, pcm = wavfile.read(path.with_suffix(".wav"))
         truth = [tuple(s) for s in entry["truth_s"]]
-        predictions = {"kinevox": kinevox_spans(args.kinevox, path.with_suffix(".raw"), args.vad_config)}
+        predictions = {"kinevox": kinevox_spans(args.kinevox, path.with_suffix(".wav"), args.vad_config)}
         for mode in range(4):
             predictions[f"webrtcvad-{mode}"] = webrtc_spans(pcm, mode)
         if silero:
@@ -101,8 +103,21 @@ def main() -> None:
     shown = ["kinevox", best_webrtc] + ([] if args.no_silero else ["silero"])
     print(render(scores, shown, systems, mean_f1, args))
     if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(render(scores, shown, systems, mean_f1, args))
+        write_table(args.markdown, render(scores, shown, systems, mean_f1, args))
+
+
+BEGIN, END = "<!-- vadbench:begin -->", "<!-- vadbench:end -->"
+
+
+def write_table(path: Path, table: str) -> None:
+    """Replaces the text between the vadbench markers in `path` (or writes a new file with them)."""
+    text = path.read_text() if path.exists() else f"{BEGIN}\n{END}\n"
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{path} has no {BEGIN} … {END} markers to put the table between")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{head}{BEGIN}\n{table}{END}{tail}")
 
 
 def render(scores, shown, systems, mean_f1, args) -> str:

@@ -139,10 +139,9 @@ def mix(speech: np.ndarray, spans: list[tuple[int, int]], noise: np.ndarray, snr
 
 
 def write_pcm(path: Path, audio: np.ndarray) -> None:
-    """16-bit WAV (for webrtcvad / silero) and the same samples as raw s16le (for `kinevox vad`)."""
+    """16 kHz mono 16-bit WAV, the one file every VAD under test reads."""
     pcm = np.clip(np.round(audio * 32768), -32768, 32767).astype("<i2")
     wavfile.write(path.with_suffix(".wav"), RATE, pcm)
-    pcm.tofile(path.with_suffix(".raw"))
 
 
 def build(cfg: CorpusConfig) -> list[dict]:
