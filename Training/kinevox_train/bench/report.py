@@ -110,16 +110,32 @@ def models(quick: bool) -> tuple[pathlib.Path, bool, pathlib.Path]:
     """(bundled-architecture model, whether it is the trained bundled file, paper-sized random model)."""
     from .model_files import bundled_random, paper_random
 
+    from ..models import bundled_config, paper_config
+
     CACHE.mkdir(parents=True, exist_ok=True)
     bundled = BUNDLED if BUNDLED.exists() else CACHE / "bundled-random.safetensors"
-    if not bundled.exists():
+    if bundled != BUNDLED and not architecture_matches(bundled, bundled_config()):
         log("building a random-weight model of the bundled architecture")
         bundled_random(bundled)
     paper = CACHE / "paper-random.safetensors"
-    if not paper.exists():
+    if not architecture_matches(paper, paper_config()):
         log("building the random-weight paper-sized model (WavLM-Base + 6-layer d-384 generators)")
         paper_random(paper)
     return bundled, bundled == BUNDLED, paper
+
+
+def architecture_matches(path: pathlib.Path, config) -> bool:
+    """Whether a cached model file exists and was built from `config` (front end aside)."""
+    import dataclasses
+
+    from safetensors import safe_open
+
+    if not path.exists():
+        return False
+    with safe_open(str(path), framework="pt") as f:
+        stored = json.loads((f.metadata() or {}).get("kinevox.config", "{}"))
+    wanted = dataclasses.asdict(config)
+    return all(stored.get(k) == v for k, v in wanted.items() if k != "frontend")
 
 
 def main(argv=None) -> None:
