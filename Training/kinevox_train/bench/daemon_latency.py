@@ -129,20 +129,19 @@ level = "info"
         self.log.close()
 
 
-def _first_frame_after(client: WebSocketClient, started: float | None) -> tuple[float, float, int]:
-    """Waits for the next utterance's first frame: (ms from `started` or the utterance message to the first
-    frame, ms from the utterance message to motion.begin, utterance id)."""
-    utterance_id, closed, begun = None, None, None
+def _first_frame_after(client: WebSocketClient, started: float | None) -> tuple[float, int]:
+    """Waits for the next utterance's first frame: (ms from `started`, or from the utterance message, to the first
+    frame; the motion's frame count from motion.begin)."""
+    utterance_id, closed, frames = None, None, 0
     while True:
         message = client.receive_json()
         kind = message.get("type")
         if kind == "utterance" and utterance_id is None:
             utterance_id, closed = message["id"], time.monotonic()
         elif kind == "motion.begin" and message.get("id") == utterance_id:
-            begun = time.monotonic()
+            frames = int(message.get("frames", 0))
         elif kind == "frame" and message.get("id") == utterance_id:
-            now = time.monotonic()
-            return (now - (started if started is not None else closed)) * 1000, ((begun or now) - closed) * 1000, utterance_id
+            return (time.monotonic() - (started if started is not None else closed)) * 1000, frames
         elif kind == "error":
             raise SystemExit(f"kinevoxd refused an utterance: {message}")
 
@@ -164,7 +163,7 @@ def push_to_talk(binary: str, model: str, paths: list[str], uploads: int, idle_s
         idle = (_cpu_seconds(daemon.process.pid) - cpu0) / (time.monotonic() - wall0)
         rss_idle = _proc_status(daemon.process.pid, "VmRSS") / 1024
         clips = [_pcm(p) for p in paths]
-        latencies = []
+        latencies, motion_frames = [], []
         for number in range(uploads + 2):
             pcm, rate = clips[number % len(clips)]
             client.send_json({"type": "audio.begin", "sample_rate": rate, "encoding": "s16le"})
@@ -172,9 +171,10 @@ def push_to_talk(binary: str, model: str, paths: list[str], uploads: int, idle_s
                 client.send_binary(pcm[start:start + 16384])
             sent = time.monotonic()
             client.send_json({"type": "audio.end"})
-            first_frame_ms, _, _ = _first_frame_after(client, sent)
+            first_frame_ms, frames = _first_frame_after(client, sent)
             if number >= 2:  # the first two warm the daemon up
                 latencies.append(first_frame_ms)
+                motion_frames.append(frames)
             time.sleep(0.05)
         rss = _proc_status(daemon.process.pid, "VmRSS") / 1024
         peak = _proc_status(daemon.process.pid, "VmHWM") / 1024
@@ -182,6 +182,7 @@ def push_to_talk(binary: str, model: str, paths: list[str], uploads: int, idle_s
     finally:
         daemon.stop()
     return {"end_of_upload_to_first_frame_ms": latency_summary(latencies), "latencies_ms": latencies,
+            "motion_frames_mean": float(np.mean(motion_frames)) if motion_frames else 0.0,
             "idle_cpu_fraction_of_core": idle, "idle_seconds": idle_seconds, "rss_idle_mib": rss_idle,
             "rss_after_mib": rss, "peak_rss_mib": peak, "daemon_exit_status": daemon.process.returncode}
 
@@ -193,7 +194,7 @@ def microphone(binary: str, model: str, paths: list[str], count: int, scratch: p
         client = daemon.client()
         closed_to_frame = []
         for _ in range(count):
-            first_frame_ms, _, _ = _first_frame_after(client, None)
+            first_frame_ms, _ = _first_frame_after(client, None)
             closed_to_frame.append(first_frame_ms)
         client.close()
     finally:

@@ -164,7 +164,8 @@ def write_report(results: dict, out: pathlib.Path) -> None:
         "2 threads everywhere (OpenBLAS threads; `torch.set_num_threads(2)`; ORT `intra_op_num_threads=2`). "
         "Utterances run one after another after warm-up; samples/s = utterances / wall time.",
         "",
-        "Commands (what `make bench` runs; `cd Training` for the Python ones):",
+        "Commands (what `make bench` runs; `cd Training` for the Python ones; A3.wav and A6.wav are the two spoken "
+        "instructions, written to Training/cache/bench/audio/):",
         "```",
         ".build/release/kinevox-engine-bench",
         f".build/release/kinevox bench --model {results['bundled']} --audio A3.wav A6.wav --frames 60 --threads 2 "
@@ -265,8 +266,10 @@ def write_report(results: dict, out: pathlib.Path) -> None:
                      f"{len(mic['latencies_ms'])} | {_ms(q['p50'])} | {_ms(q['p99'])} | {_ms(q['max'])} |")
         lines.append(f"| microphone: VAD hangover (configured) | end of speech → utterance closed | – | "
                      f"{mic['vad_hangover_ms']} | {mic['vad_hangover_ms']} | – |")
-    lines += ["", "The daemon lets the length estimator choose the motion length (not fixed at 60 frames here), and "
-              "runs the speech front end on the whole utterance after it closed.", ""]
+    lines += ["", "The daemon lets the length estimator choose the motion length (not fixed at 60 frames here: "
+              f"{ptt.get('motion_frames_mean', 0):.0f} frames on average), and runs the speech front end on the whole "
+              "utterance after it closed (streaming it during capture needs capture/server API changes; the daemon "
+              "helper deferred it, notes/requests.md 14:30).", ""]
     allocs = swift["heap_allocations_per_utterance"]
     lines += [
         "## 5. Efficiency",
