@@ -27,6 +27,9 @@ struct Bench: ParsableCommand {
     @Option(help: "CPU threads for inference.")
     var threads: Int = 2
 
+    @Option(help: "Utterances in flight at once, each on its own inference thread with its own copy of the model (throughput mode; use --threads 1).")
+    var workers: Int = 1
+
     @Option(help: "Fix the motion length in frames (20 fps) for comparable runs; default: the length estimator's choice.")
     var frames: Int?
 
@@ -40,6 +43,7 @@ struct Bench: ParsableCommand {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1–256") }
         guard (1...100_000).contains(iterations) else { throw ValidationError("--iterations must be 1–100000") }
         guard (0...1000).contains(warmup) else { throw ValidationError("--warmup must be 0–1000") }
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1–64") }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
     }
 
@@ -65,45 +69,44 @@ struct Bench: ParsableCommand {
         let bundled = BundledFile.defaultModel
         let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
         BLAS.setThreadCount(threads)
-        let instructionModel: InstructionModel
         let loadStarted = ProcessInfo.processInfo.systemUptime
-        do {
-            instructionModel = try InstructionModel(path: modelPath)
-        } catch {
-            let reason = "\(error)"
-            throw BenchFailure(status: 1, message: reason.contains(modelPath) ? reason : "model \(modelPath): \(reason)")
+        let benchWorkers = try (0 ..< workers).map { index in
+            try BenchWorker(modelPath: modelPath, utterances: utterances, frames: frames, seed: seed &+ UInt64(index) &* 1_000_003,
+                            countAllocations: workers == 1)
         }
-        let loadSeconds = ProcessInfo.processInfo.systemUptime - loadStarted
-        if let frames, frames > instructionModel.maxFrames {
-            throw BenchFailure(status: 2, message: "--frames \(frames) exceeds the model's longest motion (\(instructionModel.maxFrames) frames)")
-        }
+        let loadSeconds = (ProcessInfo.processInfo.systemUptime - loadStarted) / Double(workers)
+        for worker in benchWorkers { try worker.run(passes: warmup) }
+        for worker in benchWorkers { worker.runs = utterances.map { BenchRun(utterance: $0) } }
 
-        var seed = self.seed
-        func generate(_ utterance: BenchUtterance) throws -> InstructionResult {
-            defer { seed &+= 1 }
-            do {
-                return try instructionModel.generate(samples: utterance.samples, seed: seed, frames: frames)
-            } catch {
-                throw BenchFailure(status: 1, message: "\(utterance.name): \(error)")
-            }
-        }
-        for _ in 0 ..< warmup { for utterance in utterances { _ = try generate(utterance) } }
-
-        var runs = utterances.map { BenchRun(utterance: $0) }
         let cpuBefore = ProcessCPU.seconds()
         let started = ProcessInfo.processInfo.systemUptime
-        for _ in 0 ..< iterations {
-            for index in runs.indices {
-                let allocationsBefore = kv_heap_allocation_count()
-                let result = try generate(runs[index].utterance)
-                runs[index].allocations.append(Int(kv_heap_allocation_count() - allocationsBefore))
-                runs[index].timings.append(result.timing)
-                runs[index].motionFrames = result.motion.frameCount
+        if workers == 1 {
+            try benchWorkers[0].run(passes: iterations)
+        } else {
+            let group = DispatchGroup()
+            let failures = FailureList()
+            for worker in benchWorkers {
+                group.enter()
+                let thread = Thread {
+                    do { try worker.run(passes: iterations) } catch { failures.append(error) }
+                    group.leave()
+                }
+                thread.stackSize = 8 << 20
+                thread.start()
             }
+            group.wait()
+            if let failure = failures.first { throw failure }
         }
         let wall = ProcessInfo.processInfo.systemUptime - started
         let cpu = ProcessCPU.seconds() - cpuBefore
-        var report = BenchReport(model: modelPath, threads: threads, iterations: iterations, warmup: warmup, fixedFrames: frames,
+        var runs = benchWorkers[0].runs
+        for worker in benchWorkers.dropFirst() {
+            for index in runs.indices {
+                runs[index].timings += worker.runs[index].timings
+                runs[index].allocations += worker.runs[index].allocations
+            }
+        }
+        var report = BenchReport(model: modelPath, threads: threads, workers: workers, iterations: iterations, warmup: warmup, fixedFrames: frames,
                                  loadSeconds: loadSeconds, runs: runs, wallSeconds: wall, cpuSeconds: cpu)
         report.frontendProbe = try utterances.compactMap {
             try FrontEndProbe.measure(modelPath: modelPath, samples: $0.samples, repeats: 5)
@@ -111,6 +114,61 @@ struct Bench: ParsableCommand {
         report.stageAllocations = try StageAllocationProbe.measure(modelPath: modelPath, samples: utterances[0].samples, frames: frames)
         return report
     }
+}
+
+/// One inference thread's model and results. With several workers each has its own `InstructionModel`
+/// (not thread-safe) and runs on its own thread; heap allocations are counted only with one worker.
+final class BenchWorker {
+    let model: InstructionModel
+    let utterances: [BenchUtterance]
+    let frames: Int?
+    let countAllocations: Bool
+    var seed: UInt64
+    var runs: [BenchRun]
+
+    init(modelPath: String, utterances: [BenchUtterance], frames: Int?, seed: UInt64, countAllocations: Bool) throws {
+        do {
+            model = try InstructionModel(path: modelPath)
+        } catch {
+            let reason = "\(error)"
+            throw BenchFailure(status: 1, message: reason.contains(modelPath) ? reason : "model \(modelPath): \(reason)")
+        }
+        if let frames, frames > model.maxFrames {
+            throw BenchFailure(status: 2, message: "--frames \(frames) exceeds the model's longest motion (\(model.maxFrames) frames)")
+        }
+        self.utterances = utterances
+        self.frames = frames
+        self.seed = seed
+        self.countAllocations = countAllocations
+        runs = utterances.map { BenchRun(utterance: $0) }
+    }
+
+    /// Generates every utterance `passes` times, recording timings (and allocations).
+    func run(passes: Int) throws {
+        for _ in 0 ..< passes {
+            for index in runs.indices {
+                let allocationsBefore = kv_heap_allocation_count()
+                let result: InstructionResult
+                do {
+                    result = try model.generate(samples: runs[index].utterance.samples, seed: seed, frames: frames)
+                } catch {
+                    throw BenchFailure(status: 1, message: "\(runs[index].utterance.name): \(error)")
+                }
+                seed &+= 1
+                if countAllocations { runs[index].allocations.append(Int(kv_heap_allocation_count() - allocationsBefore)) }
+                runs[index].timings.append(result.timing)
+                runs[index].motionFrames = result.motion.frameCount
+            }
+        }
+    }
+}
+
+/// Errors thrown on worker threads, collected for the main thread.
+final class FailureList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [Error] = []
+    func append(_ error: Error) { lock.lock(); errors.append(error); lock.unlock() }
+    var first: Error? { lock.lock(); defer { lock.unlock() }; return errors.first }
 }
 
 /// The timed generations of one utterance.
@@ -156,7 +214,8 @@ struct BenchReport: Encodable {
         let samplesPerS: Double
         let latencyMs: LatencySummary
         let stagesMs: [String: Double]
-        let heapAllocationsPerUtterance: Double
+        /// nil when not counted (several workers).
+        let heapAllocationsPerUtterance: Double?
         let latenciesMs: [Double]
 
         enum CodingKeys: String, CodingKey {
@@ -168,6 +227,8 @@ struct BenchReport: Encodable {
 
     let model: String
     let threads: Int
+    /// Utterances in flight at once (inference threads, each with its own model copy).
+    let workers: Int
     let iterations: Int
     let warmup: Int
     let fixedFrames: Int?
@@ -175,7 +236,8 @@ struct BenchReport: Encodable {
     let samplesPerS: Double
     let latencyMs: LatencySummary
     let stagesMs: [String: Double]
-    let heapAllocationsPerUtterance: Double
+    /// Heap allocations (malloc family, all threads) per timed generation; nil with several workers.
+    let heapAllocationsPerUtterance: Double?
     /// CPU seconds of the whole process per wall second while timing (2.0 = two cores busy).
     let cpuCoresBusy: Double
     let rssMb: Double
@@ -187,17 +249,18 @@ struct BenchReport: Encodable {
     var stageAllocations: StageAllocationProbe?
 
     enum CodingKeys: String, CodingKey {
-        case model, threads, iterations, warmup, fixedFrames = "fixed_frames", loadMs = "load_ms",
+        case model, threads, workers, iterations, warmup, fixedFrames = "fixed_frames", loadMs = "load_ms",
              samplesPerS = "samples_per_s", latencyMs = "latency_ms", stagesMs = "stages_ms",
              heapAllocationsPerUtterance = "heap_allocations_per_utterance", cpuCoresBusy = "cpu_cores_busy",
              rssMb = "rss_mb", peakRssMb = "peak_rss_mb", utterances, frontendProbe = "frontend_probe",
              stageAllocations = "stage_allocations"
     }
 
-    init(model: String, threads: Int, iterations: Int, warmup: Int, fixedFrames: Int?, loadSeconds: Double,
+    init(model: String, threads: Int, workers: Int, iterations: Int, warmup: Int, fixedFrames: Int?, loadSeconds: Double,
          runs: [BenchRun], wallSeconds: Double, cpuSeconds: Double) {
         self.model = model
         self.threads = threads
+        self.workers = workers
         self.iterations = iterations
         self.warmup = warmup
         self.fixedFrames = fixedFrames
@@ -207,7 +270,7 @@ struct BenchReport: Encodable {
         latencyMs = LatencySummary(all.map { $0.total * 1000 })
         stagesMs = meanStages(all)
         let allocations = runs.flatMap(\.allocations)
-        heapAllocationsPerUtterance = Double(allocations.reduce(0, +)) / Double(Swift.max(1, allocations.count))
+        heapAllocationsPerUtterance = allocations.isEmpty ? nil : Double(allocations.reduce(0, +)) / Double(allocations.count)
         cpuCoresBusy = cpuSeconds / wallSeconds
         let memory = ProcessMemory.read()
         rssMb = memory.rssMb
@@ -217,7 +280,8 @@ struct BenchReport: Encodable {
             return Utterance(name: run.utterance.name, audioSeconds: run.utterance.seconds, motionFrames: run.motionFrames,
                              samplesPerS: Double(totals.count) / (totals.reduce(0, +) / 1000),
                              latencyMs: LatencySummary(totals), stagesMs: meanStages(run.timings),
-                             heapAllocationsPerUtterance: Double(run.allocations.reduce(0, +)) / Double(Swift.max(1, run.allocations.count)),
+                             heapAllocationsPerUtterance: run.allocations.isEmpty ? nil
+                                 : Double(run.allocations.reduce(0, +)) / Double(run.allocations.count),
                              latenciesMs: totals)
         }
     }
@@ -232,13 +296,13 @@ struct BenchReport: Encodable {
             return label + cells.map { cell($0, 10) }.joined()
         }
         let stageNames = ["frontend", "audio_encoder", "generator", "decoder"]
-        var lines = ["model \(model), \(threads) thread(s), \(iterations) timed pass(es) after \(warmup) warm-up, "
+        var lines = ["model \(model), \(workers) worker(s) × \(threads) BLAS thread(s), \(iterations) timed pass(es) after \(warmup) warm-up, "
                      + (fixedFrames.map { "motion fixed at \($0) frames" } ?? "motion length from the estimator")]
         lines.append(row("utterance", ["frames", "p50 ms", "p99 ms", "frontend", "encoder", "generator", "decoder", "allocs"]))
         for u in utterances {
             let stages = stageNames.map { String(format: "%.2f", u.stagesMs[$0] ?? 0) }
             lines.append(row(u.name, ["\(u.motionFrames)", String(format: "%.1f", u.latencyMs.p50), String(format: "%.1f", u.latencyMs.p99)]
-                             + stages + [String(format: "%.0f", u.heapAllocationsPerUtterance)]))
+                             + stages + [u.heapAllocationsPerUtterance.map { String(format: "%.0f", $0) } ?? "-"]))
         }
         for probe in frontendProbe {
             lines.append(String(format: "front end, %.0f s: %.1f ms as shipped (CNN per window); CNN once over the whole mel map %.1f ms (max |diff| %.1e); %d heap allocations per front-end call",
@@ -248,8 +312,10 @@ struct BenchReport: Encodable {
             lines.append("heap allocations by stage (first utterance): front end \(a.frontend), audio encoder \(a.audioEncoder), "
                          + "generator \(a.generator), decoder \(a.decoder)")
         }
-        lines.append(String(format: "all: %.2f samples/s, latency p50 %.1f ms, p99 %.1f ms; %.2f cores busy; RSS %.1f MB (peak %.1f MB); %.0f heap allocations per utterance",
-                            samplesPerS, latencyMs.p50, latencyMs.p99, cpuCoresBusy, rssMb, peakRssMb, heapAllocationsPerUtterance))
+        lines.append(String(format: "all: %.2f samples/s, latency p50 %.1f ms, p99 %.1f ms; %.2f cores busy; RSS %.1f MB (peak %.1f MB); ",
+                            samplesPerS, latencyMs.p50, latencyMs.p99, cpuCoresBusy, rssMb, peakRssMb)
+                     + (heapAllocationsPerUtterance.map { String(format: "%.0f heap allocations per utterance", $0) }
+                        ?? "heap allocations not counted with several workers"))
         return lines.joined(separator: "\n")
     }
 }

@@ -162,6 +162,9 @@ def main(argv=None) -> None:
     common = ["--frames", str(FRAMES), "--threads", "2"]
     results["swift"] = run_json([str(release / "kinevox"), "bench", "--model", str(bundled), "--audio", *wavs,
                                  "--iterations", str(n["swift"]), "--json", *common])
+    for key, extra in (("swift_1thread", ["--threads", "1"]), ("swift_2workers", ["--threads", "1", "--workers", "2"])):
+        results[key] = run_json([str(release / "kinevox"), "bench", "--model", str(bundled), "--audio", *wavs,
+                                 "--iterations", str(max(2, n["swift"] // 2)), "--json", "--frames", str(FRAMES), *extra])
     results["python"] = run_json(python + ["kinevox_train.bench.compare", "--model", str(bundled), "--audio", *wavs,
                                            "--iterations", str(n["python"]), "--onnx-dir", str(CACHE / "onnx"), *common],
                                  cwd=TRAINING)
