@@ -332,7 +332,7 @@ def where_time_goes(results: dict) -> list[str]:
                          f"{total_flops / 1e9 / (total_ms / 1000):.1f} |")
         lines += ["", "The generator's GEMMs are small (batch of 2 for guidance × (condition tokens + 15 motion tokens) "
                   "rows), so it runs far below the sgemm peak even where its layers keep up with raw sgemm at the same "
-                  "shapes (engine bench); its 10 MaskGIT steps and 3 residual passes are sequential."]
+                  "shapes (engine bench); its MaskGIT steps and residual passes run one after another."]
     probes = swift.get("frontend_probe", [])
     if probes:
         lines += ["", "The speech_embedding front end runs its 20-convolution CNN once per 76-frame window, but windows "
