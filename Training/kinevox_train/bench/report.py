@@ -138,6 +138,27 @@ def architecture_matches(path: pathlib.Path, config) -> bool:
     return all(stored.get(k) == v for k, v in wanted.items() if k != "frontend")
 
 
+def perf_profile(kinevox: pathlib.Path, model: pathlib.Path, wav: str) -> str | None:
+    """`perf` top symbols (all threads, 999 Hz) of `kinevox bench` on one instruction, or None without perf."""
+    import shutil
+
+    if shutil.which("perf") is None:
+        return None
+    data = CACHE / "perf.data"
+    command = ["perf", "record", "-q", "-F", "999", "-o", str(data), str(kinevox), "bench", "--model", str(model),
+               "--audio", wav, "--iterations", "8", "--warmup", "1", "--frames", str(FRAMES)]
+    log("perf record -F 999 kinevox bench (3 s instruction, 8 passes)")
+    if subprocess.run(command, cwd=ROOT, capture_output=True).returncode != 0:
+        return None
+    report = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children", "--sort", "dso,symbol",
+                             "--percent-limit", "1.5"], capture_output=True, text=True).stdout
+    rows = [line.rstrip() for line in report.splitlines() if line.strip() and not line.startswith("#")]
+    demangled = subprocess.run(["swift", "demangle", "--simplified", "--compact"], input="\n".join(rows),
+                               capture_output=True, text=True)
+    text = demangled.stdout if demangled.returncode == 0 else "\n".join(rows)
+    return "\n".join(" ".join(line.split()).removesuffix(" - -") for line in text.splitlines()[:18])
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="few iterations (smoke test; numbers are noisy)")
@@ -165,6 +186,7 @@ def main(argv=None) -> None:
     for key, extra in (("swift_1thread", ["--threads", "1"]), ("swift_2workers", ["--threads", "1", "--workers", "2"])):
         results[key] = run_json([str(release / "kinevox"), "bench", "--model", str(bundled), "--audio", *wavs,
                                  "--iterations", str(max(2, n["swift"] // 2)), "--json", "--frames", str(FRAMES), *extra])
+    results["perf"] = perf_profile(release / "kinevox", bundled, wavs[0])
     results["python"] = run_json(python + ["kinevox_train.bench.compare", "--model", str(bundled), "--audio", *wavs,
                                            "--iterations", str(n["python"]), "--onnx-dir", str(CACHE / "onnx"), *common],
                                  cwd=TRAINING)

@@ -348,6 +348,12 @@ def where_time_goes(results: dict) -> list[str]:
                   "whole map (and keep one scratch arena per front end instead of one per call; the fresh pages cost "
                   "~10 % of the cycles in `perf`). The daemon was asked to feed the streaming front end during capture "
                   "so that only the tail is left at end of speech."]
+    if results.get("perf"):
+        lines += ["", "`perf record -F 999` of `kinevox bench` on the 3 s instruction (8 passes, 2 threads; all threads "
+                  "of the process, symbols above 1.5 %):", "", "```", results["perf"], "```",
+                  "Cycles in `sched_yield`/`__schedule` are OpenBLAS's second thread spinning between GEMMs (its "
+                  "threads busy-wait for work); they do not slow the inference thread on an idle machine, but they "
+                  "are CPU the other processes do not get while an utterance is generated."]
     allocations = swift.get("stage_allocations")
     if allocations:
         lines += ["", "Heap allocations of one generation after warm-up, stage by stage (first instruction, counted with "
