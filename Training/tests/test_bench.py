@@ -66,6 +66,11 @@ def test_engine_bench_table_parses():
     ratios = hot_layer_ratios(table)
     assert ratios[1] == [("Linear 256->1024, T=25", pytest.approx(71.40 / 70.92))]
     assert ratios[2] == [("Conv1d 512->512 k3 dil=9, T=50", pytest.approx(0.5))]
+    grouped = ("case                                  |  1 thread: engine  sgemm GF/s  ratio |  2 threads: engine  sgemm GF/s  ratio\n"
+               "Linear 256->1024, T=25                |               71.1        70.4   101% |               55.9        56.0   100% \n")
+    ratios = hot_layer_ratios(grouped)
+    assert ratios[1] == [("Linear 256->1024, T=25", pytest.approx(71.1 / 70.4))]
+    assert ratios[2] == [("Linear 256->1024, T=25", pytest.approx(55.9 / 56.0))]
 
 
 def _engine(name, ms, sps):
