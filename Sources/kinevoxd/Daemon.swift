@@ -21,6 +21,9 @@ struct StartupError: Error, CustomStringConvertible {
 final class Daemon {
     /// How long `stop` lets the utterance in flight finish before abandoning it (SIGTERM → exit ≤ 2 s).
     static let stopGrace: TimeInterval = 1.2
+    /// An utterance generating for longer than this counts as a hung inference thread: watchdog pings
+    /// stop, so systemd restarts the daemon after `WatchdogSec`.
+    static let inferenceStallLimit: TimeInterval = 60
     /// Longest WAV file a `file:` capture device may play (seconds).
     static let fileSourceLimitSeconds: Double = 600
 
@@ -31,7 +34,9 @@ final class Daemon {
     private let pipeline: MotionPipeline
     private let capture: AudioCapture
     private let listener: MicrophoneListener
+    private let source: ModelMotionSource
     private let captureName: String
+    private let capturesFromDevice: Bool
     private var watchdogTimer: DispatchSourceTimer?
 
     init(config: DaemonConfig, logger: Logger) throws {
@@ -78,11 +83,14 @@ final class Daemon {
         self.pipeline = pipeline
         self.capture = capture
         self.listener = listener
+        self.source = source
         captureName = config.capture.source.displayName
+        if case .device = config.capture.source { capturesFromDevice = true } else { capturesFromDevice = false }
         logger.info("viewer: http://\(Self.browsableAddress(config.server.listen, port: server.port))/")
     }
 
-    /// Starts the threads, then tells systemd the daemon is ready and begins watchdog pings.
+    /// Starts the threads, then tells systemd the daemon is ready and begins watchdog pings (on the main
+    /// queue, so a blocked main thread also stops them; a hung inference withholds them too).
     func start() {
         clock.start()
         pipeline.start()
@@ -94,11 +102,20 @@ final class Daemon {
         if let interval = notifier.watchdogInterval {
             let timer = DispatchSource.makeTimerSource(queue: .main)
             timer.schedule(deadline: .now() + interval, repeating: interval)
-            timer.setEventHandler { [notifier] in notifier.send("WATCHDOG=1") }
+            timer.setEventHandler { [notifier, source, logger] in
+                if let busy = source.secondsInFlight, busy > Self.inferenceStallLimit {
+                    logger.error("inference has been running for \(Int(busy)) s; withholding watchdog pings")
+                    return
+                }
+                notifier.send("WATCHDOG=1")
+            }
             timer.resume()
             watchdogTimer = timer
         }
         logger.info("ready: listening on \(captureName)")
+        if capturesFromDevice && !FileManager.default.fileExists(atPath: "/dev/snd") {
+            logger.warning("no sound card on this machine (/dev/snd is missing): the microphone stays off and is retried; push-to-talk and WAV drop in the viewer work meanwhile")
+        }
     }
 
     /// Stops everything and ends the process with status 0, within 2 s: the utterance in flight is

@@ -7,11 +7,19 @@ import Logging
 
 /// The daemon's motion source: an utterance (microphone or upload, any rate) resampled to 16 kHz and
 /// run through the model. Logs one line per utterance with its stage timings; the pipeline records the
-/// same timings in `/metrics`. Called on the inference worker thread only.
-final class ModelMotionSource: MotionSource {
+/// same timings in `/metrics`. `motion(for:)` is called on the inference worker thread only;
+/// `secondsInFlight` from any thread (the watchdog timer).
+final class ModelMotionSource: MotionSource, @unchecked Sendable {
     private let model: InstructionModel
     private let seed: UInt64
     private let logger: Logger
+    private let lock = NSLock()
+    private var startedAt: TimeInterval?
+
+    /// How long the utterance being generated has been running, nil when the worker is idle.
+    var secondsInFlight: TimeInterval? {
+        lock.withLock { startedAt.map { ProcessInfo.processInfo.systemUptime - $0 } }
+    }
 
     init(model: InstructionModel, seed: UInt64, logger: Logger) {
         self.model = model
@@ -21,6 +29,8 @@ final class ModelMotionSource: MotionSource {
 
     func motion(for utterance: KinevoxServer.Utterance) throws -> MotionClip {
         let inputStarted = ProcessInfo.processInfo.systemUptime
+        lock.withLock { startedAt = inputStarted }
+        defer { lock.withLock { startedAt = nil } }
         var samples = utterance.samples.withUnsafeBufferPointer { floatSamples(fromS16: $0) }
         if utterance.sampleRate != 16_000 {
             samples = try resample(samples, from: Double(utterance.sampleRate))

@@ -39,7 +39,7 @@ guard let configPath else {
 
 ShutdownSignals.unblock()
 let linePrefix = JournalLogHandler.prefixForCurrentStderr()
-var startupLogger = Logger(label: "kinevoxd") { JournalLogHandler(label: $0, level: .info, prefix: linePrefix) }
+let startupLogger = Logger(label: "kinevoxd") { JournalLogHandler(label: $0, level: .info, prefix: linePrefix) }
 
 let config: DaemonConfig
 do {

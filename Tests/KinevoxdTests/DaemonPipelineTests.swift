@@ -101,6 +101,22 @@ final class DaemonPipelineTests: XCTestCase {
         XCTAssertTrue(metrics.contains("kinevox_utterances_total{source=\"upload\"} 1"), metrics)
     }
 
+    func testSIGTERMWithAnUtteranceInFlightStopsWithin2s() throws {
+        let port = try startDaemon(device: "hw:99")
+        let client = try WebSocketTestClient(port: port, timeout: 30)
+        XCTAssertEqual(try client.receiveJSON()["type"] as? String, "hello")
+        try client.upload(samples: try DaemonFixtures.samples(ofWAV: DaemonFixtures.walkForward), sampleRate: 16_000)
+        var message = try client.receiveJSON()
+        while message["type"] as? String != "utterance" { message = try client.receiveJSON() }
+        let daemon = try XCTUnwrap(self.daemon)
+        let signalled = Date()
+        daemon.send(SIGTERM)
+        XCTAssertTrue(daemon.waitForExit(timeout: 2), "still running 2 s after SIGTERM")
+        XCTAssertLessThan(Date().timeIntervalSince(signalled), 2.0)
+        XCTAssertEqual(daemon.exitStatus, 0, daemon.stderr)
+        XCTAssertTrue(daemon.stderr.contains("stopped"), daemon.stderr)
+    }
+
     /// The body of `GET path` (HTTP/1.0, so the server closes the connection after it).
     private func httpGet(port: Int, path: String) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -70,6 +70,14 @@ final class DocumentedConfigTests: XCTestCase {
         }
     }
 
+    func testFileCaptureDeviceMustExist() throws {
+        let path = try scratch.write("file.toml", "[capture]\ndevice = \"file:absent.wav\"\n[model]\npath = \"\(DaemonFixtures.tinyModel)\"\n")
+        XCTAssertThrowsError(try DaemonConfig.load(path: path)) { error in
+            XCTAssertEqual((error as? ConfigError)?.line, 2, "\(error)")
+            XCTAssertTrue("\(error)".contains("absent.wav: no such readable WAV file"), "\(error)")
+        }
+    }
+
     func testRelativePathsAreTakenFromTheConfigFilesFolder() throws {
         let folder = scratch.url.appendingPathComponent("etc")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
