@@ -55,6 +55,11 @@ test: system-deps venv build
 run: build-release
 	.build/release/kinevoxd --config Config/kinevox.toml
 
+## Dataset (docs/dataset.md): motion, captions, speech into Training/cache (or CACHE=DIR).
+.PHONY: dataset
+dataset: system-deps venv
+	cd Training && ../$(PY) -m kinevox_train.data.build --cache $(or $(CACHE),cache)
+
 ## Benchmarks (not part of `make test`; ~5-10 min): engine layers vs sgemm, the pipeline in Swift vs PyTorch eager
 ## vs ONNX Runtime, the paper-sized model, the cascaded pocketsphinx baseline, kinevoxd latency/idle/RSS.
 ## Writes docs/benchmarks.md and docs/benchmarks-latency.png. Run it on an otherwise idle machine.

@@ -61,10 +61,11 @@ def test_festival_speakers_are_never_training_voices():
     assert len(sampled) > 300 and not any(v.startswith("festival") for v in sampled)
 
 
-def _tiny_cache(root):
+def _tiny_cache(root, repeat=1.0):
     (root / "motion").mkdir()
     (root / "captions").mkdir()
     clips = [{"id": f"c{i}", "split": split} for i, split in enumerate(["train", "train", "val", "test"])]
+    clips[1]["repeat"] = repeat
     (root / "motion" / "index.json").write_text(json.dumps({"clips": clips}))
     table = {c["id"]: {"original": ["a person bows."], "oral": [[f"bow {k}" for k in range(5)]]} for c in clips}
     (root / "captions" / "captions.json").write_text(json.dumps(table))
@@ -82,3 +83,37 @@ def test_job_plan_is_deterministic_and_holds_out_festival(tmp_path):
     assert festival[0]["text"] == tts[-1]["record"]["text"]
     assert tts[-1]["noisy"]["augment"]["snr_db"] == 10.0
     assert all(j["voice"]["engine"] != "festival" for j in tts)
+
+
+def test_one_utterance_job_is_reproducible(tmp_path):
+    _tiny_cache(tmp_path)
+    job = next(j for j in plan_jobs(SpeechConfig(cache=tmp_path, seed=1)) if j["kind"] == "tts" and j["record"]["set"] == "train")
+    from kinevox_train.data.speech import run_job
+
+    (first_record, first), = run_job(json.loads(json.dumps(job)))
+    (second_record, second), = run_job(json.loads(json.dumps(job)))
+    assert first.dtype == np.float16 and first.shape == (first_record["n_frames"], 96)
+    np.testing.assert_array_equal(first, second)
+    assert first_record == second_record
+
+
+def test_rare_clips_get_extra_utterances_and_top_up_equals_full_build(tmp_path):
+    from kinevox_train.data.speech import build_speech
+
+    full, topped = tmp_path / "full", tmp_path / "topped"
+    for root in (full, topped):
+        root.mkdir()
+        _tiny_cache(root, repeat=2.5)
+    extras = plan_jobs(SpeechConfig(cache=full), extras_only=True)
+    assert [j["record"]["id"] for j in extras] == ["train-c1-1", "train-c1-2"]
+    build_speech(SpeechConfig(cache=full))
+    build_speech(SpeechConfig(cache=topped, max_utterances_per_clip=1))
+    before = json.loads((topped / "speech" / "index.json").read_text())["counts"]["utterances"]["train"]
+    build_speech(SpeechConfig(cache=topped), top_up=True)
+    a = json.loads((full / "speech" / "index.json").read_text())
+    b = json.loads((topped / "speech" / "index.json").read_text())
+    assert before == 2 and a["counts"]["utterances"]["train"] == 4
+    assert a["utterances"] == b["utterances"]
+    for name in ("train", "test_festival"):
+        np.testing.assert_array_equal(np.load(full / "speech" / f"features_{name}.npy"),
+                                      np.load(topped / "speech" / f"features_{name}.npy"))

@@ -45,10 +45,12 @@ class ClipLabel:
 
     @property
     def take_id(self) -> str:
+        """Unique id of the take: ``{dataset}_{action}_{style}_{take:03d}``."""
         return f"{self.dataset}_{self.action}_{self.style}_{self.take:03d}"
 
 
 def parse_label(path: str | Path) -> ClipLabel:
+    """Labels from a Bandai file name; a ValueError names a file that does not follow the pattern."""
     match = _FILE_NAME.search(Path(path).name)
     if match is None:
         raise ValueError(f"{path}: not a Bandai-Namco clip name (dataset-N_content_style_take.bvh)")
@@ -72,6 +74,7 @@ def _along_polyline(points: list[np.ndarray], fraction: float) -> np.ndarray:
 def to_smpl22(bvh: BVHMotion, positions: np.ndarray) -> np.ndarray:
     """(T, J_bvh, 3) Bandai FK positions (cm) -> (T, 22, 3) HumanML3D joint positions (metres)."""
     def joint(name: str) -> np.ndarray:
+        """(T, 3) positions of the named Bandai joint."""
         return positions[:, bvh.index(name)]
 
     spine_line = [joint("Hips"), joint("Spine"), joint("Chest"), joint("Neck")]

@@ -1,7 +1,7 @@
 """The whole dataset build: motion -> multi-stage samples -> captions -> speech, then a summary.
 
-Run from Training/: ``python -m kinevox_train.data.build --cache DIR`` (about 10-15 minutes on 2 idle
-cores; 2 worker processes). ``--summary-only`` prints the summary of an existing cache.
+Run from Training/: ``python -m kinevox_train.data.build --cache DIR`` (2 worker processes; build
+times in docs/dataset.md). ``--summary-only`` prints the summary of an existing cache.
 Writes ``DIR/summary.json`` with the numbers it prints.
 """
 from __future__ import annotations
@@ -37,6 +37,7 @@ def summarize(cache: Path) -> dict:
 
 
 def print_summary(summary: dict) -> None:
+    """Print the headline numbers, one line per topic."""
     c = summary["captions"]
     print(f"clips {summary['clips']} ({', '.join(f'{k} {v}' for k, v in summary['clips_per_split'].items())}; "
           f"multi-stage {summary['multistage_clips']})")
@@ -53,6 +54,7 @@ def print_summary(summary: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line: build every step (or only summarise) and print the summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--seed", type=int, default=0)

@@ -24,9 +24,11 @@ class BVHMotion:
 
     @property
     def fps(self) -> float:
+        """Frames per second."""
         return 1.0 / self.frame_time
 
     def index(self, name: str) -> int:
+        """Column of the named joint in FK output."""
         return self.names.index(name)
 
 

@@ -121,6 +121,7 @@ def clip_rng(seed: int, key: str) -> random.Random:
 
 
 def second_person(text: str) -> str:
+    """Rewrite body references of a manner phrase for a command ("the head" -> "your head")."""
     for pattern, replacement in _SECOND_PERSON:
         text = re.sub(pattern, replacement, text)
     return text
@@ -143,6 +144,7 @@ def _join(verb: str, manner: str) -> str:
 
 
 def original_text(plan: CaptionPlan) -> str:
+    """The descriptive (HumanML3D-style) sentence of a plan."""
     return f"{plan.subject} {_join(plan.third, plan.manner)}."
 
 
@@ -184,6 +186,7 @@ def tokens(text: str) -> str:
 
 
 def vocabulary(texts: list[str]) -> set[str]:
+    """Distinct lower-case words of some texts."""
     return {w for t in texts for w in re.findall(r"[a-z']+", t.lower())}
 
 
@@ -218,6 +221,7 @@ def build_captions(cache: Path, seed: int = 0) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line: caption every clip of a cache and print the caption statistics."""
     from .motion import DEFAULT_CACHE
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

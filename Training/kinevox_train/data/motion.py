@@ -226,6 +226,7 @@ def build_motion(config: MotionConfig) -> dict:
 
 
 def summary_lines(index: dict) -> list[str]:
+    """Human-readable counts of the motion step, including per-action balance."""
     c = index["counts"]
     return [
         f"takes {c['takes']} (padded to {MIN_FRAMES} frames: {c['padded_takes']}; skipped, too short: {c['skipped_takes']})",
@@ -239,6 +240,7 @@ def summary_lines(index: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line: run the motion step and print its summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--seed", type=int, default=0)

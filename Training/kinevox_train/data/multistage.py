@@ -79,6 +79,7 @@ def build_multistage(cache: Path, seed: int = 0, counts: dict[str, int] | None =
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line: add the multi-stage clips to a cache."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--seed", type=int, default=0)

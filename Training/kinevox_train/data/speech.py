@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 from dataclasses import asdict, dataclass
 from multiprocessing import Pool
 from pathlib import Path
@@ -43,6 +45,9 @@ class SpeechConfig:
     seed: int = 0
     workers: int = 2
     utterances_per_clip: int = 1  # per training/validation clip
+    # Training clips with sampling weight ``repeat`` > 1 (rare actions) get min(ceil(repeat), this)
+    # utterances, so their audio varies as often as they are drawn.
+    max_utterances_per_clip: int = 4
     test_snr_db: float = 10.0
     limit: int = 0  # at most this many clips per split (0 = all); for quick checks
 
@@ -67,7 +72,7 @@ def _finish(record: dict, audio: np.ndarray, wav_dir: str | None) -> tuple[dict,
     return record, features
 
 
-def _run_job(job: dict) -> list[tuple[dict, np.ndarray]]:
+def run_job(job: dict) -> list[tuple[dict, np.ndarray]]:
     """One utterance (espeak-ng/flite, optionally augmented, optionally also at test SNR) or one batch
     of festival utterances."""
     if job["kind"] == "festival":
@@ -85,13 +90,16 @@ def _run_job(job: dict) -> list[tuple[dict, np.ndarray]]:
     return out
 
 
-def plan_jobs(config: SpeechConfig) -> list[dict]:
-    """Every utterance to make, in a fixed order; all random choices come from (seed, utterance id)."""
+def plan_jobs(config: SpeechConfig, extras_only: bool = False) -> list[dict]:
+    """Every utterance to make, in a fixed order; all random choices come from (seed, utterance id).
+    The extra utterances of rare-action training clips come last, so that a cache built before they
+    existed can be topped up by appending them (``extras_only``)."""
     index = json.loads((config.cache / "motion" / "index.json").read_text())
     table = json.loads((config.cache / "captions" / "captions.json").read_text())
     pool = voices.training_voice_pool()
     wav_dir = str(config.cache / "speech" / "wav")
     jobs: list[dict] = []
+    extras: list[dict] = []
     festival: dict[str, list[dict]] = {name: [] for name in voices.FESTIVAL_TEST_VOICES}
     for split in ("train", "val", "test"):
         clips = [c for c in index["clips"] if c["split"] == split]
@@ -100,7 +108,10 @@ def plan_jobs(config: SpeechConfig) -> list[dict]:
         repeats = config.utterances_per_clip if split != "test" else 1
         for clip in clips:
             orals = [o for group in table[clip["id"]]["oral"] for o in group]
-            for k in range(repeats):
+            wanted = repeats
+            if split == "train":
+                wanted = max(repeats, min(math.ceil(clip.get("repeat", 1.0)), config.max_utterances_per_clip))
+            for k in range(wanted):
                 utt_id = f"{split}-{clip['id']}-{k}"
                 rng = clip_rng(config.seed, utt_id)
                 text = rng.choice(orals)
@@ -116,33 +127,53 @@ def plan_jobs(config: SpeechConfig) -> list[dict]:
                     festival[name].append(dict(record, id=f"test_festival-{clip['id']}-{k}", set="test_festival",
                                                voice=voices.Voice("festival", name).id, engine="festival",
                                                augment=asdict(augment.AugmentPlan())))
-                jobs.append(job)
+                (jobs if k < repeats else extras).append(job)
     for name, records in festival.items():
         for start in range(0, len(records), FESTIVAL_BATCH):
             jobs.append({"kind": "festival", "voice": name, "records": records[start:start + FESTIVAL_BATCH], "wav_dir": wav_dir})
-    return jobs
+    return extras if extras_only else jobs + extras
 
 
-def build_speech(config: SpeechConfig) -> dict:
-    """Make every utterance and its features; returns the counts also stored in ``speech/index.json``."""
+def _save_atomically(path: Path, array: np.ndarray) -> None:
+    """Write an .npy so that a reader never sees a half-written file."""
+    partial = path.with_suffix(".partial.npy")
+    np.save(partial, array)
+    os.replace(partial, path)
+
+
+def build_speech(config: SpeechConfig, top_up: bool = False) -> dict:
+    """Make every utterance and its features; returns the counts also stored in ``speech/index.json``.
+    ``top_up``: keep an existing cache and append only the rare-action extra utterances it lacks."""
     out = config.cache / "speech"
     for name in WAV_SETS:
         (out / "wav" / name).mkdir(parents=True, exist_ok=True)
-    jobs = plan_jobs(config)
+    previous: list[dict] = []
+    if top_up:
+        previous = json.loads((out / "index.json").read_text())["utterances"]
+        have = {u["id"] for u in previous}
+        jobs = [j for j in plan_jobs(config, extras_only=True) if j["record"]["id"] not in have]
+    else:
+        jobs = plan_jobs(config)
     results: list[tuple[dict, np.ndarray]] = []
     with Pool(config.workers) as pool:
-        for result in tqdm(pool.imap(_run_job, jobs, chunksize=4), total=len(jobs), desc="speech", unit="job"):
+        for result in tqdm(pool.imap(run_job, jobs, chunksize=4), total=len(jobs), desc="speech", unit="job"):
             results.extend(result)
     utterances = []
     for name in SETS:
+        kept = [u for u in previous if u["set"] == name]
         members = [(r, f) for r, f in results if r["set"] == name]
-        offset = 0
+        if top_up and not members:
+            utterances.extend(kept)
+            continue
+        parts = [np.load(out / f"features_{name}.npy")] if kept else []
+        offset = sum(u["n_frames"] for u in kept)
+        utterances.extend(kept)
         for record, features in members:
             record["offset"] = offset
             offset += record["n_frames"]
             utterances.append(record)
-        stacked = np.concatenate([f for _, f in members]) if members else np.zeros((0, 96), np.float16)
-        np.save(out / f"features_{name}.npy", stacked)
+        parts += [f for _, f in members]
+        _save_atomically(out / f"features_{name}.npy", np.concatenate(parts) if parts else np.zeros((0, 96), np.float16))
     used = {u["voice"] for u in utterances}
     counts = {
         "utterances": {name: sum(u["set"] == name for u in utterances) for name in SETS},
@@ -154,20 +185,24 @@ def build_speech(config: SpeechConfig) -> dict:
         "train_voice_identities": len({u["voice"] for u in utterances if u["set"] in ("train", "val")}),
     }
     index = {"sample_rate": voices.SAMPLE_RATE, "frame_ms": 80, "utterances": utterances, "counts": counts}
-    (out / "index.json").write_text(json.dumps(index))
+    partial = out / "index.partial.json"
+    partial.write_text(json.dumps(index))
+    os.replace(partial, out / "index.json")
     return counts
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line: build (or top up) the speech part of a cache and print its counts."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--utterances-per-clip", type=int, default=1)
     parser.add_argument("--limit", type=int, default=0, help="at most N clips per split (quick check)")
+    parser.add_argument("--top-up", action="store_true", help="append missing rare-action utterances to an existing cache")
     args = parser.parse_args(argv)
     counts = build_speech(SpeechConfig(cache=args.cache, seed=args.seed, workers=args.workers,
-                                       utterances_per_clip=args.utterances_per_clip, limit=args.limit))
+                                       utterances_per_clip=args.utterances_per_clip, limit=args.limit), top_up=args.top_up)
     print(json.dumps(counts, indent=1))
 
 

@@ -41,11 +41,13 @@ class Voice:
 
     @property
     def id(self) -> str:
+        """Stable identity string, e.g. ``espeak-ng:en-gb+f3:p60:s160`` or ``flite:awb``."""
         if self.engine == "espeak-ng":
             return f"espeak-ng:{self.name}:p{self.pitch}:s{self.rate}"
         return f"{self.engine}:{self.name}"
 
     def as_dict(self) -> dict:
+        """Plain dict (for job descriptions and the index)."""
         return asdict(self)
 
 
