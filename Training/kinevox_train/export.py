@@ -15,6 +15,7 @@ import importlib
 import pathlib
 import sys
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -24,11 +25,13 @@ from .models import KinevoxConfig, KinevoxModel
 CONFIG_KEY = "kinevox.config"
 
 
-def model_from_runs(rvq_run: str, generator_run: str, residual_run: str) -> KinevoxModel:
-    """Assemble a KinevoxModel from the three stages' final checkpoints."""
+def model_from_runs(rvq_run: str, generator_run: str, residual_run: str | None) -> KinevoxModel:
+    """Assemble a KinevoxModel from the stages' final checkpoints. Without a residual run the residual
+    transformer keeps its initial weights: only base-layer decoding is meaningful then (evaluation only)."""
     rvq = torch.load(pathlib.Path(rvq_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
     gen = torch.load(pathlib.Path(generator_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
-    res = torch.load(pathlib.Path(residual_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
+    res = (torch.load(pathlib.Path(residual_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
+           if residual_run else {"config": gen["config"], "encoder_step": gen["step"]})
     cfg = KinevoxConfig.from_dict(res["config"])
     if cfg.rvq != KinevoxConfig.from_dict(rvq["config"]).rvq:
         raise ValueError("the residual run's rvq config differs from the RVQ run's: retrain the residual stage")
@@ -39,7 +42,8 @@ def model_from_runs(rvq_run: str, generator_run: str, residual_run: str) -> Kine
     model.rvq.load_state_dict(rvq["model"])
     for name, state in gen["modules"].items():
         getattr(model, name).load_state_dict(state)
-    model.res_transformer.load_state_dict(res["modules"]["res_transformer"])
+    if residual_run:
+        model.res_transformer.load_state_dict(res["modules"]["res_transformer"])
     model.motion_mean.copy_(torch.as_tensor(rvq["mean"]))
     model.motion_std.copy_(torch.as_tensor(rvq["std"]))
     return model
@@ -53,7 +57,7 @@ def frontend_tensors() -> tuple[dict[str, torch.Tensor], dict | None]:
     except ImportError:
         return {}, None
     tensors, config = converter.convert_speech_embedding()
-    return {k: torch.from_numpy(v) for k, v in tensors.items()}, config
+    return {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in tensors.items()}, config
 
 
 def save_model(model: KinevoxModel, path: str | pathlib.Path, dtype: torch.dtype = torch.float16,

@@ -22,7 +22,8 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         eps = np.eye(cov_a.shape[0]) * 1e-6
         covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
     covmean = covmean.real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean))
+    value = ((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(covmean)
+    return float(max(value, 0.0))  # exact 0 for identical sets (sqrtm round-off can go slightly negative)
 
 
 def r_precision(text: np.ndarray, motion: np.ndarray, batch: int = 32, top_k: int = 3) -> np.ndarray:

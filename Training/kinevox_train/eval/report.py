@@ -21,9 +21,9 @@ import torch
 from tqdm import tqdm
 
 from ..data.humanml3d import features_to_joints
-from ..export import load_model
+from ..export import load_model, model_from_runs
 from ..models import KinevoxConfig, KinevoxModel
-from ..models.generation import generate, seeded_uniform
+from ..models.generation import generate, maskgit_generate, seeded_uniform
 from ..models.rvq import RVQVAE
 from ..train.batches import pad_features
 from ..train.conditions import Condition, load_conditions
@@ -34,7 +34,8 @@ from .texts import canonical_captions, clip_actions
 
 
 def rvq_report(args) -> dict:
-    """Reconstruction MPJPE (mm, global joint positions) and per-layer codebook usage on the test split."""
+    """Reconstruction MPJPE (mm; global joint positions, and with the pelvis subtracted per frame) using the first
+    q quantizers, and per-layer codebook usage / perplexity on the test split."""
     state = torch.load(pathlib.Path(args.rvq_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
     cfg = KinevoxConfig.from_dict(state["config"]).rvq
     rvq = RVQVAE(cfg)
@@ -42,8 +43,12 @@ def rvq_report(args) -> dict:
     rvq.eval()
     mean, std = state["mean"], state["std"]
     test = load_motion_split(args.motion, "test", normalisation=(mean, std))
+    if args.limit:
+        step = max(1, len(test.clips) // args.limit)
+        test.clips, test.names = test.clips[::step][: args.limit], test.names[::step][: args.limit]
     errors, counts = [], np.zeros((cfg.num_quantizers, cfg.num_codes))
     per_layer = {q: [] for q in range(1, cfg.num_quantizers + 1)}
+    per_layer_local = {q: [] for q in per_layer}
     with torch.no_grad():
         for clip in tqdm(test.clips, desc="rvq"):
             n = clip.shape[0] // rvq.downsample * rvq.downsample
@@ -54,21 +59,31 @@ def rvq_report(args) -> dict:
             truth = features_to_joints(clip[:n] * std + mean)
             for q in per_layer:
                 recon = rvq.decode(codes[..., :q])[0].numpy() * std + mean
-                err = np.linalg.norm(features_to_joints(recon) - truth, axis=-1).mean()
-                per_layer[q].append(err * 1000.0)
+                joints = features_to_joints(recon)
+                per_layer[q].append(np.linalg.norm(joints - truth, axis=-1).mean() * 1000.0)
+                local = (joints - joints[:, :1]) - (truth - truth[:, :1])
+                per_layer_local[q].append(np.linalg.norm(local, axis=-1).mean() * 1000.0)
     usage = (counts > 0).mean(1)
     probs = counts / counts.sum(1, keepdims=True)
     perplexity = np.exp(-(probs * np.log(np.maximum(probs, 1e-12))).sum(1))
-    result = {"clips": len(test.clips), "step": state["step"],
+    result = {"clips": len(test.clips), "step": state["step"], "num_codes": cfg.num_codes,
               "mpjpe_mm": {q: float(np.mean(v)) for q, v in per_layer.items()},
+              "root_relative_mpjpe_mm": {q: float(np.mean(v)) for q, v in per_layer_local.items()},
               "usage": usage.tolist(), "perplexity": perplexity.tolist()}
-    lines = ["| quantizers used | MPJPE (mm) |", "|---|---|"]
-    lines += [f"| {q} | {v:.1f} |" for q, v in result["mpjpe_mm"].items()]
+    lines = ["| quantizers used | MPJPE, global (mm) | MPJPE, pelvis-aligned (mm) |", "|---|---|---|"]
+    lines += [f"| {q} | {v:.1f} | {result['root_relative_mpjpe_mm'][q]:.1f} |" for q, v in result["mpjpe_mm"].items()]
     lines += ["", "| layer | codes used (test) | perplexity |", "|---|---|---|"]
     lines += [f"| {q} | {u * 100:.1f} % of {cfg.num_codes} | {p:.1f} |" for q, (u, p) in
               enumerate(zip(usage, perplexity))]
     result["markdown"] = "\n".join(lines)
     return result
+
+
+def spread_subset(items: list, limit: int) -> list:
+    """At most `limit` items, evenly spaced over the list (the sets are ordered by clip id, i.e. by action)."""
+    if not limit or limit >= len(items):
+        return items
+    return [items[int(i * len(items) / limit)] for i in range(limit)]
 
 
 def gt_motions(motion_root: str, conditions: list[Condition]) -> list[np.ndarray]:
@@ -77,26 +92,43 @@ def gt_motions(motion_root: str, conditions: list[Condition]) -> list[np.ndarray
 
 
 def run_generation(model: KinevoxModel, conditions: list[Condition], token_lengths: list[int] | None,
-                   seed: int, batch: int = 128) -> list[np.ndarray]:
-    """Generate one motion per condition (raw HumanML3D-263, cropped to its length)."""
+                   seed: int, batch: int = 128, base_only: bool = False) -> list[np.ndarray]:
+    """Generate one motion per condition (raw HumanML3D-263, cropped to its length). base_only: decode the
+    masked transformer's base codes alone (no residual layers), given token lengths."""
     out = []
     down = model.rvq.downsample
     for start in range(0, len(conditions), batch):
         chunk = conditions[start:start + batch]
         feats, flens = pad_features([c.features for c in chunk])
         lengths = None if token_lengths is None else torch.tensor(token_lengths[start:start + batch])
-        motion, _, used = generate(model, feats, flens, model.cfg.sampling, seeded_uniform(seed + start), lengths)
+        if base_only:
+            with torch.no_grad():
+                model.eval()
+                cond = model.audio_encoder(feats, flens)
+                base = maskgit_generate(model.mask_transformer, cond, lengths, model.cfg.sampling,
+                                        seeded_uniform(seed + start))
+                motion = model.rvq.decode(base[..., None]) * model.motion_std + model.motion_mean
+            used = lengths
+        else:
+            motion, _, used = generate(model, feats, flens, model.cfg.sampling, seeded_uniform(seed + start),
+                                       lengths)
         out += [motion[i, : int(used[i]) * down].numpy() for i in range(len(chunk))]
     return out
 
 
+def model_from_args(args) -> KinevoxModel:
+    if args.model:
+        return load_model(args.model)[0]
+    if not (args.rvq_run and args.generator_run):
+        raise SystemExit("give --model, or --rvq-run and --generator-run (with --base-only)")
+    return model_from_runs(args.rvq_run, args.generator_run, None).eval()
+
+
 def generation_report(args) -> dict:
     torch.set_num_threads(args.threads)
-    model, _ = load_model(args.model)
+    model = model_from_args(args)
     evaluator = load_evaluator(args.evaluator)
-    conditions = load_conditions(f"{args.conditions}", args.set)
-    if args.limit:
-        conditions = conditions[: args.limit]
+    conditions = spread_subset(load_conditions(args.conditions, args.set), args.limit)
     truth = gt_motions(args.motion, conditions)
     max_tokens = model.cfg.length_estimator.num_lengths - 1
     lengths = [max(1, min(m.shape[0] // model.rvq.downsample, max_tokens)) for m in truth]
@@ -107,7 +139,8 @@ def generation_report(args) -> dict:
     started = time.time()
     for rep in tqdm(range(args.replications), desc="replications"):
         rng = np.random.default_rng(rep)
-        gen_emb = evaluator.embed_motions(run_generation(model, conditions, lengths, seed=1000 * rep))
+        gen_emb = evaluator.embed_motions(run_generation(model, conditions, lengths, seed=1000 * rep,
+                                                         base_only=args.base_only))
         for name, emb in (("real motion", gt_emb), ("generated", gen_emb)):
             order = rng.permutation(len(conditions))
             top = r_precision(text_emb[order], emb[order])
@@ -120,7 +153,8 @@ def generation_report(args) -> dict:
     if args.mm_conditions:
         subset = conditions[: args.mm_conditions]
         sub_len = lengths[: args.mm_conditions]
-        groups = [evaluator.embed_motions(run_generation(model, subset, sub_len, seed=77 + 100000 * r))
+        groups = [evaluator.embed_motions(run_generation(model, subset, sub_len, seed=77 + 100000 * r,
+                                                         base_only=args.base_only))
                   for r in range(args.mm_repeats)]
         mm = [multimodality(np.stack(groups, axis=1), 10, np.random.default_rng(r)) for r in range(args.replications)]
     lines = [f"| condition | FID ↓ | R-top1 ↑ | R-top2 ↑ | R-top3 ↑ | MM-Dist ↓ | Diversity | MultiModality |",
@@ -130,13 +164,14 @@ def generation_report(args) -> dict:
         lines.append(f"| {name} | {format_ci(r['fid'])} | {format_ci(r['top1'])} | {format_ci(r['top2'])} | "
                      f"{format_ci(r['top3'])} | {format_ci(r['mm_dist'])} | {format_ci(r['diversity'])} | {mm_cell} |")
     return {"set": args.set, "conditions": len(conditions), "replications": args.replications, "rows": rows,
+            "base_only": args.base_only, "model": args.model or args.generator_run,
             "multimodality": mm, "seconds": time.time() - started, "markdown": "\n".join(lines)}
 
 
 def actions_report(args) -> dict:
     """Per-action accuracy of the full pipeline (estimated lengths) on each speech test set."""
     torch.set_num_threads(args.threads)
-    model, _ = load_model(args.model)
+    model = model_from_args(args)
     evaluator = load_evaluator(args.evaluator)
     canon = canonical_captions()
     actions = list(canon)
@@ -144,9 +179,7 @@ def actions_report(args) -> dict:
     labels = clip_actions(args.motion)
     result = {"sets": {}}
     for speech_set in args.sets.split(","):
-        conditions = load_conditions(args.conditions, speech_set)
-        if args.limit:
-            conditions = conditions[: args.limit]
+        conditions = spread_subset(load_conditions(args.conditions, speech_set), args.limit)
         truth = [labels[c.motion_id] for c in conditions]
         emb = evaluator.embed_motions(run_generation(model, conditions, None, seed=5))
         nearest = [actions[i] for i in ((emb[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)]
@@ -156,7 +189,7 @@ def actions_report(args) -> dict:
         result["sets"][speech_set] = {"overall": float(np.mean([t == p for t, p in zip(truth, nearest)])),
                                       "per_action": {a: (float(np.mean(v)), len(v)) for a, v in per_action.items()}}
     if args.reference:
-        conds = load_conditions(args.conditions, args.sets.split(",")[0])[: args.limit or None]
+        conds = spread_subset(load_conditions(args.conditions, args.sets.split(",")[0]), args.limit)
         emb = evaluator.embed_motions(gt_motions(args.motion, conds))
         nearest = [actions[i] for i in ((emb[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)]
         result["real_motion_accuracy"] = float(np.mean([labels[c.motion_id] == p for c, p in zip(conds, nearest)]))
@@ -179,9 +212,12 @@ def main(argv=None) -> None:
     r = sub.add_parser("rvq")
     r.add_argument("--motion", required=True)
     r.add_argument("--rvq-run", default="runs/rvq")
+    r.add_argument("--limit", type=int, default=0, help="evaluate an evenly spaced subset of this many clips")
     for name in ("generation", "actions"):
         g = sub.add_parser(name)
-        g.add_argument("--model", required=True)
+        g.add_argument("--model", default=None, help="model file (or --rvq-run + --generator-run)")
+        g.add_argument("--rvq-run", default=None)
+        g.add_argument("--generator-run", default=None)
         g.add_argument("--motion", required=True)
         g.add_argument("--conditions", required=True, help="speech:ROOT, text-oral:ROOT or text-original:JSON")
         g.add_argument("--evaluator", default="runs/evaluator")
@@ -192,6 +228,7 @@ def main(argv=None) -> None:
     gen.add_argument("--replications", type=int, default=20)
     gen.add_argument("--mm-conditions", type=int, default=32)
     gen.add_argument("--mm-repeats", type=int, default=30)
+    gen.add_argument("--base-only", action="store_true", help="decode base codes only (no residual layers)")
     act = sub.choices["actions"]
     act.add_argument("--sets", default="test,test_festival,test_10db")
     act.add_argument("--reference", action="store_true", help="also score the real test motions")

@@ -125,12 +125,12 @@ class RunDir:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        keys = [k for k in self.history[0] if k != "step"]
+        keys = list(dict.fromkeys(k for h in self.history for k in h if k != "step"))
         fig, axes = plt.subplots(len(keys), 1, figsize=(7, 2.2 * len(keys)), squeeze=False)
-        steps = [h["step"] for h in self.history]
         for ax, key in zip(axes[:, 0], keys):
-            values = [h.get(key, float("nan")) for h in self.history]
-            ax.plot(steps, values, lw=0.8)
+            points = [(h["step"], h[key]) for h in self.history if key in h]
+            values = [v for _, v in points]
+            ax.plot([s for s, _ in points], values, lw=0.8, marker="." if len(points) < 40 else None)
             ax.set_ylabel(key)
             ax.grid(alpha=0.3)
             if key.startswith("loss") and min(values) > 0:
