@@ -46,7 +46,11 @@ def rel(path: pathlib.Path | str) -> str:
         return str(path)
 
 
-def run_json(command: list[str], cwd: pathlib.Path = ROOT) -> dict:
+LOADS: list[tuple[str, float]] = []  # (step, 1-minute load average when it started)
+
+
+def run_json(label: str, command: list[str], cwd: pathlib.Path = ROOT) -> dict:
+    LOADS.append((label, os.getloadavg()[0]))
     log(" ".join(rel(c) if c.startswith("/") else c for c in command))
     out = subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -181,24 +185,25 @@ def main(argv=None) -> None:
         results["engine_bench"] = subprocess.run([str(release / "kinevox-engine-bench")], cwd=ROOT, check=True,
                                                  capture_output=True, text=True).stdout
     common = ["--frames", str(FRAMES), "--threads", "2"]
-    results["swift"] = run_json([str(release / "kinevox"), "bench", "--model", str(bundled), "--audio", *wavs,
+    results["swift"] = run_json("swift", [str(release / "kinevox"), "bench", "--model", str(bundled), "--audio", *wavs,
                                  "--iterations", str(n["swift"]), "--json", *common])
     for key, extra in (("swift_1thread", ["--threads", "1"]), ("swift_2workers", ["--threads", "1", "--workers", "2"])):
-        results[key] = run_json([str(release / "kinevox"), "bench", "--model", str(bundled), "--audio", *wavs,
+        results[key] = run_json(key.replace("_", " "), [str(release / "kinevox"), "bench", "--model", str(bundled), "--audio", *wavs,
                                  "--iterations", str(max(2, n["swift"] // 2)), "--json", "--frames", str(FRAMES), *extra])
     results["perf"] = perf_profile(release / "kinevox", bundled, wavs[0])
-    results["python"] = run_json(python + ["kinevox_train.bench.compare", "--model", str(bundled), "--audio", *wavs,
+    results["python"] = run_json("pytorch + ort", python + ["kinevox_train.bench.compare", "--model", str(bundled), "--audio", *wavs,
                                            "--iterations", str(n["python"]), "--onnx-dir", str(CACHE / "onnx"), *common],
                                  cwd=TRAINING)
-    results["paper"] = run_json([str(release / "kinevox"), "bench", "--model", str(paper), "--audio", *wavs,
+    results["paper"] = run_json("paper-sized", [str(release / "kinevox"), "bench", "--model", str(paper), "--audio", *wavs,
                                  "--iterations", str(n["paper"]), "--warmup", "1", "--json", *common])
-    results["cascade"] = run_json(python + ["kinevox_train.bench.cascade", "--audio", *wavs,
+    results["cascade"] = run_json("cascade", python + ["kinevox_train.bench.cascade", "--audio", *wavs,
                                             "--iterations", str(n["cascade"]), *common], cwd=TRAINING)
-    results["daemon"] = run_json(python + ["kinevox_train.bench.daemon_latency", "--binary", str(release / "kinevoxd"),
+    results["daemon"] = run_json("kinevoxd", python + ["kinevox_train.bench.daemon_latency", "--binary", str(release / "kinevoxd"),
                                            "--model", str(bundled), "--audio", *wavs, "--uploads", str(n["uploads"]),
                                            "--listen-utterances", str(n["listen"]), "--idle-seconds", str(n["idle"])],
                                  cwd=TRAINING)
     results["load_after"] = os.getloadavg()
+    results["loads"] = LOADS
     results["seconds"] = time.time() - started
     (CACHE / "results.json").write_text(json.dumps(results, indent=1))
     from .report_markdown import write_report

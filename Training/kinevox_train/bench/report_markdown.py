@@ -188,6 +188,8 @@ def write_report(results: dict, out: pathlib.Path) -> None:
         f"| CPU | {m['cpu']} |", f"| memory | {m['memory']} |", f"| OS | {m['os']} |",
         f"| load average (1/5/15 min) | before {' / '.join(f'{x:.2f}' for x in m['load'])}, "
         f"after {' / '.join(f'{x:.2f}' for x in results['load_after'])} |",
+        "| 1-minute load average as each step started | "
+        + ", ".join(f"{step} {load:.2f}" for step, load in results.get("loads", [])) + " |",
         f"| Swift | {m['swift']} |", f"| OpenBLAS (Debian, pthread) | {m['openblas']} |",
         f"| Python / PyTorch / ONNX Runtime / pocketsphinx | {m['python']} / {m['torch']} / {m['onnxruntime']} / {m['pocketsphinx']} |",
         "",
