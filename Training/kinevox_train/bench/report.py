@@ -187,9 +187,11 @@ def main(argv=None) -> None:
     common = ["--frames", str(FRAMES), "--threads", "2"]
     results["swift"] = run_json("swift", [str(release / "kinevox"), "bench", "--model", str(bundled), "--audio", *wavs,
                                  "--iterations", str(n["swift"]), "--json", *common])
-    for key, extra in (("swift_1thread", ["--threads", "1"]), ("swift_2workers", ["--threads", "1", "--workers", "2"])):
+    for key, extra in (("swift_1thread", ["--frames", str(FRAMES), "--threads", "1"]),
+                       ("swift_2workers", ["--frames", str(FRAMES), "--threads", "1", "--workers", "2"]),
+                       ("swift_estimated", ["--threads", "2"])):
         results[key] = run_json(key.replace("_", " "), [str(release / "kinevox"), "bench", "--model", str(bundled), "--audio", *wavs,
-                                 "--iterations", str(max(2, n["swift"] // 2)), "--json", "--frames", str(FRAMES), *extra])
+                                 "--iterations", str(max(2, n["swift"] // 2)), "--json", *extra])
     results["perf"] = perf_profile(release / "kinevox", bundled, wavs[0])
     results["python"] = run_json("pytorch + ort", python + ["kinevox_train.bench.compare", "--model", str(bundled), "--audio", *wavs,
                                            "--iterations", str(n["python"]), "--onnx-dir", str(CACHE / "onnx"), *common],

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 
+FRAMES_FIXED = 60  # report.FRAMES
 STAGE_NAMES = {"frontend": "front end", "audio_encoder": "audio encoder", "generator": "generator",
                "decoder": "decoder"}
 
@@ -21,7 +22,8 @@ def _engine_rows(results: dict, variants: bool = False) -> list[tuple[str, dict]
     rows = [("Kinevox (Swift engine, OpenBLAS)", results["swift"])]
     if variants:
         rows += [(name, results[key]) for key, name in (("swift_1thread", "Kinevox, 1 thread"),
-                                                        ("swift_2workers", "Kinevox, 2 workers × 1 thread"))
+                                                        ("swift_2workers", "Kinevox, 2 workers × 1 thread"),
+                                                        ("swift_estimated", "Kinevox, 2 threads, length from the estimator"))
                  if key in results]
     for key in ("torch", "ort"):
         if key in results["python"]:
@@ -228,11 +230,13 @@ def write_report(results: dict, out: pathlib.Path) -> None:
     for name, r in _engine_rows(results, variants=True):
         for u in r["utterances"]:
             s = u["stages_ms"]
-            lines.append(f"| {name} | {u['audio_s']:.0f} s | {_ms(u['latency_ms']['p50'])} | {_ms(u['latency_ms']['p99'])} | "
+            shown = name if u.get("motion_frames", FRAMES_FIXED) == FRAMES_FIXED else f"{name} ({u['motion_frames']} frames)"
+            lines.append(f"| {shown} | {u['audio_s']:.0f} s | {_ms(u['latency_ms']['p50'])} | {_ms(u['latency_ms']['p99'])} | "
                          + " | ".join(_ms(s[k]) for k in STAGE_NAMES) + f" | {u['samples_per_s']:.2f} |")
         lines.append(f"| {name} | **both** | {_ms(r['latency_ms']['p50'])} | {_ms(r['latency_ms']['p99'])} | "
                      + " | ".join(_ms(r["stages_ms"][k]) for k in STAGE_NAMES) + f" | **{r['samples_per_s']:.2f}** |")
-    lines += ["", "Stage times are means in ms. \"2 workers × 1 thread\" runs two utterances at once, each on its own "
+    lines += ["", "Stage times are means in ms. \"length from the estimator\" lets the trained length estimator choose "
+              "the motion length (as kinevoxd does) instead of the fixed 60 frames. \"2 workers × 1 thread\" runs two utterances at once, each on its own "
               "inference thread with its own copy of the model and one BLAS thread (throughput mode; its latencies "
               "are per utterance while sharing the cores). Speed-up of the Swift engine (samples/s ratio, one "
               "utterance at a time, 2 threads, against the same for the others): "
