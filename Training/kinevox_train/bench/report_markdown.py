@@ -7,7 +7,8 @@ import re
 
 import numpy as np
 
-FRAMES_FIXED = 60  # report.FRAMES
+from .report import FRAMES as FRAMES_FIXED
+
 STAGE_NAMES = {"frontend": "front end", "audio_encoder": "audio encoder", "generator": "generator",
                "decoder": "decoder"}
 
