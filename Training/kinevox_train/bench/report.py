@@ -207,6 +207,7 @@ def main(argv=None) -> None:
     results["load_after"] = os.getloadavg()
     results["loads"] = LOADS
     results["seconds"] = time.time() - started
+    results["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
     (CACHE / "results.json").write_text(json.dumps(results, indent=1))
     from .report_markdown import write_report
     write_report(results, pathlib.Path(args.out))
