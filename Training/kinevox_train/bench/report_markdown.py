@@ -399,10 +399,19 @@ def where_time_goes(results: dict) -> list[str]:
                   "at end of speech (deferred: it needs capture and server API changes)."]
     if results.get("perf"):
         lines += ["", "`perf record -F 999` of `kinevox bench` on the 3 s instruction (8 passes, 2 threads; all threads "
-                  "of the process, symbols above 1.5 %):", "", "```", results["perf"], "```",
-                  "Cycles in `sched_yield`/`__schedule` are OpenBLAS's second thread spinning between GEMMs (its "
-                  "threads busy-wait for work); they do not slow the inference thread on an idle machine, but they "
-                  "are CPU the other processes do not get while an utterance is generated."]
+                  "of the process, symbols above 1.5 %):", "", "```", results["perf"], "```"]
+        perf = results["perf"]
+        notes = []
+        if "sched_yield" in perf or "__schedule" in perf:
+            notes.append("cycles in `sched_yield`/`__schedule` are OpenBLAS's second thread spinning between GEMMs "
+                         "(its threads busy-wait for work)")
+        if "exc_page_fault" in perf or "clear_page" in perf:
+            notes.append("page faults (`exc_page_fault`, `clear_page_erms`) are fresh memory touched on every "
+                         "utterance (the front end's per-call stream and arena)")
+        if "extendhfsf2" in perf:
+            notes.append("`__extendhfsf2` is the fp16 → fp32 widening of the weights at model load (part of the run)")
+        if notes:
+            lines.append("In this profile: " + "; ".join(notes) + ".")
     allocations = swift.get("stage_allocations")
     if allocations:
         lines += ["", "Heap allocations of one generation after warm-up, stage by stage (first instruction, counted with "
