@@ -406,8 +406,8 @@ def where_time_goes(results: dict) -> list[str]:
             notes.append("cycles in `sched_yield`/`__schedule` are OpenBLAS's second thread spinning between GEMMs "
                          "(its threads busy-wait for work)")
         if "exc_page_fault" in perf or "clear_page" in perf:
-            notes.append("page faults (`exc_page_fault`, `clear_page_erms`) are fresh memory touched on every "
-                         "utterance (the front end's per-call stream and arena)")
+            notes.append("page faults (`exc_page_fault`, `clear_page_erms`) are fresh memory being touched, at load "
+                         "and during inference (e.g. the front end's new stream and arena per call)")
         if "extendhfsf2" in perf:
             notes.append("`__extendhfsf2` is the fp16 → fp32 widening of the weights at model load (part of the run)")
         if notes:
