@@ -60,8 +60,11 @@ run: build-release
 dataset: system-deps venv
 	cd Training && ../$(PY) -m kinevox_train.data.build --cache $(or $(CACHE),cache)
 
+## Benchmarks (not part of `make test`; ~5-10 min): engine layers vs sgemm, the pipeline in Swift vs PyTorch eager
+## vs ONNX Runtime, the paper-sized model, the cascaded pocketsphinx baseline, kinevoxd latency/idle/RSS.
+## Writes docs/benchmarks.md and docs/benchmarks-latency.png. Run it on an otherwise idle machine.
 bench: build-release venv
-	.build/release/kinevox bench --report docs/benchmarks.md
+	cd Training && ../$(PY) -m kinevox_train.bench.report
 
 ## FHS install (PREFIX=/usr/local by default; DESTDIR for staging): binaries, bundled model, viewer, the
 ## config under /etc/kinevox (kept if present), the systemd unit with ExecStart pointing into PREFIX.

@@ -47,11 +47,12 @@ let package = Package(
         .target(name: "CAllocationCounter"),
         .executableTarget(name: "kinevox-engine-bench", dependencies: ["KinevoxEngine", "CAllocationCounter"],
                           linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]),
+        // `kinevox bench` counts heap allocations per utterance with CAllocationCounter (see kinevox-engine-bench).
         .executableTarget(name: "kinevox", dependencies: [
-            "KinevoxCapture", "KinevoxSpeech", "KinevoxMotion", "KinevoxModel", "KinevoxServer",
+            "KinevoxCapture", "KinevoxSpeech", "KinevoxMotion", "KinevoxModel", "KinevoxServer", "CAllocationCounter",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]),
         // Load benchmark of the stream server (docs/server.md): swift run -c release kinevox-loadbench
         .executableTarget(name: "kinevox-loadbench", dependencies: ["KinevoxServer"]),
 

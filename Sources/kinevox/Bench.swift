@@ -1,10 +1,349 @@
 import ArgumentParser
+import CAllocationCounter
+import Foundation
+import KinevoxEngine
+import KinevoxModel
 
-/// `kinevox bench` (see docs/interfaces in README). Filled in by its module's work.
+/// `kinevox bench` (docs: interfaces, CLI): times the whole pipeline (front end → audio encoder → generator →
+/// decoder) on the given or the bundled sample utterances, one after another on one inference thread with
+/// `--threads` BLAS threads, after warm-up. Prints a table, or one JSON object with `--json`.
+/// Exit status 2 for bad usage or unreadable audio, 1 for any other failure, the cause as one line on stderr.
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Not available yet.")
+    static let configuration = CommandConfiguration(
+        abstract: "Time the audio → motion pipeline (samples/s, latency percentiles, stages, memory).")
+
+    @Option(help: "Model file (.safetensors); default: the bundled model.")
+    var model: String?
+
+    @Option(parsing: .upToNextOption, help: "WAV files to time; default: bundled spoken samples of 3 s and 6 s (espeak-ng).")
+    var audio: [String] = []
+
+    @Option(help: "Timed passes over all utterances (after warm-up).")
+    var iterations: Int = 10
+
+    @Option(help: "Untimed passes first (plan scratch memory, warm caches).")
+    var warmup: Int = 2
+
+    @Option(help: "CPU threads for inference.")
+    var threads: Int = 2
+
+    @Option(help: "Utterances in flight at once, each on its own inference thread with its own copy of the model (throughput mode; use --threads 1).")
+    var workers: Int = 1
+
+    @Option(help: "Fix the motion length in frames (20 fps) for comparable runs; default: the length estimator's choice.")
+    var frames: Int?
+
+    @Option(help: "Sampling seed of the first generation (each later one adds 1).")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1–256") }
+        guard (1...100_000).contains(iterations) else { throw ValidationError("--iterations must be 1–100000") }
+        guard (0...1000).contains(warmup) else { throw ValidationError("--warmup must be 0–1000") }
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1–64") }
+        if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
+    }
 
     func run() throws {
-        throw ValidationError("kinevox bench is not available in this build yet")
+        do {
+            let report = try measure()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+            } else {
+                print(report.table)
+            }
+        } catch {
+            let failure = error as? BenchFailure ?? BenchFailure(status: 1, message: "\(error)")
+            FileHandle.standardError.write(Data("kinevox bench: \(failure.message.replacingOccurrences(of: "\n", with: " "))\n".utf8))
+            throw ExitCode(failure.status)
+        }
+    }
+
+    private func measure() throws -> BenchReport {
+        let utterances = audio.isEmpty ? try BenchSamples.bundled() : try BenchSamples.load(paths: audio)
+        let bundled = BundledFile.defaultModel
+        let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
+        BLAS.setThreadCount(threads)
+        let loadStarted = ProcessInfo.processInfo.systemUptime
+        let benchWorkers = try (0 ..< workers).map { index in
+            try BenchWorker(modelPath: modelPath, utterances: utterances, frames: frames, seed: seed &+ UInt64(index) &* 1_000_003,
+                            countAllocations: workers == 1)
+        }
+        let loadSeconds = (ProcessInfo.processInfo.systemUptime - loadStarted) / Double(workers)
+        for worker in benchWorkers { try worker.run(passes: warmup) }
+        for worker in benchWorkers { worker.runs = utterances.map { BenchRun(utterance: $0) } }
+
+        let cpuBefore = ProcessCPU.seconds()
+        let started = ProcessInfo.processInfo.systemUptime
+        if workers == 1 {
+            try benchWorkers[0].run(passes: iterations)
+        } else {
+            let group = DispatchGroup()
+            let failures = FailureList()
+            for worker in benchWorkers {
+                group.enter()
+                let thread = Thread {
+                    do { try worker.run(passes: iterations) } catch { failures.append(error) }
+                    group.leave()
+                }
+                thread.stackSize = 8 << 20
+                thread.start()
+            }
+            group.wait()
+            if let failure = failures.first { throw failure }
+        }
+        let wall = ProcessInfo.processInfo.systemUptime - started
+        let cpu = ProcessCPU.seconds() - cpuBefore
+        var runs = benchWorkers[0].runs
+        for worker in benchWorkers.dropFirst() {
+            for index in runs.indices {
+                runs[index].timings += worker.runs[index].timings
+                runs[index].allocations += worker.runs[index].allocations
+            }
+        }
+        var report = BenchReport(model: modelPath, threads: threads, workers: workers, iterations: iterations, warmup: warmup, fixedFrames: frames,
+                                 loadSeconds: loadSeconds, runs: runs, wallSeconds: wall, cpuSeconds: cpu)
+        report.frontendProbe = try utterances.compactMap {
+            try FrontEndProbe.measure(modelPath: modelPath, samples: $0.samples, repeats: 5)
+        }
+        report.stageAllocations = try StageAllocationProbe.measure(modelPath: modelPath, samples: utterances[0].samples, frames: frames)
+        return report
+    }
+}
+
+/// One inference thread's model and results. With several workers each has its own `InstructionModel`
+/// (not thread-safe) and runs on its own thread; heap allocations are counted only with one worker.
+final class BenchWorker {
+    let model: InstructionModel
+    let utterances: [BenchUtterance]
+    let frames: Int?
+    let countAllocations: Bool
+    var seed: UInt64
+    var runs: [BenchRun]
+
+    init(modelPath: String, utterances: [BenchUtterance], frames: Int?, seed: UInt64, countAllocations: Bool) throws {
+        do {
+            model = try InstructionModel(path: modelPath)
+        } catch {
+            let reason = "\(error)"
+            throw BenchFailure(status: 1, message: reason.contains(modelPath) ? reason : "model \(modelPath): \(reason)")
+        }
+        if let frames, frames > model.maxFrames {
+            throw BenchFailure(status: 2, message: "--frames \(frames) exceeds the model's longest motion (\(model.maxFrames) frames)")
+        }
+        self.utterances = utterances
+        self.frames = frames
+        self.seed = seed
+        self.countAllocations = countAllocations
+        runs = utterances.map { BenchRun(utterance: $0) }
+    }
+
+    /// Generates every utterance `passes` times, recording timings (and allocations).
+    func run(passes: Int) throws {
+        for _ in 0 ..< passes {
+            for index in runs.indices {
+                let allocationsBefore = kv_heap_allocation_count()
+                let result: InstructionResult
+                do {
+                    result = try model.generate(samples: runs[index].utterance.samples, seed: seed, frames: frames)
+                } catch {
+                    throw BenchFailure(status: 1, message: "\(runs[index].utterance.name): \(error)")
+                }
+                seed &+= 1
+                if countAllocations { runs[index].allocations.append(Int(kv_heap_allocation_count() - allocationsBefore)) }
+                runs[index].timings.append(result.timing)
+                runs[index].motionFrames = result.motion.frameCount
+            }
+        }
+    }
+}
+
+/// Errors thrown on worker threads, collected for the main thread.
+final class FailureList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [Error] = []
+    func append(_ error: Error) { lock.lock(); errors.append(error); lock.unlock() }
+    var first: Error? { lock.lock(); defer { lock.unlock() }; return errors.first }
+}
+
+/// The timed generations of one utterance.
+struct BenchRun {
+    let utterance: BenchUtterance
+    var timings: [InstructionTiming] = []
+    /// Heap allocations (malloc family, all threads) during each timed generation.
+    var allocations: [Int] = []
+    var motionFrames = 0
+}
+
+/// Percentiles of a list of milliseconds (linear interpolation between closest ranks).
+struct LatencySummary: Encodable {
+    let p50: Double, p90: Double, p99: Double, mean: Double, min: Double, max: Double
+
+    init(_ values: [Double]) {
+        let sorted = values.sorted()
+        func percentile(_ p: Double) -> Double {
+            guard sorted.count > 1 else { return sorted.first ?? 0 }
+            let rank = p / 100 * Double(sorted.count - 1)
+            let low = Int(rank.rounded(.down)), high = Swift.min(low + 1, sorted.count - 1)
+            return sorted[low] + (sorted[high] - sorted[low]) * (rank - Double(low))
+        }
+        p50 = percentile(50); p90 = percentile(90); p99 = percentile(99)
+        mean = sorted.isEmpty ? 0 : sorted.reduce(0, +) / Double(sorted.count)
+        min = sorted.first ?? 0; max = sorted.last ?? 0
+    }
+}
+
+/// Mean milliseconds per stage, by the stage names of logs and `/metrics`.
+func meanStages(_ timings: [InstructionTiming]) -> [String: Double] {
+    var sums: [String: Double] = [:]
+    for timing in timings { for (name, seconds) in timing.stages { sums[name, default: 0] += seconds * 1000 } }
+    return sums.mapValues { $0 / Double(Swift.max(1, timings.count)) }
+}
+
+/// What `kinevox bench --json` prints (snake_case keys; times in milliseconds).
+struct BenchReport: Encodable {
+    struct Utterance: Encodable {
+        let name: String
+        let audioSeconds: Double
+        let motionFrames: Int
+        let samplesPerS: Double
+        let latencyMs: LatencySummary
+        let stagesMs: [String: Double]
+        /// nil when not counted (several workers).
+        let heapAllocationsPerUtterance: Double?
+        let latenciesMs: [Double]
+
+        enum CodingKeys: String, CodingKey {
+            case name, audioSeconds = "audio_s", motionFrames = "motion_frames", samplesPerS = "samples_per_s",
+                 latencyMs = "latency_ms", stagesMs = "stages_ms",
+                 heapAllocationsPerUtterance = "heap_allocations_per_utterance", latenciesMs = "latencies_ms"
+        }
+    }
+
+    let model: String
+    let threads: Int
+    /// Utterances in flight at once (inference threads, each with its own model copy).
+    let workers: Int
+    let iterations: Int
+    let warmup: Int
+    let fixedFrames: Int?
+    let loadMs: Double
+    let samplesPerS: Double
+    let latencyMs: LatencySummary
+    let stagesMs: [String: Double]
+    /// Heap allocations (malloc family, all threads) per timed generation; nil with several workers.
+    let heapAllocationsPerUtterance: Double?
+    /// CPU seconds of the whole process per wall second while timing (2.0 = two cores busy).
+    let cpuCoresBusy: Double
+    let rssMb: Double
+    let peakRssMb: Double
+    let utterances: [Utterance]
+    /// Per utterance: the speech_embedding CNN per window (shipped) vs once over the whole mel map.
+    var frontendProbe: [FrontEndProbe] = []
+    /// Heap allocations per stage of one generation of the first utterance (after warm-up).
+    var stageAllocations: StageAllocationProbe?
+
+    enum CodingKeys: String, CodingKey {
+        case model, threads, workers, iterations, warmup, fixedFrames = "fixed_frames", loadMs = "load_ms",
+             samplesPerS = "samples_per_s", latencyMs = "latency_ms", stagesMs = "stages_ms",
+             heapAllocationsPerUtterance = "heap_allocations_per_utterance", cpuCoresBusy = "cpu_cores_busy",
+             rssMb = "rss_mb", peakRssMb = "peak_rss_mb", utterances, frontendProbe = "frontend_probe",
+             stageAllocations = "stage_allocations"
+    }
+
+    init(model: String, threads: Int, workers: Int, iterations: Int, warmup: Int, fixedFrames: Int?, loadSeconds: Double,
+         runs: [BenchRun], wallSeconds: Double, cpuSeconds: Double) {
+        self.model = model
+        self.threads = threads
+        self.workers = workers
+        self.iterations = iterations
+        self.warmup = warmup
+        self.fixedFrames = fixedFrames
+        loadMs = loadSeconds * 1000
+        let all = runs.flatMap(\.timings)
+        samplesPerS = Double(all.count) / wallSeconds
+        latencyMs = LatencySummary(all.map { $0.total * 1000 })
+        stagesMs = meanStages(all)
+        let allocations = runs.flatMap(\.allocations)
+        heapAllocationsPerUtterance = allocations.isEmpty ? nil : Double(allocations.reduce(0, +)) / Double(allocations.count)
+        cpuCoresBusy = cpuSeconds / wallSeconds
+        let memory = ProcessMemory.read()
+        rssMb = memory.rssMb
+        peakRssMb = memory.peakRssMb
+        utterances = runs.map { run in
+            let totals = run.timings.map { $0.total * 1000 }
+            return Utterance(name: run.utterance.name, audioSeconds: run.utterance.seconds, motionFrames: run.motionFrames,
+                             samplesPerS: Double(totals.count) / (totals.reduce(0, +) / 1000),
+                             latencyMs: LatencySummary(totals), stagesMs: meanStages(run.timings),
+                             heapAllocationsPerUtterance: run.allocations.isEmpty ? nil
+                                 : Double(run.allocations.reduce(0, +)) / Double(run.allocations.count),
+                             latenciesMs: totals)
+        }
+    }
+
+    /// The human-readable form.
+    var table: String {
+        func cell(_ text: String, _ width: Int) -> String {
+            text.count >= width ? String(text.prefix(width)) : String(repeating: " ", count: width - text.count) + text
+        }
+        func row(_ name: String, _ cells: [String]) -> String {
+            let label = name.count >= 44 ? String(name.prefix(44)) : name + String(repeating: " ", count: 44 - name.count)
+            return label + cells.map { cell($0, 10) }.joined()
+        }
+        let stageNames = ["frontend", "audio_encoder", "generator", "decoder"]
+        var lines = ["model \(model), \(workers) worker(s) × \(threads) BLAS thread(s), \(iterations) timed pass(es) after \(warmup) warm-up, "
+                     + (fixedFrames.map { "motion fixed at \($0) frames" } ?? "motion length from the estimator")]
+        lines.append(row("utterance", ["frames", "p50 ms", "p99 ms", "frontend", "encoder", "generator", "decoder", "allocs"]))
+        for u in utterances {
+            let stages = stageNames.map { String(format: "%.2f", u.stagesMs[$0] ?? 0) }
+            lines.append(row(u.name, ["\(u.motionFrames)", String(format: "%.1f", u.latencyMs.p50), String(format: "%.1f", u.latencyMs.p99)]
+                             + stages + [u.heapAllocationsPerUtterance.map { String(format: "%.0f", $0) } ?? "-"]))
+        }
+        for probe in frontendProbe {
+            lines.append(String(format: "front end, %.0f s: %.1f ms as shipped (CNN per window); CNN once over the whole mel map %.1f ms (max |diff| %.1e); %d heap allocations per front-end call",
+                                probe.audioSeconds, probe.perWindowMs, probe.wholeMapCnnMs, probe.maxAbsDifference, probe.perWindowAllocations))
+        }
+        if let a = stageAllocations {
+            lines.append("heap allocations by stage (first utterance): front end \(a.frontend), audio encoder \(a.audioEncoder), "
+                         + "generator \(a.generator), decoder \(a.decoder)")
+        }
+        lines.append(String(format: "all: %.2f samples/s, latency p50 %.1f ms, p99 %.1f ms; %.2f cores busy; RSS %.1f MB (peak %.1f MB); ",
+                            samplesPerS, latencyMs.p50, latencyMs.p99, cpuCoresBusy, rssMb, peakRssMb)
+                     + (heapAllocationsPerUtterance.map { String(format: "%.0f heap allocations per utterance", $0) }
+                        ?? "heap allocations not counted with several workers"))
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// User + system CPU seconds of this process (all threads).
+enum ProcessCPU {
+    static func seconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
+
+/// Resident memory of this process from /proc/self/status, in MB (10^6 bytes).
+struct ProcessMemory {
+    var rssMb = 0.0
+    var peakRssMb = 0.0
+
+    static func read() -> ProcessMemory {
+        var memory = ProcessMemory()
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return memory }
+        for line in status.split(separator: "\n") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count >= 2, let kib = Double(fields[1]) else { continue }
+            if fields[0] == "VmRSS:" { memory.rssMb = kib * 1024 / 1e6 }
+            if fields[0] == "VmHWM:" { memory.peakRssMb = kib * 1024 / 1e6 }
+        }
+        return memory
     }
 }
