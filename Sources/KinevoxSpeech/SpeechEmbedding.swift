@@ -111,9 +111,21 @@ public final class EmbeddingNet {
             pools[index] = MaxPool2d(kernelSize: (size[0], size[1]))
         }
         self.pools = pools
+        // Whole-map evaluation (see `SpeechEmbedding.embeddings(of:arena:)`) needs one output frame per window and
+        // the time pools' strides to multiply to the window stride; the converted speech_embedding satisfies both.
+        var frames = config.windowFrames, stride = 1
+        for (i, kernel) in config.convKernels.enumerated() {
+            frames -= kernel[0] - 1
+            if let size = config.pools[String(i)] { frames = frames >= size[0] ? frames / size[0] : 0; stride *= size[0] }
+        }
+        guard frames == 1, stride == config.windowStride else {
+            throw SpeechModelError.invalidConfig(section: "frontend", reason: "the CNN maps a \(config.windowFrames)-frame window to \(frames) frames with time stride \(stride); it must map it to 1 frame with stride window_stride = \(config.windowStride)", path: path)
+        }
     }
 
-    /// Embeds `windows` [B, windowFrames, nMels] (final mel values) into `output` [B, embeddingDim].
+    /// Embeds `windows` [B, frames, nMels] (final mel values) into `output`: [B, embeddingDim] for windows of
+    /// windowFrames frames; channel-major [embeddingDim, T] for one map of windowFrames + (T − 1)·windowStride
+    /// frames, whose column t is the embedding of the window starting at frame t·windowStride.
     public func forward(_ windows: TensorView, into output: TensorView, arena: ScratchArena) {
         let mark = arena.mark()
         var x = windows.reshaped(Shape(windows.shape[0], 1, windows.shape[1], windows.shape[2]))
@@ -154,18 +166,43 @@ public final class SpeechEmbedding {
     /// A new incremental computation for one utterance.
     public func makeStream() -> SpeechEmbeddingStream { SpeechEmbeddingStream(model: self) }
 
-    /// Embeddings of a whole utterance ([T, 96], T ≥ 1); identical to streaming it in any chunks.
-    public func embeddings(of samples: [Float]) -> FeatureSequence {
-        let stream = makeStream()
-        stream.append(samples)
-        return stream.finish()
+    /// Embeddings of a whole utterance ([T, 96], T ≥ 1), with `arena` as scratch (nothing of it is kept).
+    /// The CNN runs once over the whole mel map rather than once per overlapping window: every time convolution
+    /// is valid and the time pools step by the window stride, so column t of the map's output is window t's
+    /// embedding (same values as `SpeechEmbeddingStream` up to float summation order, ~1e-5).
+    public func embeddings(of samples: [Float], arena: ScratchArena = ScratchArena()) -> FeatureSequence {
+        let mark = arena.mark()
+        defer { arena.release(to: mark) }
+        let count = Swift.max(samples.count, config.minimumSamples)
+        let audio = arena.allocate(count: count)
+        for i in 0 ..< samples.count { audio[i] = samples[i] * config.inputScale }
+        (audio + samples.count).update(repeating: 0, count: count - samples.count)
+        let mels = config.nMels, dim = config.embeddingDim
+        let frames = (count - config.nFft) / config.hopLength + 1
+        let windows = (frames - config.windowFrames) / config.windowStride + 1
+        let melMap = arena.allocate(count: frames * mels)
+        melspectrogram.decibels(audio, frames: frames, into: melMap, arena: arena)
+        // The dB floor is the loudest value of the whole utterance (every frame, windowed or not) − top_db.
+        var loudest = -Float.infinity
+        for i in 0 ..< frames * mels { loudest = Swift.max(loudest, melMap[i]) }
+        let floor = loudest - config.topDb
+        for i in 0 ..< frames * mels { melMap[i] = Swift.max(melMap[i], floor) * config.melScale + config.melOffset }
+        let usedFrames = config.windowFrames + (windows - 1) * config.windowStride
+        let channelMajor = arena.tensor(Shape(dim, windows))
+        embedding.forward(TensorView(data: melMap, shape: Shape(1, usedFrames, mels)), into: channelMajor, arena: arena)
+        var values = [Float](repeating: 0, count: windows * dim)
+        for t in 0 ..< windows {
+            for c in 0 ..< dim { values[t * dim + c] = channelMajor.data[c * windows + t] }
+        }
+        return FeatureSequence(frames: windows, dim: dim, values: values)
     }
 }
 
 /// One utterance's speech_embedding computed while it arrives: `append` turns new samples into mel frames
 /// and every completed 76-frame window (stride 8) into an embedding, so `finish()` at end of speech only
 /// has the tail left. The dB floor (utterance max − 80 dB) can rise as louder audio arrives; windows whose
-/// values it changes are recomputed, so the result equals the batch result exactly.
+/// values it changes are recomputed, so the result equals per-window evaluation with the final floor (and the
+/// whole-map batch `SpeechEmbedding.embeddings(of:)` within float summation order).
 /// Not thread-safe: one stream per thread.
 public final class SpeechEmbeddingStream {
     let model: SpeechEmbedding

@@ -14,7 +14,7 @@ public protocol SpeechFrontEnd: AnyObject {
 extension SpeechEmbedding: SpeechFrontEnd {
     public var featureDim: Int { config.embeddingDim }
     public var frameMilliseconds: Double { Double(config.windowStride * config.hopLength) * 1000 / Double(config.sampleRate) }
-    public func features(of samples: [Float], arena: ScratchArena) -> FeatureSequence { embeddings(of: samples) }
+    public func features(of samples: [Float], arena: ScratchArena) -> FeatureSequence { embeddings(of: samples, arena: arena) }
 }
 
 extension WavLM: SpeechFrontEnd {

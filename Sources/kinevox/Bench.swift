@@ -108,9 +108,6 @@ struct Bench: ParsableCommand {
         }
         var report = BenchReport(model: modelPath, threads: threads, workers: workers, iterations: iterations, warmup: warmup, fixedFrames: frames,
                                  loadSeconds: loadSeconds, runs: runs, wallSeconds: wall, cpuSeconds: cpu)
-        report.frontendProbe = try utterances.compactMap {
-            try FrontEndProbe.measure(modelPath: modelPath, samples: $0.samples, repeats: 5)
-        }
         report.stageAllocations = try StageAllocationProbe.measure(modelPath: modelPath, samples: utterances[0].samples, frames: frames)
         return report
     }
@@ -243,8 +240,6 @@ struct BenchReport: Encodable {
     let rssMb: Double
     let peakRssMb: Double
     let utterances: [Utterance]
-    /// Per utterance: the speech_embedding CNN per window (shipped) vs once over the whole mel map.
-    var frontendProbe: [FrontEndProbe] = []
     /// Heap allocations per stage of one generation of the first utterance (after warm-up).
     var stageAllocations: StageAllocationProbe?
 
@@ -252,7 +247,7 @@ struct BenchReport: Encodable {
         case model, threads, workers, iterations, warmup, fixedFrames = "fixed_frames", loadMs = "load_ms",
              samplesPerS = "samples_per_s", latencyMs = "latency_ms", stagesMs = "stages_ms",
              heapAllocationsPerUtterance = "heap_allocations_per_utterance", cpuCoresBusy = "cpu_cores_busy",
-             rssMb = "rss_mb", peakRssMb = "peak_rss_mb", utterances, frontendProbe = "frontend_probe",
+             rssMb = "rss_mb", peakRssMb = "peak_rss_mb", utterances,
              stageAllocations = "stage_allocations"
     }
 
@@ -303,10 +298,6 @@ struct BenchReport: Encodable {
             let stages = stageNames.map { String(format: "%.2f", u.stagesMs[$0] ?? 0) }
             lines.append(row(u.name, ["\(u.motionFrames)", String(format: "%.1f", u.latencyMs.p50), String(format: "%.1f", u.latencyMs.p99)]
                              + stages + [u.heapAllocationsPerUtterance.map { String(format: "%.0f", $0) } ?? "-"]))
-        }
-        for probe in frontendProbe {
-            lines.append(String(format: "front end, %.0f s: %.1f ms as shipped (CNN per window); CNN once over the whole mel map %.1f ms (max |diff| %.1e); %d heap allocations per front-end call",
-                                probe.audioSeconds, probe.perWindowMs, probe.wholeMapCnnMs, probe.maxAbsDifference, probe.perWindowAllocations))
         }
         if let a = stageAllocations {
             lines.append("heap allocations by stage (first utterance): front end \(a.frontend), audio encoder \(a.audioEncoder), "

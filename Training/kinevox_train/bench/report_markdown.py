@@ -382,21 +382,6 @@ def where_time_goes(results: dict) -> list[str]:
         lines += ["", "The generator's GEMMs are small (batch of 2 for guidance × (condition tokens + 15 motion tokens) "
                   "rows), so it runs far below the sgemm peak even where its layers keep up with raw sgemm at the same "
                   "shapes (engine bench); its MaskGIT steps and residual passes run one after another."]
-    probes = swift.get("frontend_probe", [])
-    if probes:
-        lines += ["", "The speech_embedding front end runs its 20-convolution CNN once per 76-frame window, but windows "
-                  "start every 8 frames; all time convolutions are valid and the time pools multiply to 8, so one pass "
-                  "over the whole mel map gives the same embeddings. `kinevox bench` measures both with the engine's "
-                  "own layers (`FrontEndProbe` in Sources/kinevox/BenchProbes.swift):", "",
-                  "| instruction | front end as shipped (ms) | CNN over the whole mel map (ms) | max abs difference | heap allocations per call (shipped) |",
-                  "|---|---|---|---|---|"]
-        for probe in probes:
-            lines.append(f"| {probe['audio_s']:.0f} s | {_ms(probe['per_window_ms'])} | {_ms(probe['whole_map_cnn_ms'])} | "
-                         f"{probe['max_abs_difference']:.1e} | {probe['per_window_allocations']} |")
-        lines += ["", "Requested from the speech module (notes/requests.md, 14:27 and 14:28): evaluate the CNN over the "
-                  "whole map, and keep one scratch arena per front end instead of a new stream and arena per call. "
-                  "The daemon was asked to feed the streaming front end during capture so that only the tail is left "
-                  "at end of speech (deferred: it needs capture and server API changes)."]
     if results.get("perf"):
         lines += ["", "`perf record -F 999` of `kinevox bench` on the 3 s instruction (8 passes, 2 threads; all threads "
                   "of the process, symbols above 1.5 %):", "", "```", results["perf"], "```"]
@@ -407,7 +392,7 @@ def where_time_goes(results: dict) -> list[str]:
                          "(its threads busy-wait for work)")
         if "exc_page_fault" in perf or "clear_page" in perf:
             notes.append("page faults (`exc_page_fault`, `clear_page_erms`) are fresh memory being touched, at load "
-                         "and during inference (e.g. the front end's new stream and arena per call)")
+                         "and during inference")
         if "extendhfsf2" in perf:
             notes.append("`__extendhfsf2` is the fp16 → fp32 widening of the weights at model load (part of the run)")
         if notes:
