@@ -64,22 +64,22 @@ public final class MelSpectrogram {
 
     /// Writes the dB mel frames (no floor yet) of `frames` frames of already-scaled audio starting at
     /// `samples` (frame f reads samples f·hop ..< f·hop + nFft) into `decibels` [frames, nMels].
-    /// Each frame is its own matrix product, so a frame's values never depend on how many frames are
-    /// computed together (streaming in any chunks gives bit-identical results).
+    /// All frames go through one matrix product (the DFT matrix is read once, not once per frame).
     func decibels(_ samples: UnsafePointer<Float>, frames: Int, into decibels: UnsafeMutablePointer<Float>, arena: ScratchArena) {
         let mark = arena.mark()
         let n = config.nFft, b = bins, mels = config.nMels
-        let spectrum = arena.allocate(count: 2 * b)
-        let power = arena.allocate(count: b)
-        let ln10 = Float(2.3025851)
+        let framed = arena.allocate(count: frames * n)
+        for f in 0 ..< frames { (framed + f * n).update(from: samples + f * config.hopLength, count: n) }
+        let spectrum = arena.allocate(count: frames * 2 * b)
+        BLAS.sgemm(transposeB: true, m: frames, n: 2 * b, k: n, a: framed, lda: n, b: dft.data, ldb: n, c: spectrum, ldc: 2 * b)
+        let power = arena.allocate(count: frames * b)
         for f in 0 ..< frames {
-            BLAS.sgemm(transposeB: true, m: 1, n: 2 * b, k: n, a: samples + f * config.hopLength, lda: n,
-                       b: dft.data, ldb: n, c: spectrum, ldc: 2 * b)
-            for k in 0 ..< b { power[k] = spectrum[k] * spectrum[k] + spectrum[b + k] * spectrum[b + k] }
-            let out = decibels + f * mels
-            BLAS.sgemm(m: 1, n: mels, k: b, a: power, lda: b, b: melFilters.data, ldb: mels, c: out, ldc: mels)
-            for i in 0 ..< mels { out[i] = logf(Swift.max(out[i], config.amin)) * 10 / ln10 }
+            let re = spectrum + f * 2 * b, im = re + b, out = power + f * b
+            for k in 0 ..< b { out[k] = re[k] * re[k] + im[k] * im[k] }
         }
+        BLAS.sgemm(m: frames, n: mels, k: b, a: power, lda: b, b: melFilters.data, ldb: mels, c: decibels, ldc: mels)
+        let ln10 = Float(2.3025851)
+        for i in 0 ..< frames * mels { decibels[i] = logf(Swift.max(decibels[i], config.amin)) * 10 / ln10 }
         arena.release(to: mark)
     }
 }
