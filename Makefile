@@ -1,7 +1,7 @@
 # Kinevox — the two commands a newcomer needs:
 #   make run    set up, build (release) and start kinevoxd on Config/kinevox.toml and the bundled model
 #   make test   set up, build and run every test (Swift, Python, systemd unit checks)
-# Others: make bench, make install, make dataset, make train.
+# Others: make bench, make install, make dataset.
 
 SHELL := /bin/bash
 VENV := .venv
