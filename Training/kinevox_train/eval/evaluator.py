@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import time
 
 import numpy as np
 import torch
@@ -161,7 +160,7 @@ def main(argv=None) -> None:
     run.write_config({"args": vars(args)})
     run.log(f"evaluator: {len(names)} clips, {len(vectors)} captions, {len(label_ids)} labels")
     warmup = common.default_warmup(args.steps, 200)
-    started = time.time()
+    budget = common.TimeBudget(args.max_minutes)
     bar = tqdm(total=args.steps, initial=step, desc="evaluator")
     model.train()
     while step < args.steps:
@@ -178,7 +177,7 @@ def main(argv=None) -> None:
         opt.step()
         step += 1
         bar.update(1)
-        out_of_time = args.max_minutes is not None and time.time() - started > 60 * args.max_minutes
+        out_of_time = budget.exhausted()
         if step % 25 == 0 or step == args.steps:
             run.record(step, loss=loss.item())
             run.log(f"step {step} loss {loss.item():.4f} scale {model.logit_scale.exp().item():.1f}")

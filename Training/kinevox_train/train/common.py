@@ -69,6 +69,23 @@ def default_warmup(total_steps: int, paper_warmup: int = 2000) -> int:
     return max(1, min(paper_warmup, total_steps // 10))
 
 
+class TimeBudget:
+    """A run's `--max-minutes`: when it is spent the loop checkpoints and stops (resuming continues)."""
+
+    def __init__(self, max_minutes: float | None):
+        self.max_minutes = max_minutes
+        self.started = time.time()
+
+    def minutes(self) -> float:
+        return (time.time() - self.started) / 60
+
+    def exhausted(self) -> bool:
+        return self.max_minutes is not None and self.minutes() > self.max_minutes
+
+    def stop_message(self, step: int) -> str:
+        return f"stopping at step {step} after {self.max_minutes} minutes (resume to continue)"
+
+
 class RunDir:
     """A stage's run folder: logging to train.log (+ stderr), checkpoints, loss history and its PNG."""
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import time
 
 import numpy as np
 import torch
@@ -215,7 +214,7 @@ def main(argv=None) -> None:
             total, parts = ddp(*(t.to(info.device) for t in batch))
         return total.float(), {k: float(v) for k, v in parts.items()}
 
-    started = time.time()
+    budget = common.TimeBudget(args.max_minutes)
     bar = tqdm(total=args.steps, initial=step, disable=not info.is_main, desc=args.stage)
     stage.train()
     while step < args.steps:
@@ -229,7 +228,7 @@ def main(argv=None) -> None:
         opt.step()
         step += 1
         bar.update(1)
-        out_of_time = args.max_minutes is not None and time.time() - started > 60 * args.max_minutes
+        out_of_time = budget.exhausted()
         if step % args.log_every == 0 or step == args.steps:
             values = {"loss": total.item(), **parts}
             if val and (step % args.save_every == 0 or step == args.steps or out_of_time):
@@ -256,10 +255,10 @@ def main(argv=None) -> None:
                       "step": step, "config": cfg.to_dict(),
                       **({"encoder_step": encoder_state["step"]} if encoder_state else {})})
         if out_of_time:
-            run.log(f"stopping at step {step} after {args.max_minutes} minutes (resume to continue)")
+            run.log(budget.stop_message(step))
             break
     bar.close()
-    run.log(f"done at step {step} in {(time.time() - started) / 60:.1f} min")
+    run.log(f"done at step {step} in {budget.minutes():.1f} min")
     common.cleanup_distributed()
 
 

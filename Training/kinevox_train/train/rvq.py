@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
 
 import numpy as np
 import torch
@@ -80,7 +79,7 @@ def main(argv=None) -> None:
     warmup = args.warmup if args.warmup is not None else common.default_warmup(args.steps)
     run.log(f"rvq: {sum(p.numel() for p in model.parameters())} params, {len(train.clips)} train clips, "
             f"warmup {warmup}, bf16 {args.bf16}")
-    started = time.time()
+    budget = common.TimeBudget(args.max_minutes)
     bar = tqdm(total=args.steps, initial=step, disable=not info.is_main, desc="rvq")
     model.train()
     while step < args.steps:
@@ -105,16 +104,16 @@ def main(argv=None) -> None:
             run.log(f"step {step} lr {opt.param_groups[0]['lr']:.2e} "
                     + " ".join(f"{k} {v:.4f}" for k, v in values.items())
                     + " usage " + ",".join(f"{u:.2f}" for u in usage))
-        out_of_time = args.max_minutes is not None and time.time() - started > 60 * args.max_minutes
+        out_of_time = budget.exhausted()
         if step % args.save_every == 0 or step == args.steps or out_of_time:
             run.save({"model": model.state_dict(), "ema": [l.ema_state() for l in model.quantizer.layers],
                       "optimizer": opt.state_dict(), "step": step, "config": cfg.to_dict(),
                       "mean": train.mean, "std": train.std})
         if out_of_time:
-            run.log(f"stopping at step {step} after {args.max_minutes} minutes (resume to continue)")
+            run.log(budget.stop_message(step))
             break
     bar.close()
-    run.log(f"done at step {step} in {(time.time() - started) / 60:.1f} min")
+    run.log(f"done at step {step} in {budget.minutes():.1f} min")
     common.cleanup_distributed()
 
 
