@@ -5,9 +5,11 @@ import KinevoxMotion
 /// message (motion.begin, frames, motion.end) to `emit` — normally `StreamServer.broadcast`, so all
 /// viewers see the same avatar at the same moment.
 ///
-/// A new clip starts where the avatar stands and faces (translated on the floor, rotated about Y)
-/// and cross-fades from the current pose over `blendFrames` frames; a new clip interrupts the one
-/// playing; when idle the avatar keeps its last pose. `play` and `pose` may be called from any
+/// A new clip starts at once: `play` wakes the clock thread, which sends its motion.begin and first
+/// frame right away and counts the following frame periods from that moment. It starts where the
+/// avatar stands and faces (translated on the floor, rotated about Y) and cross-fades from the current
+/// pose over `blendFrames` frames; a new clip interrupts the one playing; when idle the avatar keeps
+/// its last pose and the thread sleeps until the next clip. `play` and `pose` may be called from any
 /// thread; `emit` is called on the clock thread.
 public final class PlaybackClock: @unchecked Sendable {
     /// Frames of motion per second of motion time (the protocol's 20 fps).
@@ -18,8 +20,8 @@ public final class PlaybackClock: @unchecked Sendable {
     public let blendFrames: Int
 
     private let emit: (ServerMessage) -> Void
-    private let lock = NSLock()
-    private let wake = NSCondition()
+    /// Guards every property below and wakes the clock thread (new clip, stop).
+    private let state = NSCondition()
     private var pending: (clip: MotionClip, id: Int, closedAt: Double?)?
     private var playing: (frames: [[SIMD3<Float>]], id: Int, next: Int)?
     private var currentPose: [SIMD3<Float>]?
@@ -37,18 +39,22 @@ public final class PlaybackClock: @unchecked Sendable {
     }
 
     /// The avatar's current pose (last frame sent), nil before the first motion.
-    public var pose: [SIMD3<Float>]? { lock.withLock { currentPose } }
+    public var pose: [SIMD3<Float>]? { state.withLock { currentPose } }
 
-    /// Queues `clip` as motion `id`; it starts on the next tick, interrupting any motion playing.
+    /// Queues `clip` as motion `id` and wakes the clock thread, which starts it at once (its first
+    /// frame goes out without waiting for the next frame period), interrupting any motion playing.
     /// `closedAt` (seconds, `ProcessInfo.systemUptime`) is when its utterance closed, for the
     /// latency reported in motion.begin.
     public func play(_ clip: MotionClip, id: Int, utteranceClosedAt closedAt: Double? = nil) {
-        lock.withLock { pending = (clip, id, closedAt) }
+        state.withLock {
+            pending = (clip, id, closedAt)
+            state.signal()
+        }
     }
 
     /// Starts the clock thread.
     public func start() {
-        let shouldStart = lock.withLock { () -> Bool in
+        let shouldStart = state.withLock { () -> Bool in
             if running { return false }
             running = true
             return true
@@ -63,32 +69,50 @@ public final class PlaybackClock: @unchecked Sendable {
 
     /// Stops the clock thread and waits for it to finish its tick.
     public func stop() {
-        let wasRunning = lock.withLock { () -> Bool in
+        let wasRunning = state.withLock { () -> Bool in
             let r = running
             running = false
+            state.signal()
             return r
         }
         if wasRunning { stopped.wait() }
     }
 
+    /// Ticks at absolute deadlines one period apart while a clip plays; sleeps while idle; a clip
+    /// queued meanwhile ticks at once and re-phases the deadlines from that tick.
     private func run() {
         let period = 1.0 / (Double(fps) * speed)
         var deadline = ProcessInfo.processInfo.systemUptime
-        while lock.withLock({ running }) {
+        while waitForTick(until: deadline) {
+            let now = ProcessInfo.processInfo.systemUptime
+            if deadline > now || deadline < now - period { deadline = now }  // early (new clip) or after a stall: re-phase
             tick()
             deadline += period
-            let now = ProcessInfo.processInfo.systemUptime
-            if deadline < now - period { deadline = now }  // after a stall, do not burst to catch up
-            let wait = deadline - now
-            if wait > 0 { Thread.sleep(forTimeInterval: wait) }
         }
         stopped.signal()
+    }
+
+    /// Blocks until the next tick is due: `deadline` has passed while a clip plays, or a clip was queued.
+    /// Returns false once the clock is stopped.
+    private func waitForTick(until deadline: Double) -> Bool {
+        state.lock()
+        defer { state.unlock() }
+        while running && pending == nil {
+            if playing == nil {
+                state.wait()
+                continue
+            }
+            let wait = deadline - ProcessInfo.processInfo.systemUptime
+            if wait <= 0 { break }
+            _ = state.wait(until: Date(timeIntervalSinceNow: wait))
+        }
+        return running
     }
 
     /// One frame period: start a pending clip if any, then send the next frame of the one playing.
     private func tick() {
         var out: [ServerMessage] = []
-        lock.withLock {
+        state.withLock {
             if let next = pending {
                 pending = nil
                 if let old = playing { out.append(.motionEnd(id: old.id, interrupted: true)) }

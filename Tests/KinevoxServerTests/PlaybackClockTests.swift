@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import KinevoxServer
 
-/// World placement and blending of the playback clock, on synthetic poses.
+/// World placement and blending of the playback clock, on synthetic poses, and when its frames go out.
 final class PlaybackClockTests: XCTestCase {
     /// A T-pose-ish standing pose at `position` facing `yaw` (radians, 0 = +Z).
     private func pose(at position: SIMD2<Float>, yaw: Float, crouch: Float = 0) -> [SIMD3<Float>] {
@@ -47,6 +47,70 @@ final class PlaybackClockTests: XCTestCase {
         let clip = (0..<5).map { t in pose(at: SIMD2(0, Float(t) * 0.05), yaw: 0) }
         let placed = PlaybackClock.place(clip, from: nil, blendFrames: 6)
         for t in 0..<5 { XCTAssertEqual(placed[t], clip[t]) }
+    }
+
+    /// A queued clip does not wait for the next frame period: its first frame goes out at once (here
+    /// within 0.3 s on a clock whose period is 1 s), and the following frames are timed from it.
+    func testQueuedClipStartsAtOnceAndRephasesTheTicks() throws {
+        let sent = SentMessages()
+        let clock = PlaybackClock(speed: 0.05) { sent.append($0) }  // 1 frame per second
+        clock.start()
+        defer { clock.stop() }
+        let clip = { (count: Int) in try MotionClip(frames: (0..<count).map { t in self.pose(at: SIMD2(0, Float(t) * 0.05), yaw: 0) }) }
+        Thread.sleep(forTimeInterval: 0.3)
+
+        let firstQueued = ProcessInfo.processInfo.systemUptime
+        clock.play(try clip(3), id: 1)
+        let first = try XCTUnwrap(sent.waitForFrame(id: 1, index: 0, timeout: 5))
+        XCTAssertLessThan(first - firstQueued, 0.3)
+
+        Thread.sleep(forTimeInterval: 0.5)  // half a period into motion 1
+        let secondQueued = ProcessInfo.processInfo.systemUptime
+        clock.play(try clip(2), id: 2)
+        let second = try XCTUnwrap(sent.waitForFrame(id: 2, index: 0, timeout: 5))
+        XCTAssertLessThan(second - secondQueued, 0.3)
+        let next = try XCTUnwrap(sent.waitForFrame(id: 2, index: 1, timeout: 5))
+        XCTAssertGreaterThan(next - second, 0.9, "the frame after a new clip's first one is a whole period later")
+
+        let kinds = sent.messages.map { message -> String in
+            switch message {
+            case .motionBegin(let id, let frames, _): return "begin \(id) \(frames)"
+            case .frame(let id, let index, _, _): return "frame \(id).\(index)"
+            case .motionEnd(let id, let interrupted): return "end \(id)\(interrupted ? " interrupted" : "")"
+            default: return "other"
+            }
+        }
+        XCTAssertEqual(Array(kinds.prefix(2)), ["begin 1 3", "frame 1.0"])
+        let interrupted = try XCTUnwrap(kinds.firstIndex(of: "end 1 interrupted"))
+        XCTAssertEqual(Array(kinds[interrupted...]), ["end 1 interrupted", "begin 2 2", "frame 2.0", "frame 2.1", "end 2"])
+    }
+}
+
+/// Messages a clock emitted, with the time (`systemUptime`) each went out; any thread.
+private final class SentMessages: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var sent: [(message: ServerMessage, at: Double)] = []
+
+    func append(_ message: ServerMessage) {
+        condition.withLock {
+            sent.append((message, ProcessInfo.processInfo.systemUptime))
+            condition.broadcast()
+        }
+    }
+
+    var messages: [ServerMessage] { condition.withLock { sent.map(\.message) } }
+
+    /// When frame `index` of motion `id` went out, waiting up to `timeout` seconds for it; nil if it did not.
+    func waitForFrame(id: Int, index: Int, timeout: Double) -> Double? {
+        let limit = Date(timeIntervalSinceNow: timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            for entry in sent {
+                if case .frame(id, index, _, _) = entry.message { return entry.at }
+            }
+            if !condition.wait(until: limit) { return nil }
+        }
     }
 }
 
