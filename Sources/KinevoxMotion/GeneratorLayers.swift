@@ -65,18 +65,23 @@ final class GeneratorTrunk {
 
     /// Runs `sequence` [B, P + T, latent] (prefix rows 0..<P filled, motion rows P..<P+T holding the
     /// token inputs without positions) and writes head(y[:, P:]) into `output` [B, T, headOut].
-    /// `padding` [B·T] marks padded motion tokens (prefix tokens are never padding).
-    func forward(_ sequence: TensorView, prefix: Int, padding: [Bool], into output: TensorView, arena: ScratchArena) {
+    /// `padding` [B·T] marks padded motion tokens (prefix tokens are never padding); nil or all false
+    /// runs without a key mask (and allocates nothing but scratch from `arena`).
+    func forward(_ sequence: TensorView, prefix: Int, padding: [Bool]?, into output: TensorView, arena: ScratchArena) {
         let batch = sequence.shape[0], length = sequence.shape[1], tokens = length - prefix
-        precondition(tokens <= maxTokens && padding.count == batch * tokens, "GeneratorTrunk: \(tokens) tokens")
+        precondition(tokens <= maxTokens && (padding?.count ?? batch * tokens) == batch * tokens, "GeneratorTrunk: \(tokens) tokens")
         let mark = arena.mark()
         for b in 0..<batch {
             let rows = sequence.data + (b * length + prefix) * latentDim
             for i in 0..<tokens * latentDim { rows[i] += positions.data[i] }
         }
-        var mask = [Bool](repeating: false, count: batch * length)
-        for b in 0..<batch {
-            for t in 0..<tokens { mask[b * length + prefix + t] = padding[b * tokens + t] }
+        var mask: [Bool]?
+        if let padding, padding.contains(true) {
+            var keys = [Bool](repeating: false, count: batch * length)
+            for b in 0..<batch {
+                for t in 0..<tokens { keys[b * length + prefix + t] = padding[b * tokens + t] }
+            }
+            mask = keys
         }
         encoder.forward(sequence, keyPaddingMask: mask, arena: arena)
         let motion = arena.tensor(Shape(batch, tokens, latentDim))

@@ -29,20 +29,26 @@ public final class MaskTransformer {
     }
 
     /// Logits [B, T, N] for token ids [B·T], condition tokens `cond` [B, K, cond_dim] and `padding`
-    /// [B·T] (true = padded token).
-    public func logits(ids: [Int], cond: TensorView, padding: [Bool], arena: ScratchArena) -> TensorView {
-        let batch = cond.shape[0], prefix = cond.shape[1], tokens = ids.count / batch
+    /// [B·T] (true = padded token; nil = none).
+    public func logits(ids: [Int], cond: TensorView, padding: [Bool]?, arena: ScratchArena) -> TensorView {
+        logits(ids: ids, sharedByBatch: false, cond: cond, padding: padding, arena: arena)
+    }
+
+    /// `logits` with the token ids either [B·T] or, `sharedByBatch`, [T] used by every batch row.
+    func logits(ids: [Int], sharedByBatch: Bool, cond: TensorView, padding: [Bool]?, arena: ScratchArena) -> TensorView {
+        let batch = cond.shape[0], prefix = cond.shape[1], tokens = sharedByBatch ? ids.count : ids.count / batch
         let output = arena.tensor(Shape(batch, tokens, config.numCodes))
         let mark = arena.mark()
         let latent = config.latentDim
         let sequence = arena.tensor(Shape(batch, prefix + tokens, latent))
         let conditions = condEmb.forward(cond, arena: arena)
-        let embedded = arena.tensor(Shape(batch, tokens, latent))
+        let embedded = arena.tensor(Shape(sharedByBatch ? 1 : batch, tokens, latent))
         tokenEmb.forward(ids, into: embedded)
         for b in 0..<batch {
             let row = sequence.data + b * (prefix + tokens) * latent
             row.update(from: conditions.data + b * prefix * latent, count: prefix * latent)
-            (row + prefix * latent).update(from: embedded.data + b * tokens * latent, count: tokens * latent)
+            (row + prefix * latent).update(from: embedded.data + (sharedByBatch ? 0 : b) * tokens * latent,
+                                           count: tokens * latent)
         }
         trunk.forward(sequence, prefix: prefix, padding: padding, into: output, arena: arena)
         arena.release(to: mark)
@@ -51,13 +57,12 @@ public final class MaskTransformer {
 
     /// Guided logits [1, T, N] for one sequence: the conditional and unconditional (zeroed `cond`
     /// [1, K, cond_dim]) passes run as one batch of two, then u + scale · (c − u). Scale 1 runs the
-    /// conditional pass alone.
+    /// conditional pass alone. Allocates nothing but scratch from `arena`.
     public func guidedLogits(ids: [Int], cond: TensorView, scale: Float, arena: ScratchArena) -> TensorView {
-        let padding = [Bool](repeating: false, count: ids.count)
-        if scale == 1 { return logits(ids: ids, cond: cond, padding: padding, arena: arena) }
+        if scale == 1 { return logits(ids: ids, cond: cond, padding: nil, arena: arena) }
         let output = arena.tensor(Shape(1, ids.count, config.numCodes))
         let mark = arena.mark()
-        let both = logits(ids: ids + ids, cond: Self.withUnconditional(cond, arena: arena), padding: padding + padding,
+        let both = logits(ids: ids, sharedByBatch: true, cond: Self.withUnconditional(cond, arena: arena), padding: nil,
                           arena: arena)
         guided(both, scale: scale, into: output)
         arena.release(to: mark)

@@ -29,7 +29,8 @@ extension SeededRandom: UniformSource {
 /// (conditional and unconditional passes batched as two), then the RVQ-VAE decoder and
 /// de-normalisation. Same seed and condition give the same motion bit for bit.
 ///
-/// Not thread-safe (it owns one scratch arena): call it from one inference thread at a time.
+/// Not thread-safe (it owns one scratch arena and the sampling buffers): call it from one inference
+/// thread at a time. After the load-time warm-up, sampling allocates only the returned codes.
 public final class MotionGenerator {
     public let config: GeneratorConfig
     public let rvq: RVQVAE
@@ -40,6 +41,8 @@ public final class MotionGenerator {
     let mean: [Float]
     let std: [Float]
     let arena: ScratchArena
+    /// The sampling loop's working arrays, sized at load for the longest motion.
+    let samplingState: SamplingScratch
 
     /// Longest motion in tokens: bounded by HumanML3D's 196 frames and the transformers' positions.
     public var maxTokens: Int {
@@ -64,6 +67,7 @@ public final class MotionGenerator {
             try store.scope(prefix).finish()
         }
         arena = ScratchArena()
+        samplingState = SamplingScratch()
         let conditionTokens = (try? store.config(ConditionShape.self, section: "audio_encoder"))?.numCondTokens ?? 1
         planScratch(conditionTokens: max(conditionTokens, 1))
     }
@@ -116,8 +120,8 @@ public final class MotionGenerator {
             tokens = min(max(sampleLength(cond, sampling: sampling, uniforms: &uniforms), 1), maxTokens)
             keptFrames = tokens * rvq.downsample
         }
-        let base = maskGIT(cond, tokens: tokens, sampling: sampling, uniforms: &uniforms)
-        let codes = residualLayers(cond, base: base, sampling: sampling, uniforms: &uniforms)
+        maskGIT(cond, tokens: tokens, sampling: sampling, uniforms: &uniforms)
+        let codes = residualLayers(cond, tokens: tokens, sampling: sampling, uniforms: &uniforms)
         return MotionCodes(tokens: tokens, layers: config.rvq.numQuantizers, codes: codes, frames: keptFrames)
     }
 
@@ -143,71 +147,105 @@ public final class MotionGenerator {
     func sampleLength<U: UniformSource>(_ cond: TensorView, sampling: SamplingConfig, uniforms: inout U) -> Int {
         let mark = arena.mark()
         defer { arena.release(to: mark) }
-        var u = [Float](repeating: 0, count: 1)
-        uniforms.fill(&u)
-        let logits = lengthEstimator.logits(cond, arena: arena).toArray()
-        return TokenSampling.length(logits: logits, minTokens: sampling.minTokens, argmax: sampling.length == "argmax",
-                                    u: u[0])
+        let s = samplingState
+        SamplingScratch.set(&s.draw, count: 1, to: 0)
+        uniforms.fill(&s.draw)
+        let logits = lengthEstimator.logits(cond, arena: arena)
+        return TokenSampling.length(logits: UnsafeBufferPointer(logits.buffer), minTokens: sampling.minTokens,
+                                    argmax: sampling.length == "argmax", u: s.draw[0])
     }
 
     /// MaskGIT decoding of the base codes: start fully masked; each step re-masks the least
     /// confident tokens per the cosine schedule, predicts them with guidance, top-k and Gumbel
-    /// sampling, and keeps the new tokens' probabilities as their confidence.
-    func maskGIT<U: UniformSource>(_ cond: TensorView, tokens: Int, sampling: SamplingConfig,
-                                   uniforms: inout U) -> [Int] {
+    /// sampling, and keeps the new tokens' probabilities as their confidence. Leaves the codes in
+    /// `samplingState.ids`.
+    func maskGIT<U: UniformSource>(_ cond: TensorView, tokens: Int, sampling: SamplingConfig, uniforms: inout U) {
         let classes = config.maskTransformer.numCodes
-        var ids = [Int](repeating: maskTransformer.maskID, count: tokens)
-        var scores = [Float](repeating: 0, count: tokens)
-        var noise = [Float](repeating: 0, count: tokens * classes)
+        let s = samplingState
+        SamplingScratch.set(&s.ids, count: tokens, to: maskTransformer.maskID)
+        SamplingScratch.set(&s.scores, count: tokens, to: 0)
+        SamplingScratch.set(&s.noise, count: tokens * classes, to: 0)
+        SamplingScratch.set(&s.masked, count: tokens, to: false)
+        SamplingScratch.set(&s.order, count: tokens, to: 0)
+        SamplingScratch.set(&s.chosen, count: tokens, to: 0)
+        SamplingScratch.set(&s.confidence, count: tokens, to: 0)
+        SamplingScratch.set(&s.row, count: classes, to: 0)
         for step in 0..<sampling.steps {
             let count = TokenSampling.maskedCount(step: step, steps: sampling.steps, length: tokens)
-            let masked = TokenSampling.lowestScores(scores, count: count)
-            for t in 0..<tokens where masked[t] { ids[t] = maskTransformer.maskID }
+            s.scores.withUnsafeBufferPointer { scores in
+                s.masked.withUnsafeMutableBufferPointer { masked in
+                    s.order.withUnsafeMutableBufferPointer {
+                        TokenSampling.lowestScores(scores, count: count, into: masked, order: $0)
+                    }
+                }
+            }
+            for t in 0..<tokens where s.masked[t] { s.ids[t] = maskTransformer.maskID }
             let mark = arena.mark()
-            var logits = maskTransformer.guidedLogits(ids: ids, cond: cond, scale: sampling.maskCfg, arena: arena).toArray()
+            let logits = maskTransformer.guidedLogits(ids: s.ids, cond: cond, scale: sampling.maskCfg, arena: arena).buffer
+            s.row.withUnsafeMutableBufferPointer {
+                TokenSampling.topKFilter(logits, classes: classes, k: sampling.topK, scratch: $0)
+            }
+            uniforms.fill(&s.noise)
+            s.noise.withUnsafeBufferPointer { noise in
+                s.chosen.withUnsafeMutableBufferPointer {
+                    TokenSampling.gumbelArgmax(UnsafeBufferPointer(logits), classes: classes, temperature: sampling.temperature,
+                                               uniforms: noise, into: $0)
+                }
+            }
+            s.chosen.withUnsafeBufferPointer { chosen in
+                s.confidence.withUnsafeMutableBufferPointer {
+                    TokenSampling.chosenProbability(UnsafeBufferPointer(logits), classes: classes,
+                                                    temperature: sampling.temperature, chosen: chosen, into: $0)
+                }
+            }
             arena.release(to: mark)
-            TokenSampling.topKFilter(&logits, classes: classes, k: sampling.topK)
-            uniforms.fill(&noise)
-            let predicted = TokenSampling.gumbelArgmax(logits, classes: classes, temperature: sampling.temperature,
-                                                       uniforms: noise)
-            let confidence = TokenSampling.chosenProbability(logits, classes: classes, temperature: sampling.temperature,
-                                                             chosen: predicted)
             for t in 0..<tokens {
-                if masked[t] {
-                    ids[t] = predicted[t]
-                    scores[t] = confidence[t]
+                if s.masked[t] {
+                    s.ids[t] = s.chosen[t]
+                    s.scores[t] = s.confidence[t]
                 } else {
-                    scores[t] = 1e5
+                    s.scores[t] = 1e5
                 }
             }
         }
-        return ids
     }
 
-    /// Residual layers 1 … Q−1, each predicted from the summed embeddings of the layers below with
-    /// guidance, top-k and Gumbel sampling. Returns codes [tokens, Q] (row-major).
-    func residualLayers<U: UniformSource>(_ cond: TensorView, base: [Int], sampling: SamplingConfig,
+    /// Residual layers 1 … Q−1 over the base codes in `samplingState.ids`, each predicted from the
+    /// summed embeddings of the layers below with guidance, top-k and Gumbel sampling. Returns codes
+    /// [tokens, Q] (row-major).
+    func residualLayers<U: UniformSource>(_ cond: TensorView, tokens: Int, sampling: SamplingConfig,
                                           uniforms: inout U) -> [Int] {
-        let tokens = base.count, layers = config.rvq.numQuantizers, classes = config.resTransformer.numCodes
-        var perLayer = [base]
+        let layers = config.rvq.numQuantizers, classes = config.resTransformer.numCodes
+        let s = samplingState
+        // Layer-major [Q, T]: layer 0 is the base codes.
+        SamplingScratch.set(&s.layerCodes, count: tokens * layers, to: 0)
+        for t in 0..<tokens { s.layerCodes[t] = s.ids[t] }
+        SamplingScratch.set(&s.noise, count: tokens * classes, to: 0)
+        SamplingScratch.set(&s.row, count: classes, to: 0)
         let mark = arena.mark()
         defer { arena.release(to: mark) }
         let history = arena.zeros(Shape(1, tokens, config.resTransformer.codeDim))
-        var noise = [Float](repeating: 0, count: tokens * classes)
         for q in 1..<max(layers, 1) {
-            resTransformer.addEmbeddings(of: perLayer[q - 1], layer: q - 1, to: history)
+            resTransformer.addEmbeddings(of: s.layerCodes[(q - 1) * tokens..<q * tokens], layer: q - 1, to: history)
             let stepMark = arena.mark()
-            var logits = resTransformer.guidedLogits(history: history, q: q, cond: cond, scale: sampling.resCfg,
-                                                     arena: arena).toArray()
+            let logits = resTransformer.guidedLogits(history: history, q: q, cond: cond, scale: sampling.resCfg,
+                                                     arena: arena).buffer
+            s.row.withUnsafeMutableBufferPointer {
+                TokenSampling.topKFilter(logits, classes: classes, k: sampling.resTopK, scratch: $0)
+            }
+            uniforms.fill(&s.noise)
+            s.noise.withUnsafeBufferPointer { noise in
+                s.layerCodes.withUnsafeMutableBufferPointer {
+                    TokenSampling.gumbelArgmax(UnsafeBufferPointer(logits), classes: classes,
+                                               temperature: sampling.resTemperature, uniforms: noise,
+                                               into: UnsafeMutableBufferPointer(rebasing: $0[q * tokens..<(q + 1) * tokens]))
+                }
+            }
             arena.release(to: stepMark)
-            TokenSampling.topKFilter(&logits, classes: classes, k: sampling.resTopK)
-            uniforms.fill(&noise)
-            perLayer.append(TokenSampling.gumbelArgmax(logits, classes: classes, temperature: sampling.resTemperature,
-                                                       uniforms: noise))
         }
         var codes = [Int](repeating: 0, count: tokens * layers)
         for t in 0..<tokens {
-            for q in 0..<layers { codes[t * layers + q] = perLayer[q][t] }
+            for q in 0..<layers { codes[t * layers + q] = s.layerCodes[q * tokens + t] }
         }
         return codes
     }
@@ -224,6 +262,34 @@ public final class MotionGenerator {
             _ = try? decode(codes)
         }
         arena.reset()
+    }
+}
+
+/// The sampling loop's working arrays, reused by every generation: resized in place, so after the
+/// load-time warm-up at the longest motion they never reallocate. One generator (one thread) owns it.
+final class SamplingScratch {
+    /// MaskGIT's current base codes [T] and their confidences [T].
+    var ids: [Int] = []
+    var scores: [Float] = []
+    /// Uniform draws of one step [T × N].
+    var noise: [Float] = []
+    /// Positions re-masked this step [T], and the sort order that found them [T].
+    var masked: [Bool] = []
+    var order: [Int] = []
+    /// Sampled codes [T] and their probabilities [T].
+    var chosen: [Int] = []
+    var confidence: [Float] = []
+    /// One row of logits [N] for the top-k selection.
+    var row: [Float] = []
+    /// The length estimator's single draw.
+    var draw: [Float] = []
+    /// Codes of every quantizer layer, layer-major [Q × T].
+    var layerCodes: [Int] = []
+
+    /// Makes `array` `count` copies of `value`, keeping its storage (no allocation within its capacity).
+    static func set<Element>(_ array: inout [Element], count: Int, to value: Element) {
+        array.removeAll(keepingCapacity: true)
+        array.append(contentsOf: repeatElement(value, count: count))
     }
 }
 

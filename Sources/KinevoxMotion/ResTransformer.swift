@@ -46,7 +46,7 @@ public final class ResTransformer {
 
     /// Adds the embeddings of layer `layer`'s codes [B·T] (−1 = padding, adds nothing) to
     /// `history` [B, T, code_dim].
-    public func addEmbeddings(of codes: [Int], layer: Int, to history: TensorView) {
+    public func addEmbeddings<Codes: Sequence<Int>>(of codes: Codes, layer: Int, to history: TensorView) {
         let codeDim = config.codeDim
         let table = tokenEmb.data + layer * config.numCodes * codeDim
         for (index, code) in codes.enumerated() where code >= 0 {
@@ -56,9 +56,15 @@ public final class ResTransformer {
     }
 
     /// Logits [B, T, N] for layers `q` [B] (1 … Q−1) given `history` [B, T, code_dim], condition
-    /// tokens `cond` [B, K, cond_dim] and `padding` [B·T].
-    public func logits(history: TensorView, q: [Int], cond: TensorView, padding: [Bool],
+    /// tokens `cond` [B, K, cond_dim] and `padding` [B·T] (nil = none padded).
+    public func logits(history: TensorView, q: [Int], cond: TensorView, padding: [Bool]?,
                        arena: ScratchArena) -> TensorView {
+        logits(history: history, layerOfRow: { q[$0] }, cond: cond, padding: padding, arena: arena)
+    }
+
+    /// `logits` with batch row b predicting layer `layerOfRow(b)`.
+    func logits(history: TensorView, layerOfRow: (Int) -> Int, cond: TensorView, padding: [Bool]?,
+                arena: ScratchArena) -> TensorView {
         let batch = history.shape[0], tokens = history.shape[1], prefix = cond.shape[1] + 1
         let (latent, codes, codeDim) = (config.latentDim, config.numCodes, config.codeDim)
         let output = arena.tensor(Shape(batch, tokens, codes))
@@ -69,13 +75,13 @@ public final class ResTransformer {
         for b in 0..<batch {
             let row = sequence.data + b * (prefix + tokens) * latent
             row.update(from: conditions.data + b * (prefix - 1) * latent, count: (prefix - 1) * latent)
-            (row + (prefix - 1) * latent).update(from: quantEmb.weight.data + q[b] * latent, count: latent)
+            (row + (prefix - 1) * latent).update(from: quantEmb.weight.data + layerOfRow(b) * latent, count: latent)
             (row + prefix * latent).update(from: projected.data + b * tokens * latent, count: tokens * latent)
         }
         let hidden = arena.tensor(Shape(batch, tokens, codeDim))
         trunk.forward(sequence, prefix: prefix, padding: padding, into: hidden, arena: arena)
         for b in 0..<batch {
-            let layer = q[b] - 1
+            let layer = layerOfRow(b) - 1
             let target = output.data + b * tokens * codes
             for t in 0..<tokens { (target + t * codes).update(from: outputBias.data + layer * codes, count: codes) }
             BLAS.sgemm(transposeB: true, m: tokens, n: codes, k: codeDim, a: hidden.data + b * tokens * codeDim,
@@ -88,18 +94,18 @@ public final class ResTransformer {
 
     /// Guided logits [1, T, N] for layer `q` of one sequence (`history` [1, T, code_dim]), the
     /// conditional and unconditional passes batched as two; scale 1 runs the conditional pass alone.
+    /// Allocates nothing but scratch from `arena`.
     public func guidedLogits(history: TensorView, q: Int, cond: TensorView, scale: Float,
                              arena: ScratchArena) -> TensorView {
         let tokens = history.shape[1]
-        let padding = [Bool](repeating: false, count: tokens)
-        if scale == 1 { return logits(history: history, q: [q], cond: cond, padding: padding, arena: arena) }
+        if scale == 1 { return logits(history: history, layerOfRow: { _ in q }, cond: cond, padding: nil, arena: arena) }
         let output = arena.tensor(Shape(1, tokens, config.numCodes))
         let mark = arena.mark()
         let histories = arena.tensor(Shape(2, tokens, config.codeDim))
         histories.data.update(from: history.data, count: history.count)
         (histories.data + history.count).update(from: history.data, count: history.count)
-        let both = logits(history: histories, q: [q, q], cond: MaskTransformer.withUnconditional(cond, arena: arena),
-                          padding: padding + padding, arena: arena)
+        let both = logits(history: histories, layerOfRow: { _ in q }, cond: MaskTransformer.withUnconditional(cond, arena: arena),
+                          padding: nil, arena: arena)
         guided(both, scale: scale, into: output)
         arena.release(to: mark)
         return output

@@ -23,27 +23,103 @@ public enum TokenSampling {
     /// Positions to mask: the `count` lowest `scores`, ties broken towards the lower index (a
     /// stable sort). Returns one flag per position.
     public static func lowestScores(_ scores: [Float], count: Int) -> [Bool] {
-        let order = scores.indices.sorted { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
         var masked = [Bool](repeating: false, count: scores.count)
-        for position in order.prefix(count) { masked[position] = true }
+        var order = [Int](repeating: 0, count: scores.count)
+        scores.withUnsafeBufferPointer { scores in
+            masked.withUnsafeMutableBufferPointer { masked in
+                order.withUnsafeMutableBufferPointer { lowestScores(scores, count: count, into: masked, order: $0) }
+            }
+        }
         return masked
+    }
+
+    /// `lowestScores` into `masked` (one flag per score), with `order` (as long as `scores`) as scratch:
+    /// an insertion sort of the positions by (score, position), which allocates nothing.
+    public static func lowestScores(_ scores: UnsafeBufferPointer<Float>, count: Int,
+                                    into masked: UnsafeMutableBufferPointer<Bool>, order: UnsafeMutableBufferPointer<Int>) {
+        let n = scores.count
+        precondition(masked.count == n && order.count >= n, "lowestScores: \(n) scores, \(masked.count) flags")
+        for i in 0..<n {
+            var j = i
+            while j > 0 && scores[i] < scores[order[j - 1]] {  // equal scores stay in position order
+                order[j] = order[j - 1]
+                j -= 1
+            }
+            order[j] = i
+        }
+        for i in 0..<n { masked[i] = false }
+        for rank in 0..<min(max(count, 0), n) { masked[order[rank]] = true }
     }
 
     /// Keeps, per row, the logits ≥ the row's k-th largest (ties kept) and sets the rest to −∞.
     /// k ≤ 0 or k ≥ classes leaves the logits unchanged.
     public static func topKFilter(_ logits: inout [Float], classes: Int, k: Int) {
+        var row = [Float](repeating: 0, count: classes)
+        logits.withUnsafeMutableBufferPointer { logits in
+            row.withUnsafeMutableBufferPointer { topKFilter(logits, classes: classes, k: k, scratch: $0) }
+        }
+    }
+
+    /// `topKFilter` in place, with `scratch` (at least `classes` floats) to find each row's k-th
+    /// largest value by selection; allocates nothing.
+    public static func topKFilter(_ logits: UnsafeMutableBufferPointer<Float>, classes: Int, k: Int,
+                                  scratch: UnsafeMutableBufferPointer<Float>) {
         guard k > 0, k < classes else { return }
+        precondition(scratch.count >= classes, "topKFilter: scratch of \(scratch.count) for \(classes) classes")
         for row in stride(from: 0, to: logits.count, by: classes) {
-            let kth = logits[row..<row + classes].sorted(by: >)[k - 1]
+            for index in 0..<classes { scratch[index] = logits[row + index] }
+            let kth = largest(k - 1, in: scratch.baseAddress!, count: classes)
             for index in row..<row + classes where logits[index] < kth { logits[index] = -.infinity }
         }
+    }
+
+    /// The value at position `rank` (0-based) of `values[0..<count]` sorted in descending order, by
+    /// quickselect (reorders `values`).
+    static func largest(_ rank: Int, in values: UnsafeMutablePointer<Float>, count: Int) -> Float {
+        var low = 0, high = count - 1
+        while low < high {
+            let pivot = values[low + (high - low) / 2]
+            var i = low, j = high
+            while i <= j {
+                while values[i] > pivot { i += 1 }
+                while values[j] < pivot { j -= 1 }
+                if i <= j {
+                    (values[i], values[j]) = (values[j], values[i])
+                    i += 1
+                    j -= 1
+                }
+            }
+            if rank <= j {
+                high = j
+            } else if rank >= i {
+                low = i
+            } else {
+                return values[rank]
+            }
+        }
+        return values[rank]
     }
 
     /// Per row, argmax(logits / temperature + g) with Gumbel noise g = −log(−log(clamp(u, 1e-20,
     /// 1 − 1e-7))) from `uniforms` (same shape as `logits`); temperature ≤ 0 is plain argmax (first
     /// maximum on ties).
     public static func gumbelArgmax(_ logits: [Float], classes: Int, temperature: Float, uniforms: [Float]) -> [Int] {
-        stride(from: 0, to: logits.count, by: classes).map { row in
+        var chosen = [Int](repeating: 0, count: logits.count / classes)
+        logits.withUnsafeBufferPointer { logits in
+            uniforms.withUnsafeBufferPointer { uniforms in
+                chosen.withUnsafeMutableBufferPointer {
+                    gumbelArgmax(logits, classes: classes, temperature: temperature, uniforms: uniforms, into: $0)
+                }
+            }
+        }
+        return chosen
+    }
+
+    /// `gumbelArgmax` into `chosen` (one entry per row); allocates nothing.
+    public static func gumbelArgmax(_ logits: UnsafeBufferPointer<Float>, classes: Int, temperature: Float,
+                                    uniforms: UnsafeBufferPointer<Float>, into chosen: UnsafeMutableBufferPointer<Int>) {
+        precondition(chosen.count == logits.count / classes, "gumbelArgmax: \(chosen.count) results for \(logits.count / classes) rows")
+        for (rowIndex, row) in stride(from: 0, to: logits.count, by: classes).enumerated() {
             var best = 0
             var bestValue = -Float.infinity
             for index in 0..<classes {
@@ -57,41 +133,71 @@ public enum TokenSampling {
                     bestValue = value
                 }
             }
-            return best
+            chosen[rowIndex] = best
         }
     }
 
     /// softmax(logits[row] / temperature)[chosen[row]] per row (temperature ≤ 0 counts as 1): the
     /// confidence MaskGIT keeps for each sampled token.
     public static func chosenProbability(_ logits: [Float], classes: Int, temperature: Float, chosen: [Int]) -> [Float] {
+        var probability = [Float](repeating: 0, count: chosen.count)
+        logits.withUnsafeBufferPointer { logits in
+            chosen.withUnsafeBufferPointer { chosen in
+                probability.withUnsafeMutableBufferPointer {
+                    chosenProbability(logits, classes: classes, temperature: temperature, chosen: chosen, into: $0)
+                }
+            }
+        }
+        return probability
+    }
+
+    /// `chosenProbability` into `probability` (one entry per row); allocates nothing.
+    public static func chosenProbability(_ logits: UnsafeBufferPointer<Float>, classes: Int, temperature: Float,
+                                         chosen: UnsafeBufferPointer<Int>, into probability: UnsafeMutableBufferPointer<Float>) {
+        precondition(probability.count == chosen.count, "chosenProbability: \(probability.count) results for \(chosen.count) rows")
         let scale = temperature > 0 ? temperature : 1
-        return chosen.enumerated().map { row, choice in
+        for (row, choice) in chosen.enumerated() {
             let base = row * classes
             var maximum = -Float.infinity
             for index in 0..<classes { maximum = max(maximum, logits[base + index] / scale) }
             var total: Float = 0
             for index in 0..<classes { total += exp(logits[base + index] / scale - maximum) }
-            return exp(logits[base + choice] / scale - maximum) / total
+            probability[row] = exp(logits[base + choice] / scale - maximum) / total
         }
     }
 
     /// A motion length in tokens from the length estimator's logits: classes below `minTokens` are
     /// excluded; `argmax`, or the number of CDF entries ≤ `u` (clamped to the last class).
     public static func length(logits: [Float], minTokens: Int, argmax: Bool, u: Float) -> Int {
-        var masked = logits
-        for index in 0..<min(minTokens, masked.count) { masked[index] = -.infinity }
+        logits.withUnsafeBufferPointer { length(logits: $0, minTokens: minTokens, argmax: argmax, u: u) }
+    }
+
+    /// `length` over a buffer; allocates nothing.
+    public static func length(logits: UnsafeBufferPointer<Float>, minTokens: Int, argmax: Bool, u: Float) -> Int {
+        let count = logits.count
+        func masked(_ index: Int) -> Float { index < minTokens ? -.infinity : logits[index] }
         if argmax {
-            return gumbelArgmax(masked, classes: masked.count, temperature: 0, uniforms: [])[0]
+            var best = 0
+            var bestValue = -Float.infinity
+            for index in 0..<count where index == 0 || masked(index) > bestValue {
+                best = index
+                bestValue = masked(index)
+            }
+            return best
         }
-        let maximum = masked.max() ?? 0
-        let weights = masked.map { exp($0 - maximum) }
-        let total = weights.reduce(0, +)
+        var maximum: Float = 0
+        if count > 0 {
+            maximum = masked(0)
+            for index in 1..<count where maximum < masked(index) { maximum = masked(index) }
+        }
+        var total: Float = 0
+        for index in 0..<count { total += exp(masked(index) - maximum) }
         var cumulative: Float = 0
-        var count = 0
-        for weight in weights {
-            cumulative += weight / total
-            if cumulative <= u { count += 1 }
+        var chosen = 0
+        for index in 0..<count {
+            cumulative += exp(masked(index) - maximum) / total
+            if cumulative <= u { chosen += 1 }
         }
-        return min(count, masked.count - 1)
+        return min(chosen, count - 1)
     }
 }

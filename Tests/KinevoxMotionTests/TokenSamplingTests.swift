@@ -28,6 +28,33 @@ final class TokenSamplingTests: XCTestCase {
         XCTAssertEqual(untouched, [1, 2])
     }
 
+    /// The allocation-free selection keeps exactly what the definition (sort each row, take the k-th
+    /// value) keeps, on random rows full of ties and −∞; the insertion-sorted masking equals a stable sort.
+    func testSelectionMatchesSortingOnRandomRows() {
+        var random = SystemRandomNumberGenerator()
+        for trial in 0..<200 {
+            let classes = Int.random(in: 2...40, using: &random), rows = Int.random(in: 1...4, using: &random)
+            var logits = (0..<rows * classes).map { _ -> Float in
+                Int.random(in: 0..<8, using: &random) == 0 ? -.infinity : Float(Int.random(in: -3...3, using: &random))
+            }
+            let k = Int.random(in: 1..<classes, using: &random)
+            var expected = logits
+            for row in stride(from: 0, to: expected.count, by: classes) {
+                let kth = expected[row..<row + classes].sorted(by: >)[k - 1]
+                for i in row..<row + classes where expected[i] < kth { expected[i] = -.infinity }
+            }
+            TokenSampling.topKFilter(&logits, classes: classes, k: k)
+            XCTAssertEqual(logits, expected, "trial \(trial): k = \(k)")
+
+            let scores = (0..<classes).map { _ in Float(Int.random(in: 0...4, using: &random)) / 4 }
+            let count = Int.random(in: 1...classes, using: &random)
+            let order = scores.indices.sorted { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+            var masked = [Bool](repeating: false, count: classes)
+            for position in order.prefix(count) { masked[position] = true }
+            XCTAssertEqual(TokenSampling.lowestScores(scores, count: count), masked, "trial \(trial)")
+        }
+    }
+
     func testGumbelArgmaxAndConfidence() {
         let logits: [Float] = [0, 2, 1, 1]
         XCTAssertEqual(TokenSampling.gumbelArgmax(logits, classes: 2, temperature: 0, uniforms: []), [1, 0])
