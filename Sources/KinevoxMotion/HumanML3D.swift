@@ -18,18 +18,23 @@ public enum HumanML3D {
     ///   - normalized: T × 263 values, C order.
     ///   - mean, std: 263 values each (`motion_mean`, `motion_std` of the model file).
     public static func denormalize(_ normalized: [Float], mean: [Float], std: [Float]) throws -> [Float] {
+        var out = normalized
+        try denormalize(&out, mean: mean, std: std)
+        return out
+    }
+
+    /// `denormalize` in place (no copy of the features).
+    public static func denormalize(_ features: inout [Float], mean: [Float], std: [Float]) throws {
         guard mean.count == featureCount, std.count == featureCount else {
             throw MotionError("motion mean/std must have \(featureCount) values, got \(mean.count) and \(std.count)")
         }
-        guard normalized.count % featureCount == 0 else {
-            throw MotionError("features hold \(normalized.count) values, not a multiple of \(featureCount)")
+        guard features.count % featureCount == 0 else {
+            throw MotionError("features hold \(features.count) values, not a multiple of \(featureCount)")
         }
-        var out = normalized
-        for index in out.indices {
+        for index in features.indices {
             let feature = index % featureCount
-            out[index] = out[index] * std[feature] + mean[feature]
+            features[index] = features[index] * std[feature] + mean[feature]
         }
-        return out
     }
 
     /// Joint positions from un-normalised features: integrates the root's heading and velocity,

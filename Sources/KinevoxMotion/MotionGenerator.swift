@@ -139,8 +139,9 @@ public final class MotionGenerator {
         arena.reset()
         defer { arena.reset() }
         let normalized = rvq.decode(codes.codes, batch: 1, tokens: codes.tokens, layers: codes.layers, arena: arena)
-        let kept = Array(normalized.buffer.prefix(codes.frames * HumanML3D.featureCount))
-        return try Motion(features: try HumanML3D.denormalize(kept, mean: mean, std: std))
+        var features = Array(normalized.buffer.prefix(codes.frames * HumanML3D.featureCount))
+        try HumanML3D.denormalize(&features, mean: mean, std: std)
+        return try Motion(features: features)
     }
 
     /// Length in tokens from the estimator: one uniform draw, classes below `min_tokens` excluded.

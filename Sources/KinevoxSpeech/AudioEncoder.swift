@@ -163,11 +163,17 @@ public final class AudioEncoder {
             let h = retrieval?.forward(x, arena: arena) ?? inputProj!.forward(x, arena: arena)
             positions!.add(to: h)
             let sequence = arena.tensor(Shape(b, k + s, d))
-            var padding = [Bool](repeating: false, count: b * (k + s))
             for i in 0 ..< b {
                 (sequence.data + i * (k + s) * d).update(from: condQueries!.data, count: k * d)
                 (sequence.data + (i * (k + s) + k) * d).update(from: h.data + i * s * d, count: s * d)
-                for t in lengths[i] ..< s { padding[i * (k + s) + k + t] = true }
+            }
+            var padding: [Bool]?  // none when every frame is valid (one utterance): no mask to build
+            if lengths.contains(where: { $0 < s }) {
+                var keys = [Bool](repeating: false, count: b * (k + s))
+                for i in 0 ..< b {
+                    for t in lengths[i] ..< s { keys[i * (k + s) + k + t] = true }
+                }
+                padding = keys
             }
             encoder!.forward(sequence, keyPaddingMask: padding, arena: arena)
             for i in 0 ..< b { (out.data + i * k * d).update(from: sequence.data + i * (k + s) * d, count: k * d) }
