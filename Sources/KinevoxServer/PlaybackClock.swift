@@ -83,9 +83,9 @@ public final class PlaybackClock: @unchecked Sendable {
     private func run() {
         let period = 1.0 / (Double(fps) * speed)
         var deadline = ProcessInfo.processInfo.systemUptime
-        while waitForTick(until: deadline) {
+        while let startsClip = waitForTick(until: deadline) {
             let now = ProcessInfo.processInfo.systemUptime
-            if deadline > now || deadline < now - period { deadline = now }  // early (new clip) or after a stall: re-phase
+            if startsClip || deadline < now - period { deadline = now }  // new clip, or after a stall: re-phase
             tick()
             deadline += period
         }
@@ -93,8 +93,8 @@ public final class PlaybackClock: @unchecked Sendable {
     }
 
     /// Blocks until the next tick is due: `deadline` has passed while a clip plays, or a clip was queued.
-    /// Returns false once the clock is stopped.
-    private func waitForTick(until deadline: Double) -> Bool {
+    /// Returns whether a queued clip starts on this tick, or nil once the clock is stopped.
+    private func waitForTick(until deadline: Double) -> Bool? {
         state.lock()
         defer { state.unlock() }
         while running && pending == nil {
@@ -106,7 +106,7 @@ public final class PlaybackClock: @unchecked Sendable {
             if wait <= 0 { break }
             _ = state.wait(until: Date(timeIntervalSinceNow: wait))
         }
-        return running
+        return running ? pending != nil : nil
     }
 
     /// One frame period: start a pending clip if any, then send the next frame of the one playing.

@@ -50,7 +50,8 @@ final class PlaybackClockTests: XCTestCase {
     }
 
     /// A queued clip does not wait for the next frame period: its first frame goes out at once (here
-    /// within 0.3 s on a clock whose period is 1 s), and the following frames are timed from it.
+    /// within 0.3 s on a clock whose period is 1 s), whether a clip is playing or the clock is idle, and
+    /// the following frames are timed from it.
     func testQueuedClipStartsAtOnceAndRephasesTheTicks() throws {
         let sent = SentMessages()
         let clock = PlaybackClock(speed: 0.05) { sent.append($0) }  // 1 frame per second
@@ -72,6 +73,16 @@ final class PlaybackClockTests: XCTestCase {
         let next = try XCTUnwrap(sent.waitForFrame(id: 2, index: 1, timeout: 5))
         XCTAssertGreaterThan(next - second, 0.9, "the frame after a new clip's first one is a whole period later")
 
+        // Idle for 1.5 periods after motion 2 ended (its last frame went out at `next`): motion 3 also
+        // starts at once and is timed from its own first frame, not from the old schedule.
+        Thread.sleep(forTimeInterval: max(0, next + 1.5 - ProcessInfo.processInfo.systemUptime))
+        let thirdQueued = ProcessInfo.processInfo.systemUptime
+        clock.play(try clip(2), id: 3)
+        let third = try XCTUnwrap(sent.waitForFrame(id: 3, index: 0, timeout: 5))
+        XCTAssertLessThan(third - thirdQueued, 0.3)
+        let afterThird = try XCTUnwrap(sent.waitForFrame(id: 3, index: 1, timeout: 5))
+        XCTAssertGreaterThan(afterThird - third, 0.9)
+
         let kinds = sent.messages.map { message -> String in
             switch message {
             case .motionBegin(let id, let frames, _): return "begin \(id) \(frames)"
@@ -82,7 +93,8 @@ final class PlaybackClockTests: XCTestCase {
         }
         XCTAssertEqual(Array(kinds.prefix(2)), ["begin 1 3", "frame 1.0"])
         let interrupted = try XCTUnwrap(kinds.firstIndex(of: "end 1 interrupted"))
-        XCTAssertEqual(Array(kinds[interrupted...]), ["end 1 interrupted", "begin 2 2", "frame 2.0", "frame 2.1", "end 2"])
+        XCTAssertEqual(Array(kinds[interrupted...]), ["end 1 interrupted", "begin 2 2", "frame 2.0", "frame 2.1", "end 2",
+                                                      "begin 3 2", "frame 3.0", "frame 3.1", "end 3"])
     }
 }
 
