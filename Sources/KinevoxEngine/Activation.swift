@@ -14,7 +14,7 @@ public enum Activation: Equatable {
     public func apply(_ x: UnsafeMutablePointer<Float>, count: Int) {
         switch self {
         case .gelu:
-            for i in 0 ..< count { let v = x[i]; x[i] = 0.5 * v * (1 + VectorMath.erf(v * 0.707_106_781)) }
+            VectorMath.gelu(x, count: count)
         case .geluTanh:
             for i in 0 ..< count {
                 let v = x[i]

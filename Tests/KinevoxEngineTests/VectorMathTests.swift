@@ -40,6 +40,18 @@ final class VectorMathTests: XCTestCase {
         XCTAssertEqual(VectorMath.erf(10), 1)
     }
 
+    /// The blocked GELU (near-branch-only blocks) gives exactly 0.5·v·(1 + erf(v/√2)) per element: blocks all
+    /// near, mixed, all far, non-finite values and a tail shorter than a block.
+    func testGeluMatchesErfElementByElement() {
+        var values = (0 ..< 4_003).map { Float(-4 + 8 * Double($0) / 4_003) }  // |v/√2| < 1.5 for |v| < 2.12
+        values += [0.1, -0.2, 3.0, .nan, .infinity, -.infinity, 0.5, 0.25, -0.0, 2.5, 1.0]
+        let expected = values.map { v in 0.5 * v * (1 + VectorMath.erf(v * 0.707_106_781)) }
+        values.withUnsafeMutableBufferPointer { VectorMath.gelu($0.baseAddress!, count: $0.count) }
+        for (index, (actual, wanted)) in zip(values, expected).enumerated() {
+            XCTAssertEqual(actual.bitPattern, wanted.bitPattern, "element \(index): \(actual) vs \(wanted)")
+        }
+    }
+
     func testLongSumsStayAccurate() {
         // 200 001 values around 1000 (a long GroupNorm group): error bounded by the 256-block, not the length.
         let values = (0 ... 200_000).map { 1000 + Float($0 % 97) * 0.013 }
