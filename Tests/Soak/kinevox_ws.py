@@ -21,6 +21,9 @@ def _xor(payload, mask):
 class WebSocketClient:
     def __init__(self, host, port, path="/", subprotocol="kinevox.v1", timeout=30.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        # Small messages (audio.end) go out at once, as browsers send WebSocket frames; with Nagle's algorithm
+        # they would wait for the ACK of the audio before them (up to the peer's 40 ms delayed ACK).
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = base64.b64encode(os.urandom(16)).decode()
         request = (
             f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
