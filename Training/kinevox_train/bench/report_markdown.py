@@ -404,9 +404,9 @@ def where_time_goes(results: dict) -> list[str]:
     if allocations:
         lines += ["", "Heap allocations of one generation after warm-up, stage by stage (first instruction, counted with "
                   "the model's own layers, 2 threads): " + ", ".join(f"{STAGE_NAMES[k]} {allocations[k]}" for k in STAGE_NAMES)
-                  + ". At 2 threads OpenBLAS's threaded driver mallocs a job array per GEMM (the engine bench's last "
-                  "lines show it on a raw `cblas_sgemm`); the generator's own arrays (logits copied out of the arena per "
-                  "step, a sort per row for top-k, per-step index and score arrays) were reported to the motion module "
-                  "(notes/requests.md)."]
+                  + ". At 2 threads OpenBLAS's threaded driver mallocs a job array per multi-threaded GEMM call (the "
+                  "engine bench's last lines show it on a raw `cblas_sgemm`); the rest are the arrays the stages hand "
+                  "on (features, condition tokens, motion codes, the motion's features and joints): the sampling loop "
+                  "works in buffers planned at load."]
     lines.append("")
     return lines
