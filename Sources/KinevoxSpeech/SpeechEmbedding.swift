@@ -135,7 +135,7 @@ public final class EmbeddingNet {
             if i == convs.count - 1 { break }
             activation.apply(x)
             let floor = config.activationFloor
-            for j in 0 ..< x.count where x.data[j] < floor { x.data[j] = floor }
+            for j in 0 ..< x.count { let v = x.data[j]; x.data[j] = v < floor ? floor : v }  // a select: vectorises
             if let pool = pools[i] { x = pool.forward(x, arena: arena) }
         }
         precondition(x.count == output.count, "speech_embedding: output \(x.shape) for \(output.shape)")
