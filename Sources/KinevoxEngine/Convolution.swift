@@ -64,6 +64,17 @@ struct ConvolutionKernel {
                     // Output columns whose input column lies inside [0, width).
                     let first = Swift.min(out.width, colOffset >= 0 ? 0 : (-colOffset + stride.w - 1) / stride.w)
                     let end = Swift.max(first, Swift.min(out.width, width - colOffset <= 0 ? 0 : (width - colOffset - 1) / stride.w + 1))
+                    if stride == (1, 1) && colOffset == 0 && out.width == width {
+                        // Whole input rows: the rows inside the plane are one contiguous run.
+                        let rowOffset = i * dilation.h - padding.h
+                        let top = Swift.min(out.height, Swift.max(0, -rowOffset))
+                        let bottom = Swift.max(top, Swift.min(out.height, height - rowOffset))
+                        row.update(repeating: 0, count: top * width)
+                        (row + top * width).update(from: plane + (top + rowOffset) * width, count: (bottom - top) * width)
+                        (row + bottom * width).update(repeating: 0, count: (out.height - bottom) * width)
+                        row += outPlane
+                        continue
+                    }
                     for oh in 0 ..< out.height {
                         let dst = row + oh * out.width
                         let ih = oh * stride.h + i * dilation.h - padding.h
@@ -72,13 +83,14 @@ struct ConvolutionKernel {
                             continue
                         }
                         let src = plane + ih * width + colOffset
-                        if first > 0 { dst.update(repeating: 0, count: first) }
+                        // Element loops, not memcpy/memset calls: rows are short (mel bands) and many.
+                        for ow in 0 ..< first { dst[ow] = 0 }
                         if stride.w == 1 {
-                            if end > first { (dst + first).update(from: src + first, count: end - first) }
+                            for ow in first ..< end { dst[ow] = src[ow] }
                         } else {
                             for ow in first ..< end { dst[ow] = src[ow * stride.w] }
                         }
-                        if end < out.width { (dst + end).update(repeating: 0, count: out.width - end) }
+                        for ow in end ..< out.width { dst[ow] = 0 }
                     }
                     row += outPlane
                 }
