@@ -52,7 +52,11 @@ def test_stage_commands_chain_to_an_exported_model(tmp_path):
     generator.main(["--stage", "residual", "--run-dir", str(runs / "res"), "--encoder-run", str(runs / "gen"),
                     "--follow-encoder", "--steps", "2"] + common)
     log = (runs / "gen" / "train.log").read_text()
-    assert "done at step 2" in log and "val_ce" in log
+    assert "done at step 2" in log and "val_ce" in log and "val_ce_shuffled" in log
+    generator.main(["--stage", "mask", "--run-dir", str(runs / "warm"), "--warm-start", str(runs / "gen"),
+                    "--steps", "1"] + common)
+    warm_log = (runs / "warm" / "train.log").read_text()
+    assert "mask_transformer warm-started" in warm_log and "fresh (absent or another shape): none" in warm_log
     out = tmp_path / "model.safetensors"
     export.main(["--rvq", str(runs / "rvq"), "--generator", str(runs / "gen"), "--residual", str(runs / "res"),
                  "--output", str(out), "--no-frontend"])

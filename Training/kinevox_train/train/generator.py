@@ -88,6 +88,10 @@ def parse_args(argv=None):
     p.add_argument("--follow-encoder", action="store_true",
                    help="residual stage: reload the audio encoder whenever the stage-2 checkpoint changes "
                         "(lets both stages train concurrently; finish with a few steps on the final encoder)")
+    p.add_argument("--warm-start", default=None, metavar="RUN",
+                   help="new run only: start the generator (stage mask: masked transformer; stage residual: residual "
+                        "transformer) from RUN's checkpoint, tensors of another shape (cond_emb for another "
+                        "condition width) left fresh; the audio encoder and length estimator start fresh")
     p.add_argument("--encoder-kind", default=None, help="override audio_encoder.kind (memory, transformer, ...)")
     p.add_argument("--cond-tokens", type=int, default=None, help="override audio_encoder.num_cond_tokens")
     p.add_argument("--steps", type=int, default=3000)
@@ -122,6 +126,20 @@ def encode_clips(rvq: RVQVAE, clips: list[np.ndarray], names: list[str]) -> dict
 
 def build_examples(codes: dict[str, np.ndarray], conditions) -> list[PairedExample]:
     return [PairedExample(features=c.features, codes=codes[c.motion_id]) for c in conditions if c.motion_id in codes]
+
+
+@torch.no_grad()
+def validation_losses(stage: torch.nn.Module, batch: list[torch.Tensor], seed: int) -> tuple[dict, float]:
+    """Validation losses, and the CE with the conditions rotated by one within the batch (same masks):
+    val_ce_shuffled - val_ce is how much the generator uses its condition."""
+    feats, flens, codes, tlens = batch
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        _, parts = stage(feats, flens, codes, tlens)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        _, rotated = stage(feats.roll(1, 0), flens.roll(1, 0), codes, tlens)
+    return parts, float(rotated["ce"])
 
 
 def stage_config(args, rvq_state: dict) -> KinevoxConfig:
@@ -198,6 +216,15 @@ def main(argv=None) -> None:
         opt.load_state_dict(state["optimizer"])
         step = state["step"]
         run.log(f"resumed at step {step}")
+    elif args.warm_start:
+        generator = "mask_transformer" if args.stage == "mask" else "res_transformer"
+        source = torch.load(pathlib.Path(args.warm_start) / "checkpoint.pt", map_location="cpu", weights_only=False)
+        own = trained[generator].state_dict()
+        taken = {k: v for k, v in source["modules"][generator].items() if k in own and own[k].shape == v.shape}
+        trained[generator].load_state_dict(taken, strict=False)
+        fresh = sorted(set(own) - set(taken))
+        run.log(f"{generator} warm-started from {args.warm_start} (step {source['step']}); "
+                f"fresh (absent or another shape): {', '.join(fresh) or 'none'}")
     torch.manual_seed(args.seed + info.rank + step)
     rng = np.random.default_rng(args.seed + 1000 * info.rank + step)
     vrng = np.random.default_rng(12345)
@@ -233,10 +260,10 @@ def main(argv=None) -> None:
             values = {"loss": total.item(), **parts}
             if val and (step % args.save_every == 0 or step == args.steps or out_of_time):
                 stage.eval()
-                with torch.no_grad():
-                    vbatch = sample_pairs(val, min(256, 4 * args.batch), max_tokens, vrng)
-                    _, vparts = stage(*(t.to(info.device) for t in vbatch))
+                vbatch = [t.to(info.device) for t in sample_pairs(val, min(256, 4 * args.batch), max_tokens, vrng)]
+                vparts, shuffled = validation_losses(stage, vbatch, seed=step)
                 values.update({f"val_{k}": float(v) for k, v in vparts.items()})
+                values["val_ce_shuffled"] = shuffled
                 stage.train()
             run.record(step, **values)
             bar.set_postfix(loss=f"{values['loss']:.3f}", acc=f"{parts['acc']:.3f}")
