@@ -57,6 +57,12 @@ def test_stage_commands_chain_to_an_exported_model(tmp_path):
                     "--steps", "1"] + common)
     warm_log = (runs / "warm" / "train.log").read_text()
     assert "mask_transformer warm-started" in warm_log and "fresh (absent or another shape): none" in warm_log
+    generator.main(["--stage", "mask", "--run-dir", str(runs / "align"), "--steps", "2", "--align-weight", "1",
+                    "--minilm-store", str(tmp_path / "minilm.npz")] + common)
+    assert "val_align" in (runs / "align" / "train.log").read_text()
+    checkpoint = torch.load(runs / "align" / "checkpoint.pt", weights_only=False)
+    assert set(checkpoint["modules"]) == {"audio_encoder", "mask_transformer", "length_estimator"}
+    assert set(checkpoint["heads"]) == {"align_head"}
     out = tmp_path / "model.safetensors"
     export.main(["--rvq", str(runs / "rvq"), "--generator", str(runs / "gen"), "--residual", str(runs / "res"),
                  "--output", str(out), "--no-frontend"])
