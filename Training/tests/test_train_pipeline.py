@@ -7,7 +7,7 @@ import torch
 
 from kinevox_train import export
 from kinevox_train.models.generation import generate, seeded_uniform
-from kinevox_train.train import generator, rvq
+from kinevox_train.train import align, generator, rvq
 from kinevox_train.train.conditions import load_conditions
 
 
@@ -63,6 +63,14 @@ def test_stage_commands_chain_to_an_exported_model(tmp_path):
     checkpoint = torch.load(runs / "align" / "checkpoint.pt", weights_only=False)
     assert set(checkpoint["modules"]) == {"audio_encoder", "mask_transformer", "length_estimator"}
     assert set(checkpoint["heads"]) == {"align_head"}
+    align.main(["--conditions", f"speech:{speech}", "--config", "tiny", "--run-dir", str(runs / "enc"), "--steps", "2",
+                "--batch", "4", "--minilm-store", str(tmp_path / "minilm.npz"), "--threads", "1", "--log-every", "1"])
+    assert "val_cos" in (runs / "enc" / "train.log").read_text()
+    generator.main(["--stage", "mask", "--run-dir", str(runs / "distilled"), "--encoder-init", str(runs / "enc"),
+                    "--warm-start", str(runs / "gen"), "--steps", "1"] + common)
+    distilled_log = (runs / "distilled" / "train.log").read_text()
+    assert "audio_encoder warm-started" in distilled_log and "fresh (absent or another shape): none" in distilled_log
+    assert torch.load(runs / "distilled" / "checkpoint.pt", weights_only=False)["config"]["audio_encoder"]["dim"] == 384
     out = tmp_path / "model.safetensors"
     export.main(["--rvq", str(runs / "rvq"), "--generator", str(runs / "gen"), "--residual", str(runs / "res"),
                  "--output", str(out), "--no-frontend"])

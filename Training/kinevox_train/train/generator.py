@@ -104,9 +104,12 @@ def parse_args(argv=None):
                    help="residual stage: reload the audio encoder whenever the stage-2 checkpoint changes "
                         "(lets both stages train concurrently; finish with a few steps on the final encoder)")
     p.add_argument("--warm-start", default=None, metavar="RUN",
-                   help="new run only: start the generator (stage mask: masked transformer; stage residual: residual "
-                        "transformer) from RUN's checkpoint, tensors of another shape (cond_emb for another "
-                        "condition width) left fresh; the audio encoder and length estimator start fresh")
+                   help="new run only: start the generator (stage mask: masked transformer and length estimator; "
+                        "stage residual: residual transformer) from RUN's checkpoint, tensors of another shape "
+                        "(e.g. cond_emb for another condition width) left fresh")
+    p.add_argument("--encoder-init", default=None, metavar="RUN",
+                   help="stage mask, new run only: the audio encoder's shape and weights from RUN (an align run, "
+                        "see kinevox_train.train.align)")
     p.add_argument("--encoder-kind", default=None, help="override audio_encoder.kind (memory, transformer, ...)")
     p.add_argument("--cond-tokens", type=int, default=None, help="override audio_encoder.num_cond_tokens")
     p.add_argument("--steps", type=int, default=3000)
@@ -151,6 +154,20 @@ def build_examples(codes: dict[str, np.ndarray], conditions, captions: dict[str,
             for c in conditions if c.motion_id in codes]
 
 
+def warm_start(trained: dict, names: list[str], run_dir: str, run: common.RunDir) -> None:
+    """Copy the modules `names` from another run's checkpoint; tensors absent there or of another shape stay
+    fresh (logged)."""
+    source = torch.load(pathlib.Path(run_dir) / "checkpoint.pt", map_location="cpu", weights_only=False)
+    for name in names:
+        own = trained[name].state_dict()
+        theirs = source["modules"].get(name, {})
+        taken = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
+        trained[name].load_state_dict(taken, strict=False)
+        fresh = sorted(set(own) - set(taken))
+        run.log(f"{name} warm-started from {run_dir} (step {source['step']}); "
+                f"fresh (absent or another shape): {', '.join(fresh) or 'none'}")
+
+
 @torch.no_grad()
 def validation_losses(stage: torch.nn.Module, batch: list[torch.Tensor], seed: int) -> tuple[dict, float]:
     """Validation losses, and the CE with the conditions rotated by one within the batch (same masks):
@@ -191,6 +208,9 @@ def main(argv=None) -> None:
         cfg = KinevoxConfig.from_dict(encoder_state["config"])
     else:
         cfg = stage_config(args, rvq_state)
+        if args.encoder_init:
+            init = torch.load(pathlib.Path(args.encoder_init) / "checkpoint.pt", map_location="cpu", weights_only=False)
+            cfg.audio_encoder = KinevoxConfig.from_dict(init["config"]).audio_encoder
     kind, input_dim = describe_conditions(args.conditions)
     if kind == "text":
         cfg.audio_encoder.kind = "identity"
@@ -247,15 +267,12 @@ def main(argv=None) -> None:
         opt.load_state_dict(state["optimizer"])
         step = state["step"]
         run.log(f"resumed at step {step}")
-    elif args.warm_start:
-        generator = "mask_transformer" if args.stage == "mask" else "res_transformer"
-        source = torch.load(pathlib.Path(args.warm_start) / "checkpoint.pt", map_location="cpu", weights_only=False)
-        own = trained[generator].state_dict()
-        taken = {k: v for k, v in source["modules"][generator].items() if k in own and own[k].shape == v.shape}
-        trained[generator].load_state_dict(taken, strict=False)
-        fresh = sorted(set(own) - set(taken))
-        run.log(f"{generator} warm-started from {args.warm_start} (step {source['step']}); "
-                f"fresh (absent or another shape): {', '.join(fresh) or 'none'}")
+    else:
+        if args.warm_start:
+            parts = ["mask_transformer", "length_estimator"] if args.stage == "mask" else ["res_transformer"]
+            warm_start(trained, parts, args.warm_start, run)
+        if args.encoder_init:
+            warm_start(trained, ["audio_encoder"], args.encoder_init, run)
     torch.manual_seed(args.seed + info.rank + step)
     rng = np.random.default_rng(args.seed + 1000 * info.rank + step)
     vrng = np.random.default_rng(12345)
