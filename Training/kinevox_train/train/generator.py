@@ -43,7 +43,12 @@ class MaskStage(torch.nn.Module):
         self.length_estimator = model.length_estimator
         self.length_weight = length_weight
         self.align_weight = align_weight
-        self.align_head = torch.nn.Linear(model.cfg.audio_encoder.dim, align_dim) if align_weight > 0 else None
+        self.align_head = None
+        if align_weight > 0:
+            self.align_head = torch.nn.Linear(model.cfg.audio_encoder.dim, align_dim)
+            if model.cfg.audio_encoder.dim == align_dim:  # an encoder distilled onto the vectors (train.align)
+                torch.nn.init.eye_(self.align_head.weight)  # starts as the identity: keeps that distillation
+                torch.nn.init.zeros_(self.align_head.bias)
 
     def trained(self) -> dict:
         modules = {"audio_encoder": self.audio_encoder, "mask_transformer": self.mask_transformer,
