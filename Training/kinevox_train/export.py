@@ -38,6 +38,14 @@ def model_from_runs(rvq_run: str, generator_run: str, residual_run: str | None) 
     if res.get("encoder_step") != gen["step"]:
         print(f"warning: the residual stage last saw the stage-2 encoder of step {res.get('encoder_step')}, "
               f"the exported encoder is from step {gen['step']}", file=sys.stderr)
+    generator_cfg = KinevoxConfig.from_dict(gen["config"])
+    if generator_cfg.audio_encoder != cfg.audio_encoder:
+        # e.g. a residual transformer trained on MiniLM sentence vectors serving an audio encoder distilled to
+        # produce them (train.align): the encoder and front end are the generator run's
+        print(f"note: the residual run used the {cfg.audio_encoder.kind} encoder, the generator run the "
+              f"{generator_cfg.audio_encoder.kind} encoder; exporting the generator run's", file=sys.stderr)
+        cfg.audio_encoder, cfg.frontend = generator_cfg.audio_encoder, generator_cfg.frontend
+        cfg.validate()
     model = KinevoxModel(cfg)
     model.rvq.load_state_dict(rvq["model"])
     for name, state in gen["modules"].items():

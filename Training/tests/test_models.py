@@ -1,10 +1,11 @@
 """Model modules: shapes, padding invariance, CFG, one optimisation step lowering each stage's loss."""
 import dataclasses
+import math
 
 import pytest
 import torch
 
-from kinevox_train.models import KinevoxConfig, KinevoxModel, paper_config, tiny_config
+from kinevox_train.models import KinevoxConfig, KinevoxModel, bundled_config, paper_config, tiny_config
 from kinevox_train.models.audio_encoder import AudioEncoder, masked_adaptive_avg_pool
 from kinevox_train.models.generation import generate, maskgit_generate, seeded_uniform, top_k_filter
 
@@ -47,6 +48,22 @@ def test_audio_encoder_kinds_ignore_padding(kind):
     b = enc(padded, torch.tensor([9]))
     assert a.shape == (1, cfg.num_cond_tokens, cfg.dim)
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_memory_retrieval_starts_with_frame_dependent_attention():
+    """Regression: with N(0, 0.02) weights the retrieval softmax was uniform (entropy = log M), every frame got
+    the same vector and the generator could never learn to use the audio."""
+    cfg = dataclasses.replace(bundled_config().audio_encoder)
+    enc = AudioEncoder(cfg)
+    retrieval = enc.retrieval
+    x = enc.input_norm(torch.randn(4, 30, cfg.input_dim))
+    scores = retrieval.query_proj(x) @ retrieval.key_proj(retrieval.memory).t() / cfg.dim ** 0.5
+    attn = scores.softmax(-1)
+    entropy = -(attn * attn.log()).sum(-1).mean()
+    assert 0.5 < scores.std() < 2.0
+    assert entropy < math.log(cfg.num_memory) - 0.25  # the old init: log M to 1e-6
+    retrieved = retrieval(x)
+    assert retrieved.std(dim=(0, 1)).mean() > 0.1 * retrieved.abs().mean()
 
 
 def test_masked_adaptive_avg_pool_known_values():

@@ -47,7 +47,8 @@ def test_batches_shapes_and_cropping():
     assert w.shape == (5, 16, 3) and bool((w == 1).all())  # only the long clip fits a 16-frame window
     ex = [PairedExample(np.ones((4, 2), np.float16), np.arange(20).reshape(10, 2)),
           PairedExample(np.ones((7, 2), np.float16), np.arange(6).reshape(3, 2))]
-    feats, flens, codes, tlens = sample_pairs(ex, 6, 5, rng)
+    feats, flens, codes, tlens, targets = sample_pairs(ex, 6, 5, rng)
+    assert targets.shape == (6, 0)
     assert feats.shape[0] == 6 and feats.shape[2] == 2 and codes.shape[2] == 2
     for i in range(6):
         n = int(tlens[i])

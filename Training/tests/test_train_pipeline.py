@@ -7,7 +7,7 @@ import torch
 
 from kinevox_train import export
 from kinevox_train.models.generation import generate, seeded_uniform
-from kinevox_train.train import generator, rvq
+from kinevox_train.train import align, generator, rvq
 from kinevox_train.train.conditions import load_conditions
 
 
@@ -52,7 +52,25 @@ def test_stage_commands_chain_to_an_exported_model(tmp_path):
     generator.main(["--stage", "residual", "--run-dir", str(runs / "res"), "--encoder-run", str(runs / "gen"),
                     "--follow-encoder", "--steps", "2"] + common)
     log = (runs / "gen" / "train.log").read_text()
-    assert "done at step 2" in log and "val_ce" in log
+    assert "done at step 2" in log and "val_ce" in log and "val_ce_shuffled" in log
+    generator.main(["--stage", "mask", "--run-dir", str(runs / "warm"), "--warm-start", str(runs / "gen"),
+                    "--steps", "1"] + common)
+    warm_log = (runs / "warm" / "train.log").read_text()
+    assert "mask_transformer warm-started" in warm_log and "fresh (absent or another shape): none" in warm_log
+    generator.main(["--stage", "mask", "--run-dir", str(runs / "align"), "--steps", "2", "--align-weight", "1",
+                    "--minilm-store", str(tmp_path / "minilm.npz")] + common)
+    assert "val_align" in (runs / "align" / "train.log").read_text()
+    checkpoint = torch.load(runs / "align" / "checkpoint.pt", weights_only=False)
+    assert set(checkpoint["modules"]) == {"audio_encoder", "mask_transformer", "length_estimator"}
+    assert set(checkpoint["heads"]) == {"align_head"}
+    align.main(["--conditions", f"speech:{speech}", "--config", "tiny", "--run-dir", str(runs / "enc"), "--steps", "2",
+                "--batch", "4", "--minilm-store", str(tmp_path / "minilm.npz"), "--threads", "1", "--log-every", "1"])
+    assert "val_cos" in (runs / "enc" / "train.log").read_text()
+    generator.main(["--stage", "mask", "--run-dir", str(runs / "distilled"), "--encoder-init", str(runs / "enc"),
+                    "--warm-start", str(runs / "gen"), "--steps", "1"] + common)
+    distilled_log = (runs / "distilled" / "train.log").read_text()
+    assert "audio_encoder warm-started" in distilled_log and "fresh (absent or another shape): none" in distilled_log
+    assert torch.load(runs / "distilled" / "checkpoint.pt", weights_only=False)["config"]["audio_encoder"]["dim"] == 384
     out = tmp_path / "model.safetensors"
     export.main(["--rvq", str(runs / "rvq"), "--generator", str(runs / "gen"), "--residual", str(runs / "res"),
                  "--output", str(out), "--no-frontend"])

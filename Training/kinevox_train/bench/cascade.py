@@ -4,7 +4,7 @@
         [--iterations 5] [--warmup 1] [--threads 2]
 
 Stages: `asr` (pocketsphinx 5, its bundled US English acoustic model, language model and dictionary, whole
-utterance), `text_encoder` (the frozen MiniLM sentence embedding the text-conditioned generator is trained on),
+utterance: eval/asr.py), `text_encoder` (the frozen MiniLM sentence embedding the text-conditioned generator is trained on),
 `generator` and `decoder` (PyTorch eager, the bundled generator architecture with an identity audio encoder
 taking the 384-d sentence embedding as its one condition token; random weights unless --text-model is given:
 the cost is the same). Prints one JSON object like `compare.py`, plus the transcripts.
@@ -45,24 +45,18 @@ class CascadedPipeline:
     name = "Cascaded (pocketsphinx -> MiniLM -> text-conditioned generator, PyTorch eager)"
 
     def __init__(self, threads: int, model_path: str | None):
-        from pocketsphinx import Decoder
-
+        from ..eval.asr import SpeechRecognizer
         from ..train.conditions import minilm_encoder
 
         torch.set_num_threads(threads)
-        self.recognizer = Decoder(samprate=16000, loglevel="FATAL")
+        self.recognizer = SpeechRecognizer()
         self.text_encoder = minilm_encoder()
         self.model = text_model(model_path)
 
     @torch.no_grad()
     def generate(self, samples: np.ndarray, frames: int, seed: int) -> tuple[np.ndarray, dict[str, float], str]:
         watch = Stopwatch()
-        pcm = np.clip(np.round(samples * 32768), -32768, 32767).astype("<i2").tobytes()
-        self.recognizer.start_utt()
-        self.recognizer.process_raw(pcm, full_utt=True)
-        self.recognizer.end_utt()
-        hypothesis = self.recognizer.hyp()
-        text = hypothesis.hypstr if hypothesis is not None else ""
+        text = self.recognizer.transcribe(samples)
         watch.lap("asr")
         embedding = self.text_encoder.encode([text], convert_to_numpy=True, normalize_embeddings=True)
         cond = self.model.audio_encoder(torch.from_numpy(embedding).float()[:, None, :], torch.tensor([1]))

@@ -5,6 +5,9 @@
         --motion ../cache/motion --speech ../cache/speech --evaluator runs/evaluator --replications 20
     python -m kinevox_train.eval.report actions --model ../Models/kinevox-default.safetensors \
         --motion ../cache/motion --speech ../cache/speech --evaluator runs/evaluator
+    python -m kinevox_train.eval.report --output runs/eval/actions_cascade.json actions --model TEXT_MODEL \
+        --motion cache/motion --conditions text-asr:cache/speech --evaluator runs/evaluator \
+        --sets test_festival,test_10db --limit 300
 
 `generation` uses the ground-truth token length of each test clip (the field's protocol); `actions` runs the
 whole pipeline (estimated length) and scores the evaluator's nearest canonical action caption.
@@ -31,6 +34,7 @@ from ..train.sources import load_motion_split
 from .evaluator import load_evaluator
 from .metrics import diversity, format_ci, frechet_distance, mm_dist, multimodality, r_precision
 from .texts import canonical_captions, clip_actions
+from .wer import word_error_rate
 
 
 def rvq_report(args) -> dict:
@@ -176,7 +180,8 @@ def generation_report(args) -> dict:
 
 def actions_report(args) -> dict:
     """Per-action accuracy of the full pipeline (estimated lengths) on each speech test set; multi-stage clips
-    (labels "a+b") are left out, as no single canonical caption describes them."""
+    (labels "a+b") are left out, as no single canonical caption describes them. With `text-asr:` conditions (the
+    cascaded baseline) each set also gets the speech recogniser's word error rate on the same utterances."""
     torch.set_num_threads(args.threads)
     model = model_from_args(args)
     evaluator = load_evaluator(args.evaluator)
@@ -184,10 +189,13 @@ def actions_report(args) -> dict:
     actions = list(canon)
     canon_emb = evaluator.embed_texts([canon[a] for a in actions])
     labels = clip_actions(args.motion)
-    result = {"sets": {}}
+
+    def single_action_subset(conditions: list[Condition]) -> list[Condition]:
+        return spread_subset([c for c in conditions if "+" not in labels[c.motion_id]], args.limit)
+
+    result = {"conditions": args.conditions, "model": args.model or args.generator_run, "sets": {}}
     for speech_set in args.sets.split(","):
-        conditions = [c for c in load_conditions(args.conditions, speech_set) if "+" not in labels[c.motion_id]]
-        conditions = spread_subset(conditions, args.limit)
+        conditions = load_conditions(args.conditions, speech_set, select=single_action_subset)
         truth = [labels[c.motion_id] for c in conditions]
         emb = evaluator.embed_motions(run_generation(model, conditions, None, seed=5))
         nearest = [actions[i] for i in ((emb[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)]
@@ -195,10 +203,12 @@ def actions_report(args) -> dict:
         for t, p in zip(truth, nearest):
             per_action.setdefault(t, []).append(int(t == p))
         result["sets"][speech_set] = {"overall": float(np.mean([t == p for t, p in zip(truth, nearest)])),
-                                      "per_action": {a: (float(np.mean(v)), len(v)) for a, v in per_action.items()}}
+                                      "per_action": {a: (float(np.mean(v)), len(v)) for a, v in per_action.items()},
+                                      "utterances": [c.utterance for c in conditions]}
+        if args.conditions.startswith("text-asr:"):
+            result["sets"][speech_set]["wer"] = word_error_rate([(c.caption, c.transcript) for c in conditions])
     if args.reference:
-        conds = spread_subset([c for c in load_conditions(args.conditions, args.sets.split(",")[0])
-                               if "+" not in labels[c.motion_id]], args.limit)
+        conds = load_conditions(args.conditions, args.sets.split(",")[0], select=single_action_subset)
         emb = evaluator.embed_motions(gt_motions(args.motion, conds))
         nearest = [actions[i] for i in ((emb[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)]
         result["real_motion_accuracy"] = float(np.mean([labels[c.motion_id] == p for c, p in zip(conds, nearest)]))
@@ -211,6 +221,9 @@ def actions_report(args) -> dict:
             cells.append(f"{acc * 100:.0f} % (n={n})" if n else "–")
         lines.append(f"| {a} | " + " | ".join(cells) + " |")
     lines.append("| **all** | " + " | ".join(f"**{result['sets'][s]['overall'] * 100:.1f} %**" for s in sets) + " |")
+    if all("wer" in result["sets"][s] for s in sets):
+        lines.append("| ASR word error rate | " + " | ".join(f"{result['sets'][s]['wer'] * 100:.1f} %" for s in sets)
+                     + " |")
     result["markdown"] = "\n".join(lines)
     return result
 
@@ -225,7 +238,7 @@ def condition_use_report(args) -> dict:
     codes = torch.load(pathlib.Path(args.codes), weights_only=False)["val"]
     examples = [PairedExample(c.features, codes[c.motion_id]) for c in load_conditions(args.conditions, "val")
                 if c.motion_id in codes]
-    feats, flens, batch_codes, lengths = sample_pairs(examples, args.pairs, model.cfg.length_estimator.num_lengths - 1,
+    feats, flens, batch_codes, lengths, _ = sample_pairs(examples, args.pairs, model.cfg.length_estimator.num_lengths - 1,
                                                       np.random.default_rng(0))
     result = {}
     with torch.no_grad():
@@ -254,7 +267,7 @@ def main(argv=None) -> None:
         g.add_argument("--rvq-run", default=None)
         g.add_argument("--generator-run", default=None)
         g.add_argument("--motion", required=True)
-        g.add_argument("--conditions", required=True, help="speech:ROOT, text-oral:ROOT or text-original:JSON")
+        g.add_argument("--conditions", required=True, help="speech:ROOT, text-oral:ROOT, text-asr:ROOT or text-original:JSON")
         g.add_argument("--evaluator", default="runs/evaluator")
         g.add_argument("--limit", type=int, default=0)
         g.add_argument("--threads", type=int, default=1)

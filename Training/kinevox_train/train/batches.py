@@ -33,9 +33,11 @@ def sample_motion_windows(clips: list[np.ndarray], batch: int, window: int, rng:
 
 @dataclass
 class PairedExample:
-    """One training pair: condition features [S, F] and the motion's codes [T, Q] (full clip)."""
+    """One training pair: condition features [S, F], the motion's codes [T, Q] (full clip) and, for the
+    semantic alignment loss, the MiniLM embedding of the spoken caption [384] (None when unused)."""
     features: np.ndarray
     codes: np.ndarray
+    target: np.ndarray | None = None
 
 
 def pad_features(features: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,7 +50,8 @@ def pad_features(features: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor
 
 
 def sample_pairs(examples: list[PairedExample], batch: int, max_tokens: int, rng: np.random.Generator):
-    """A batch of (features [B,S,F], feature lengths [B], codes [B,T,Q] (-1 padded), token lengths [B]).
+    """A batch of (features [B,S,F], feature lengths [B], codes [B,T,Q] (-1 padded), token lengths [B],
+    targets [B, D] (the examples' alignment targets; [B, 0] when they have none)).
     Clips longer than max_tokens are cropped at a random token offset."""
     chosen = [examples[i] for i in rng.integers(len(examples), size=batch)]
     feats, flens = pad_features([e.features for e in chosen])
@@ -59,4 +62,6 @@ def sample_pairs(examples: list[PairedExample], batch: int, max_tokens: int, rng
     for i, (e, n) in enumerate(zip(chosen, lengths)):
         start = rng.integers(e.codes.shape[0] - n + 1)
         codes[i, :n] = e.codes[start:start + n]
-    return feats, flens, torch.from_numpy(codes), torch.tensor(lengths, dtype=torch.long)
+    targets = (torch.from_numpy(np.stack([e.target for e in chosen]).astype(np.float32))
+               if chosen[0].target is not None else torch.zeros(batch, 0))
+    return feats, flens, torch.from_numpy(codes), torch.tensor(lengths, dtype=torch.long), targets

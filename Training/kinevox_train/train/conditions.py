@@ -7,13 +7,18 @@ Specs (the --conditions argument):
   `text-oral:FEATURE_ROOT` — the oral captions exactly as spoken in the speech cache (same utterances as
   `speech:`), both embedded with the frozen MiniLM sentence encoder (all-MiniLM-L6-v2, 384-d, mean pooling +
   L2 norm) as one condition token each (the text-conditioned baseline).
+- `text-asr:FEATURE_ROOT` — the cascaded baseline: what offline speech recognition (eval/asr.py, pocketsphinx)
+  hears in each utterance's WAV (test sets only: they keep their WAVs), embedded with MiniLM like `text-oral`.
+  Transcripts are cached per set in cache/asr/<set>.json; `caption` stays the spoken text.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -27,25 +32,37 @@ class Condition:
     features: np.ndarray
     caption: str = ""
     voice: str = ""
+    utterance: str = ""
+    wav: str = ""
+    transcript: str = ""
 
 
 def describe_conditions(spec: str) -> tuple[str, int]:
     """(kind, feature width) of a condition spec."""
     kind = spec.split(":", 1)[0]
-    if kind in ("text-original", "text-oral"):
+    if kind in ("text-original", "text-oral", "text-asr"):
         return "text", MINILM_DIM
     if kind == "speech":
         return "speech", speech_feature_dim(spec.split(":", 1)[1])
-    raise ValueError(f"unknown condition spec {spec!r}: use speech:ROOT, text-oral:ROOT or text-original:CAPTIONS_JSON")
+    raise ValueError(f"unknown condition spec {spec!r}: use speech:ROOT, text-oral:ROOT, text-asr:ROOT or "
+                     "text-original:CAPTIONS_JSON")
 
 
-def load_conditions(spec: str, split: str) -> list[Condition]:
+def load_conditions(spec: str, split: str,
+                    select: Callable[[list[Condition]], list[Condition]] | None = None) -> list[Condition]:
+    """The conditions of `split`. `select` (optional) picks which to keep before text embeddings or transcripts
+    are made, so only those are computed; the order and filtering are the same for every spec of one set."""
     kind, rest = spec.split(":", 1)
+    keep = select or (lambda conditions: conditions)
     if kind == "text-original":
-        return original_text_conditions(rest, split)
+        return with_text_features(keep(original_text_conditions(rest, split)))
     if kind == "text-oral":
-        return with_text_features(speech_conditions(rest, split, load_features=False))
-    return speech_conditions(rest, split)
+        return with_text_features(keep(speech_conditions(rest, split, load_features=False)))
+    if kind == "text-asr":
+        return with_asr_text_features(keep(speech_conditions(rest, split, load_features=False)), split)
+    if kind == "speech":
+        return keep(speech_conditions(rest, split))
+    raise ValueError(f"unknown condition spec {spec!r}")
 
 
 def minilm_encoder():
@@ -93,18 +110,32 @@ def read_split_ids(captions_json: pathlib.Path, split: str) -> set[str]:
 def with_text_features(conditions: list[Condition]) -> list[Condition]:
     """Replace each condition's features by the MiniLM embedding of its caption, [1, 384] float16."""
     vectors = embed_sentences([c.caption for c in conditions])
-    return [Condition(c.motion_id, vectors[c.caption][None].astype(np.float16), c.caption, c.voice)
-            for c in conditions]
+    return [dataclasses.replace(c, features=vectors[c.caption][None].astype(np.float16)) for c in conditions]
+
+
+def with_asr_text_features(conditions: list[Condition], speech_set: str) -> list[Condition]:
+    """Each condition with its WAV's speech-recognition transcript and, as features, the MiniLM embedding of
+    that transcript, [1, 384] float16."""
+    from ..eval.asr import cached_transcripts
+
+    missing = [c.utterance or c.motion_id for c in conditions if not c.wav]
+    if missing:
+        raise ValueError(f"text-asr needs the utterances' WAVs; set {speech_set!r} has none for {missing[0]} "
+                         "(only the test sets keep theirs)")
+    transcripts = cached_transcripts(speech_set, {c.utterance: c.wav for c in conditions})
+    vectors = embed_sentences(list(transcripts.values()))
+    return [dataclasses.replace(c, features=vectors[transcripts[c.utterance]][None].astype(np.float16),
+                                transcript=transcripts[c.utterance]) for c in conditions]
 
 
 def original_text_conditions(captions_json: str, split: str) -> list[Condition]:
-    """One Condition per (clip, original caption) of the clips in `split` (test_* sets map to test)."""
+    """One Condition per (clip, original caption) of the clips in `split` (test_* sets map to test), without
+    features (`with_text_features` embeds the captions)."""
     path = pathlib.Path(captions_json)
     table = json.loads(path.read_text())
     ids = read_split_ids(path, "test" if split.startswith("test") else split)
-    pairs = [Condition(clip_id, np.zeros((1, 1), np.float16), caption=c)
-             for clip_id, entry in table.items() if clip_id in ids for c in entry["original"]]
-    return with_text_features(pairs)
+    return [Condition(clip_id, np.zeros((1, 1), np.float16), caption=c)
+            for clip_id, entry in table.items() if clip_id in ids for c in entry["original"]]
 
 
 def speech_feature_dim(root: str) -> int:
@@ -126,5 +157,6 @@ def speech_conditions(root: str, speech_set: str, load_features: bool = True) ->
             continue
         rows = (np.array(features[u["offset"]:u["offset"] + u["n_frames"]], dtype=np.float16)
                 if load_features else np.zeros((1, 1), np.float16))
-        out.append(Condition(u["clip_id"], rows, caption=u.get("text", ""), voice=u.get("voice", "")))
+        out.append(Condition(u["clip_id"], rows, caption=u.get("text", ""), voice=u.get("voice", ""),
+                             utterance=u.get("id", ""), wav=str(root / u["wav"]) if u.get("wav") else ""))
     return out

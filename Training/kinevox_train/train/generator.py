@@ -25,32 +25,52 @@ from tqdm import tqdm
 from ..models import KinevoxConfig, KinevoxModel, RVQVAE
 from . import common
 from .batches import PairedExample, sample_pairs
-from .conditions import describe_conditions, load_conditions
+from .conditions import MINILM_DIM, describe_conditions, embed_sentences, load_conditions
 from .sources import load_motion_split, model_config_from_args
 
 
 class MaskStage(torch.nn.Module):
-    """Stage 2 as one module (so DDP sees one forward): masked-token CE + length CE (on detached condition)."""
+    """Stage 2 as one module (so DDP sees one forward): masked-token CE + length CE (on detached condition)
+    + optionally the semantic alignment loss: 1 - cos(align_head(mean of the condition tokens), MiniLM
+    embedding of the spoken caption), which teaches the audio encoder what the words mean (training only;
+    align_head is not exported)."""
 
-    def __init__(self, model: KinevoxModel, length_weight: float):
+    def __init__(self, model: KinevoxModel, length_weight: float, align_weight: float = 0.0,
+                 align_dim: int = MINILM_DIM):
         super().__init__()
         self.audio_encoder = model.audio_encoder
         self.mask_transformer = model.mask_transformer
         self.length_estimator = model.length_estimator
         self.length_weight = length_weight
+        self.align_weight = align_weight
+        self.align_head = None
+        if align_weight > 0:
+            self.align_head = torch.nn.Linear(model.cfg.audio_encoder.dim, align_dim)
+            if model.cfg.audio_encoder.dim == align_dim:  # an encoder distilled onto the vectors (train.align)
+                torch.nn.init.eye_(self.align_head.weight)  # starts as the identity: keeps that distillation
+                torch.nn.init.zeros_(self.align_head.bias)
 
     def trained(self) -> dict:
-        return {"audio_encoder": self.audio_encoder, "mask_transformer": self.mask_transformer,
-                "length_estimator": self.length_estimator}
+        modules = {"audio_encoder": self.audio_encoder, "mask_transformer": self.mask_transformer,
+                   "length_estimator": self.length_estimator}
+        return modules | ({"align_head": self.align_head} if self.align_head is not None else {})
 
-    def forward(self, feats, flens, codes, tlens):
+    def forward(self, feats, flens, codes, tlens, targets):
         cond = self.audio_encoder(feats, flens)
         ce, acc = self.mask_transformer.training_loss(codes[..., 0].long(), tlens, cond)
         length_logits = self.length_estimator(cond.detach()).float()
         length_ce = F.cross_entropy(length_logits, tlens)
         length_acc = (length_logits.argmax(-1) == tlens).float().mean()
         total = ce.float() + self.length_weight * length_ce
-        return total, {"ce": ce.detach(), "acc": acc, "len_ce": length_ce.detach(), "len_acc": length_acc}
+        parts = {"ce": ce.detach(), "acc": acc, "len_ce": length_ce.detach(), "len_acc": length_acc}
+        if self.align_head is not None:
+            if targets.shape[1] == 0:
+                raise ValueError("the alignment loss needs caption embeddings (examples without a target)")
+            cos = F.cosine_similarity(self.align_head(cond.mean(1)).float(), targets, dim=-1)
+            align = (1 - cos).mean()
+            total = total + self.align_weight * align
+            parts["align"] = align.detach()
+        return total, parts
 
 
 class ResidualStage(torch.nn.Module):
@@ -69,7 +89,7 @@ class ResidualStage(torch.nn.Module):
         self.audio_encoder.eval()
         return self
 
-    def forward(self, feats, flens, codes, tlens):
+    def forward(self, feats, flens, codes, tlens, targets):
         with torch.no_grad():
             cond = self.audio_encoder(feats, flens)
         ce, acc = self.res_transformer.training_loss(codes.long(), tlens, cond)
@@ -88,6 +108,13 @@ def parse_args(argv=None):
     p.add_argument("--follow-encoder", action="store_true",
                    help="residual stage: reload the audio encoder whenever the stage-2 checkpoint changes "
                         "(lets both stages train concurrently; finish with a few steps on the final encoder)")
+    p.add_argument("--warm-start", default=None, metavar="RUN",
+                   help="new run only: start the generator (stage mask: masked transformer and length estimator; "
+                        "stage residual: residual transformer) from RUN's checkpoint, tensors of another shape "
+                        "(e.g. cond_emb for another condition width) left fresh")
+    p.add_argument("--encoder-init", default=None, metavar="RUN",
+                   help="stage mask, new run only: the audio encoder's shape and weights from RUN (an align run, "
+                        "see kinevox_train.train.align)")
     p.add_argument("--encoder-kind", default=None, help="override audio_encoder.kind (memory, transformer, ...)")
     p.add_argument("--cond-tokens", type=int, default=None, help="override audio_encoder.num_cond_tokens")
     p.add_argument("--steps", type=int, default=3000)
@@ -96,6 +123,10 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=None, help="default: min(2000, steps / 10)")
     p.add_argument("--weight-decay", type=float, default=1e-5)
     p.add_argument("--length-weight", type=float, default=1.0)
+    p.add_argument("--align-weight", type=float, default=0.0,
+                   help="stage mask, speech: weight of the semantic alignment loss (condition -> MiniLM embedding "
+                        "of the spoken caption); 0 = off (the paper's objective)")
+    p.add_argument("--minilm-store", default="cache/minilm/store.npz", help="MiniLM sentence-vector cache")
     p.add_argument("--bf16", action="store_true")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -120,8 +151,40 @@ def encode_clips(rvq: RVQVAE, clips: list[np.ndarray], names: list[str]) -> dict
     return out
 
 
-def build_examples(codes: dict[str, np.ndarray], conditions) -> list[PairedExample]:
-    return [PairedExample(features=c.features, codes=codes[c.motion_id]) for c in conditions if c.motion_id in codes]
+def build_examples(codes: dict[str, np.ndarray], conditions, captions: dict[str, np.ndarray] | None = None
+                   ) -> list[PairedExample]:
+    """Pairs of the conditions whose clip has codes; `captions` (caption -> MiniLM vector) adds alignment targets."""
+    return [PairedExample(features=c.features, codes=codes[c.motion_id],
+                          target=captions[c.caption] if captions is not None else None)
+            for c in conditions if c.motion_id in codes]
+
+
+def warm_start(trained: dict, names: list[str], run_dir: str, run: common.RunDir) -> None:
+    """Copy the modules `names` from another run's checkpoint; tensors absent there or of another shape stay
+    fresh (logged)."""
+    source = torch.load(pathlib.Path(run_dir) / "checkpoint.pt", map_location="cpu", weights_only=False)
+    for name in names:
+        own = trained[name].state_dict()
+        theirs = source["modules"].get(name, {})
+        taken = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
+        trained[name].load_state_dict(taken, strict=False)
+        fresh = sorted(set(own) - set(taken))
+        run.log(f"{name} warm-started from {run_dir} (step {source['step']}); "
+                f"fresh (absent or another shape): {', '.join(fresh) or 'none'}")
+
+
+@torch.no_grad()
+def validation_losses(stage: torch.nn.Module, batch: list[torch.Tensor], seed: int) -> tuple[dict, float]:
+    """Validation losses, and the CE with the conditions rotated by one within the batch (same masks):
+    val_ce_shuffled - val_ce is how much the generator uses its condition."""
+    feats, flens, codes, tlens, targets = batch
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        _, parts = stage(feats, flens, codes, tlens, targets)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        _, rotated = stage(feats.roll(1, 0), flens.roll(1, 0), codes, tlens, targets.roll(1, 0))
+    return parts, float(rotated["ce"])
 
 
 def stage_config(args, rvq_state: dict) -> KinevoxConfig:
@@ -150,6 +213,9 @@ def main(argv=None) -> None:
         cfg = KinevoxConfig.from_dict(encoder_state["config"])
     else:
         cfg = stage_config(args, rvq_state)
+        if args.encoder_init:
+            init = torch.load(pathlib.Path(args.encoder_init) / "checkpoint.pt", map_location="cpu", weights_only=False)
+            cfg.audio_encoder = KinevoxConfig.from_dict(init["config"]).audio_encoder
     kind, input_dim = describe_conditions(args.conditions)
     if kind == "text":
         cfg.audio_encoder.kind = "identity"
@@ -180,13 +246,21 @@ def main(argv=None) -> None:
             run.path.mkdir(parents=True, exist_ok=True)
             torch.save(codes, codes_cache)
         model.rvq.to(info.device)
-    train = build_examples(codes["train"], load_conditions(args.conditions, "train"))
-    val = build_examples(codes["val"], load_conditions(args.conditions, "val"))
+    train_conditions = load_conditions(args.conditions, "train")
+    val_conditions = load_conditions(args.conditions, "val")
+    captions = None
+    if args.align_weight > 0:
+        if args.stage != "mask" or kind != "speech":
+            raise SystemExit("--align-weight applies to stage mask with speech conditions")
+        captions = embed_sentences([c.caption for c in train_conditions + val_conditions], args.minilm_store)
+    train = build_examples(codes["train"], train_conditions, captions)
+    val = build_examples(codes["val"], val_conditions, captions)
     if not train:
         raise SystemExit("no (condition, motion) pairs matched: check --data and --conditions")
     max_tokens = cfg.length_estimator.num_lengths - 1
 
-    stage = MaskStage(model, args.length_weight) if args.stage == "mask" else ResidualStage(model)
+    stage = (MaskStage(model, args.length_weight, args.align_weight).to(info.device) if args.stage == "mask"
+             else ResidualStage(model))
     trained = stage.trained()
     params = [p for m in trained.values() for p in m.parameters()]
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay)
@@ -194,10 +268,16 @@ def main(argv=None) -> None:
     state = run.load()
     if state is not None:
         for name, module in trained.items():
-            module.load_state_dict(state["modules"][name])
+            module.load_state_dict(state["modules"][name] if name in state["modules"] else state["heads"][name])
         opt.load_state_dict(state["optimizer"])
         step = state["step"]
         run.log(f"resumed at step {step}")
+    else:
+        if args.warm_start:
+            parts = ["mask_transformer", "length_estimator"] if args.stage == "mask" else ["res_transformer"]
+            warm_start(trained, parts, args.warm_start, run)
+        if args.encoder_init:
+            warm_start(trained, ["audio_encoder"], args.encoder_init, run)
     torch.manual_seed(args.seed + info.rank + step)
     rng = np.random.default_rng(args.seed + 1000 * info.rank + step)
     vrng = np.random.default_rng(12345)
@@ -233,10 +313,10 @@ def main(argv=None) -> None:
             values = {"loss": total.item(), **parts}
             if val and (step % args.save_every == 0 or step == args.steps or out_of_time):
                 stage.eval()
-                with torch.no_grad():
-                    vbatch = sample_pairs(val, min(256, 4 * args.batch), max_tokens, vrng)
-                    _, vparts = stage(*(t.to(info.device) for t in vbatch))
+                vbatch = [t.to(info.device) for t in sample_pairs(val, min(256, 4 * args.batch), max_tokens, vrng)]
+                vparts, shuffled = validation_losses(stage, vbatch, seed=step)
                 values.update({f"val_{k}": float(v) for k, v in vparts.items()})
+                values["val_ce_shuffled"] = shuffled
                 stage.train()
             run.record(step, **values)
             bar.set_postfix(loss=f"{values['loss']:.3f}", acc=f"{parts['acc']:.3f}")
@@ -251,7 +331,9 @@ def main(argv=None) -> None:
                 encoder_state = {"step": fresh["step"]}
                 run.log(f"reloaded the audio encoder (stage-2 step {fresh['step']})")
         if step % args.save_every == 0 or step == args.steps or out_of_time:
-            run.save({"modules": {n: m.state_dict() for n, m in trained.items()}, "optimizer": opt.state_dict(),
+            run.save({"modules": {n: m.state_dict() for n, m in trained.items() if n != "align_head"},
+                      "heads": {n: m.state_dict() for n, m in trained.items() if n == "align_head"},
+                      "optimizer": opt.state_dict(),
                       "step": step, "config": cfg.to_dict(),
                       **({"encoder_step": encoder_state["step"]} if encoder_state else {})})
         if out_of_time:
