@@ -118,7 +118,7 @@ public func topKFilter(_ logits: TensorView, k: Int, keepingTies: Bool = false, 
 }
 
 /// The k-th largest of `count` values at `values` (1-based k), by in-place quickselect (reorders `values`).
-func kthLargest(_ values: UnsafeMutablePointer<Float>, count: Int, k: Int) -> Float {
+public func kthLargest(_ values: UnsafeMutablePointer<Float>, count: Int, k: Int) -> Float {
     var lo = 0, hi = count - 1
     let target = k - 1  // index in descending order
     while lo < hi {

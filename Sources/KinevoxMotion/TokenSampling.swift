@@ -1,4 +1,5 @@
 import Foundation
+import KinevoxEngine
 
 /// A stream of uniform draws in [0, 1): the only randomness in generation, consumed in the order
 /// of the training code's `generation.py` (one per length, then one T × N block per MaskGIT step,
@@ -68,36 +69,9 @@ public enum TokenSampling {
         precondition(scratch.count >= classes, "topKFilter: scratch of \(scratch.count) for \(classes) classes")
         for row in stride(from: 0, to: logits.count, by: classes) {
             for index in 0..<classes { scratch[index] = logits[row + index] }
-            let kth = largest(k - 1, in: scratch.baseAddress!, count: classes)
+            let kth = kthLargest(scratch.baseAddress!, count: classes, k: k)
             for index in row..<row + classes where logits[index] < kth { logits[index] = -.infinity }
         }
-    }
-
-    /// The value at position `rank` (0-based) of `values[0..<count]` sorted in descending order, by
-    /// quickselect (reorders `values`).
-    static func largest(_ rank: Int, in values: UnsafeMutablePointer<Float>, count: Int) -> Float {
-        var low = 0, high = count - 1
-        while low < high {
-            let pivot = values[low + (high - low) / 2]
-            var i = low, j = high
-            while i <= j {
-                while values[i] > pivot { i += 1 }
-                while values[j] < pivot { j -= 1 }
-                if i <= j {
-                    (values[i], values[j]) = (values[j], values[i])
-                    i += 1
-                    j -= 1
-                }
-            }
-            if rank <= j {
-                high = j
-            } else if rank >= i {
-                low = i
-            } else {
-                return values[rank]
-            }
-        }
-        return values[rank]
     }
 
     /// Per row, argmax(logits / temperature + g) with Gumbel noise g = −log(−log(clamp(u, 1e-20,
