@@ -82,6 +82,7 @@ final class PlaybackClockTests: XCTestCase {
         XCTAssertLessThan(third - thirdQueued, 0.3)
         let afterThird = try XCTUnwrap(sent.waitForFrame(id: 3, index: 1, timeout: 5))
         XCTAssertGreaterThan(afterThird - third, 0.9)
+        XCTAssertNotNil(sent.waitForEnd(id: 3, timeout: 5))  // motion.end follows the last frame on the next tick
 
         let kinds = sent.messages.map { message -> String in
             switch message {
@@ -114,13 +115,20 @@ private final class SentMessages: @unchecked Sendable {
 
     /// When frame `index` of motion `id` went out, waiting up to `timeout` seconds for it; nil if it did not.
     func waitForFrame(id: Int, index: Int, timeout: Double) -> Double? {
+        waitFor(timeout: timeout) { if case .frame(id, index, _, _) = $0 { return true } else { return false } }
+    }
+
+    /// When motion `id`'s `motion.end` went out, waiting up to `timeout` seconds for it; nil if it did not.
+    func waitForEnd(id: Int, timeout: Double) -> Double? {
+        waitFor(timeout: timeout) { if case .motionEnd(id, _) = $0 { return true } else { return false } }
+    }
+
+    private func waitFor(timeout: Double, _ matches: (ServerMessage) -> Bool) -> Double? {
         let limit = Date(timeIntervalSinceNow: timeout)
         condition.lock()
         defer { condition.unlock() }
         while true {
-            for entry in sent {
-                if case .frame(id, index, _, _) = entry.message { return entry.at }
-            }
+            if let entry = sent.first(where: { matches($0.message) }) { return entry.at }
             if !condition.wait(until: limit) { return nil }
         }
     }
