@@ -76,20 +76,7 @@ public enum TokenSampling {
 
     /// Per row, argmax(logits / temperature + g) with Gumbel noise g = −log(−log(clamp(u, 1e-20,
     /// 1 − 1e-7))) from `uniforms` (same shape as `logits`); temperature ≤ 0 is plain argmax (first
-    /// maximum on ties).
-    public static func gumbelArgmax(_ logits: [Float], classes: Int, temperature: Float, uniforms: [Float]) -> [Int] {
-        var chosen = [Int](repeating: 0, count: logits.count / classes)
-        logits.withUnsafeBufferPointer { logits in
-            uniforms.withUnsafeBufferPointer { uniforms in
-                chosen.withUnsafeMutableBufferPointer {
-                    gumbelArgmax(logits, classes: classes, temperature: temperature, uniforms: uniforms, into: $0)
-                }
-            }
-        }
-        return chosen
-    }
-
-    /// `gumbelArgmax` into `chosen` (one entry per row); allocates nothing.
+    /// maximum on ties). Writes one entry per row into `chosen`; allocates nothing.
     public static func gumbelArgmax(_ logits: UnsafeBufferPointer<Float>, classes: Int, temperature: Float,
                                     uniforms: UnsafeBufferPointer<Float>, into chosen: UnsafeMutableBufferPointer<Int>) {
         precondition(chosen.count == logits.count / classes, "gumbelArgmax: \(chosen.count) results for \(logits.count / classes) rows")
@@ -112,20 +99,8 @@ public enum TokenSampling {
     }
 
     /// softmax(logits[row] / temperature)[chosen[row]] per row (temperature ≤ 0 counts as 1): the
-    /// confidence MaskGIT keeps for each sampled token.
-    public static func chosenProbability(_ logits: [Float], classes: Int, temperature: Float, chosen: [Int]) -> [Float] {
-        var probability = [Float](repeating: 0, count: chosen.count)
-        logits.withUnsafeBufferPointer { logits in
-            chosen.withUnsafeBufferPointer { chosen in
-                probability.withUnsafeMutableBufferPointer {
-                    chosenProbability(logits, classes: classes, temperature: temperature, chosen: chosen, into: $0)
-                }
-            }
-        }
-        return probability
-    }
-
-    /// `chosenProbability` into `probability` (one entry per row); allocates nothing.
+    /// confidence MaskGIT keeps for each sampled token. Writes one entry per row into `probability`;
+    /// allocates nothing.
     public static func chosenProbability(_ logits: UnsafeBufferPointer<Float>, classes: Int, temperature: Float,
                                          chosen: UnsafeBufferPointer<Int>, into probability: UnsafeMutableBufferPointer<Float>) {
         precondition(probability.count == chosen.count, "chosenProbability: \(probability.count) results for \(chosen.count) rows")

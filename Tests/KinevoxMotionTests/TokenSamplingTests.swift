@@ -57,13 +57,37 @@ final class TokenSamplingTests: XCTestCase {
 
     func testGumbelArgmaxAndConfidence() {
         let logits: [Float] = [0, 2, 1, 1]
-        XCTAssertEqual(TokenSampling.gumbelArgmax(logits, classes: 2, temperature: 0, uniforms: []), [1, 0])
+        XCTAssertEqual(gumbelArgmax(logits, classes: 2, temperature: 0, uniforms: []), [1, 0])
         // A draw near 1 gives noise near +∞ to its class, one near 0 gives −∞.
-        XCTAssertEqual(TokenSampling.gumbelArgmax(logits, classes: 2, temperature: 1, uniforms: [0.9999999, 1e-9, 0.5, 0.5]),
+        XCTAssertEqual(gumbelArgmax(logits, classes: 2, temperature: 1, uniforms: [0.9999999, 1e-9, 0.5, 0.5]),
                        [0, 0])
-        let p = TokenSampling.chosenProbability([0, 0, 0, Float(log(3.0))], classes: 2, temperature: 1, chosen: [0, 1])
+        let p = chosenProbability([0, 0, 0, Float(log(3.0))], classes: 2, temperature: 1, chosen: [0, 1])
         XCTAssertEqual(p[0], 0.5, accuracy: 1e-6)
         XCTAssertEqual(p[1], 0.75, accuracy: 1e-6)
+    }
+
+    private func gumbelArgmax(_ logits: [Float], classes: Int, temperature: Float, uniforms: [Float]) -> [Int] {
+        var chosen = [Int](repeating: 0, count: logits.count / classes)
+        logits.withUnsafeBufferPointer { logits in
+            uniforms.withUnsafeBufferPointer { uniforms in
+                chosen.withUnsafeMutableBufferPointer {
+                    TokenSampling.gumbelArgmax(logits, classes: classes, temperature: temperature, uniforms: uniforms, into: $0)
+                }
+            }
+        }
+        return chosen
+    }
+
+    private func chosenProbability(_ logits: [Float], classes: Int, temperature: Float, chosen: [Int]) -> [Float] {
+        var probability = [Float](repeating: 0, count: chosen.count)
+        logits.withUnsafeBufferPointer { logits in
+            chosen.withUnsafeBufferPointer { chosen in
+                probability.withUnsafeMutableBufferPointer {
+                    TokenSampling.chosenProbability(logits, classes: classes, temperature: temperature, chosen: chosen, into: $0)
+                }
+            }
+        }
+        return probability
     }
 
     /// Inverse CDF over the softmax with the shortest lengths excluded.
