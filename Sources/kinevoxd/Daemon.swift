@@ -41,11 +41,10 @@ final class Daemon {
 
     init(config: DaemonConfig, logger: Logger) throws {
         self.logger = logger
-        BLAS.setThreadCount(config.model.threads)
         let loadStarted = ProcessInfo.processInfo.systemUptime
         let model: InstructionModel
         do {
-            model = try InstructionModel(path: config.model.path)
+            model = try InstructionModel(path: config.model.path, threads: config.model.threads)
         } catch {
             let reason = "\(error)"
             throw StartupError(description: reason.contains(config.model.path) ? "cannot load the model: \(reason)"
