@@ -312,3 +312,18 @@ for threads in [1, 2] {
 print(allocationFree
       ? "zero-allocation check: PASS (1 and 2 threads: nothing allocates after warm-up)"
       : "zero-allocation check: FAIL")
+
+/// User + system CPU seconds of this process (all threads).
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
+}
+
+// Idle cost: after a burst of GEMMs the 2-thread team's worker polls for up to 0.1 ms, then sleeps.
+teams[2]!.serving { for _ in 0 ..< 20 { engineSgemm(2 * tokens, layerFF, layerD, transposeB: true) } }
+let idleStart = now(), idleCPUStart = processCPUSeconds()
+usleep(2_000_000)
+let idleShare = (processCPUSeconds() - idleCPUStart) / (now() - idleStart)
+print(String(format: "idle: the whole process (2-thread team, OpenBLAS's own idle threads) used %.2f %% of a core over 2 s after its last GEMM",
+             idleShare * 100))
