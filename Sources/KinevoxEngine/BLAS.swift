@@ -13,7 +13,7 @@ public enum BLAS {
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         configureLibrary()
-        if let crew = GEMMThreads.currentCrew, 2 * m * n * k >= crew.splitThresholdFLOPs,
+        if let crew = GEMMThreads.currentCrew, 2 * m * n * k >= GEMMThreads.splitThresholdFLOPs,
            let split = GEMMJob.partition(m: m, n: n, k: k, threads: crew.workers + 1) {
             let job = GEMMJob(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, beta: beta,
                               a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, splitRows: split.splitRows, parts: split.parts)

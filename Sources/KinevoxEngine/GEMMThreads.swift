@@ -1,42 +1,41 @@
 import COpenBLAS
+import Foundation
 import Glibc
 import Synchronization
 
-/// The CPU threads that run the GEMMs of one inference thread (one model): the calling thread computes one
-/// part of each large GEMM and `count - 1` persistent worker threads of this team compute the others.
+/// The CPU threads that run the GEMMs of one inference thread (one model): the calling thread and
+/// `count - 1` persistent worker threads of this team (named `kinevox-gemm` in `ps -L`) share each large GEMM.
 ///
 /// `BLAS.sgemm` uses the team installed on the calling thread by `serving(_:)`; without one it runs on the
-/// caller alone. OpenBLAS itself always runs single-threaded, so teams of different models never share
-/// threads: two inference threads with a 1-thread team each and one inference thread with a 2-thread team
-/// both work without touching process-wide state. A GEMM of fewer than `splitThresholdFLOPs` or too
-/// small to split into 16-float blocks runs on the caller alone.
+/// caller alone. OpenBLAS itself always runs single-threaded, so teams never share threads or process-wide
+/// settings: two inference threads with a 1-thread team each and one inference thread with a 2-thread team
+/// both work. A GEMM below `splitThresholdFLOPs`, or too small to cut into parts that stay out of OpenBLAS's
+/// small-matrix kernels, runs on the caller alone.
 ///
-/// Splitting (fixed by the GEMM's shape and `count` only, so results repeat bit for bit run to run):
-/// along the columns of C when `op(A)` is the smaller operand (each part then re-reads A and a slice of B),
-/// otherwise along the rows; each part is a whole number of 16-float blocks (64 bytes) except the last.
+/// Parts are fixed by the GEMM's shape and `count` only: slices of C's columns when `op(A)` is the smaller
+/// operand (each part re-reads A and a slice of B), else of its rows, in whole 16-float blocks (64 bytes) but
+/// the last; `partsPerThread` parts per thread. The caller and the workers claim parts until none is left,
+/// so a worker that is late (asleep, or descheduled on a busy machine) never holds the caller up. Each part is
+/// one single-threaded `cblas_sgemm` whichever thread runs it, so results repeat bit for bit run to run.
 ///
-/// Dispatch never allocates: one preallocated job slot, one POSIX semaphore per worker to start it and
-/// one to report back; a worker spins for up to `spinNanoseconds` after a job (so back-to-back GEMMs skip
-/// the wake-up) and then sleeps in `sem_wait`, so an idle team costs no CPU. One caller at a time: a GEMM
-/// issued while another thread is using the same team runs on its caller alone. Create and release a team
-/// on any thread; `serving` from any thread.
+/// Dispatch never allocates (one preallocated job slot, an atomic claim word, POSIX semaphores). After its
+/// last part a worker polls for the next GEMM for up to 0.1 ms, yielding its core between polls, then sleeps
+/// in `sem_wait`: an idle team costs no CPU. One caller at a time: a GEMM issued while another thread is
+/// using the same team runs on its caller alone. Create, use and release a team on any thread.
 public final class GEMMThreads {
     /// Threads per GEMM, the calling thread included (≥ 1).
     public let count: Int
-    /// GEMMs with fewer FLOPs (2·m·n·k) than this run on the calling thread alone.
-    public let splitThresholdFLOPs: Int
     let crew: GEMMCrew?
 
-    /// Below this many FLOPs a GEMM runs on the caller alone: waking a worker costs more than it saves, and its
-    /// halves would land in OpenBLAS's small-matrix kernels (see `GEMMJob.smallKernelMNK`).
-    public static let defaultSplitThresholdFLOPs = 4_000_000
+    /// GEMMs with fewer FLOPs (2·m·n·k) run on the caller alone: waking a worker costs more than it saves,
+    /// and their halves would land in OpenBLAS's small-matrix kernels (see `GEMMJob.smallKernelMNK`).
+    public static let splitThresholdFLOPs = 4_000_000
 
     /// A team of `count` threads (values below 1 count as 1); starts `count - 1` worker threads.
-    public init(count: Int, splitThresholdFLOPs: Int = GEMMThreads.defaultSplitThresholdFLOPs) {
+    public init(count: Int) {
         BLAS.configureLibrary()
         self.count = max(1, count)
-        self.splitThresholdFLOPs = splitThresholdFLOPs
-        crew = self.count > 1 ? GEMMCrew(workers: self.count - 1, splitThresholdFLOPs: splitThresholdFLOPs) : nil
+        crew = self.count > 1 ? GEMMCrew(workers: self.count - 1) : nil
     }
 
     deinit { crew?.stop() }
@@ -78,6 +77,8 @@ struct GEMMJob {
 
     /// Parts per thread: more than one lets the threads that are running take over the parts of a late one.
     static let partsPerThread = 2
+    /// Most parts of one GEMM (they are counted in 8 bits of `GEMMCrew`'s claim word).
+    static let maximumParts = 255
     /// Floats per block of a part (64 bytes).
     static let block = 16
     /// OpenBLAS (0.3.21, AVX-512 kernels) sends a GEMM with m·n·k at most this to its small-matrix kernels, one of
@@ -101,7 +102,7 @@ struct GEMMJob {
     /// How many parts to cut `length` into (nil for fewer than 2), each part's length times `across` above
     /// `smallKernelMNK`.
     private static func parts(length: Int, across: Int, threads: Int) -> Int? {
-        var parts = min(threads * partsPerThread, (length + block - 1) / block)
+        var parts = min(threads * partsPerThread, maximumParts, (length + block - 1) / block)
         while parts > 1 {
             var shortest = length
             for part in 0 ..< parts { shortest = min(shortest, range(part: part, of: parts, length: length).count) }
@@ -147,7 +148,6 @@ final class GEMMCrew {
     static let spinNanoseconds = 100_000
 
     let workers: Int
-    let splitThresholdFLOPs: Int
     private let job: UnsafeMutablePointer<GEMMJob>
     /// epoch << 16 | parts << 8 | next unclaimed part.
     private let claims = Atomic<UInt64>(0)
@@ -161,9 +161,8 @@ final class GEMMCrew {
     private let dispatchLock: UnsafeMutablePointer<pthread_mutex_t>
     private var threads: [pthread_t] = []
 
-    init(workers: Int, splitThresholdFLOPs: Int) {
+    init(workers: Int) {
         self.workers = workers
-        self.splitThresholdFLOPs = splitThresholdFLOPs
         job = .allocate(capacity: 1)
         job.initialize(to: GEMMJob())
         sleeping = .allocate(capacity: workers)
@@ -208,8 +207,9 @@ final class GEMMCrew {
         job.pointee = newJob
         let epoch = (claims.load(ordering: .relaxed) >> 16) &+ 1
         claims.store(epoch << 16 | UInt64(newJob.parts) << 8, ordering: .sequentiallyConsistent)
-        for index in 0 ..< threads.count where (sleeping + index).pointee.exchange(false, ordering: .sequentiallyConsistent) {
-            sem_post(wake + index)
+        for index in 0 ..< threads.count {
+            let wasSleeping = (sleeping + index).pointee.exchange(false, ordering: .sequentiallyConsistent)
+            if wasSleeping { sem_post(wake + index) }
         }
         var mine = 0
         while let part = claim() {
@@ -298,6 +298,7 @@ private final class GEMMWorkerContext {
 private func gemmWorkerMain(_ context: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
     guard let context else { return nil }
     let worker = Unmanaged<GEMMWorkerContext>.fromOpaque(context).takeRetainedValue()
+    Thread.current.name = "kinevox-gemm"  // the name `ps -L` and `top -H` show
     worker.crew.work(index: worker.index)
     return nil
 }

@@ -222,7 +222,7 @@ for (m, n, k, transposeB) in sweep {
     print(String(format: "%@ %8.2f | %13.1f %13.1f %19.1f      | %6.2f", name.padding(toLength: 24, withPad: " ", startingAt: 0),
                  flops / 1e6, flops / team.engine / 1e9, flops / team.raw / 1e9, flops / threaded / 1e9, team.raw / team.engine))
 }
-print("(split threshold: \(GEMMThreads.defaultSplitThresholdFLOPs / 1_000_000) MFLOP; smaller GEMMs run on the caller alone)")
+print("(split threshold: \(GEMMThreads.splitThresholdFLOPs / 1_000_000) MFLOP; smaller GEMMs run on the caller alone)")
 
 // The counter must see allocations at all, or a zero below would prove nothing.
 let countBefore = Int(kv_heap_allocation_count())

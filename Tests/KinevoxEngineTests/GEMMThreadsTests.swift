@@ -112,7 +112,7 @@ final class GEMMThreadsTests: XCTestCase {
         for shape in Self.shapes.prefix(12) {
             let split = GEMMJob.partition(m: shape.m, n: shape.n, k: shape.k, threads: 2)
             XCTAssertNotNil(split, "\(shape)")
-            XCTAssertGreaterThanOrEqual(2 * shape.m * shape.n * shape.k, GEMMThreads.defaultSplitThresholdFLOPs, "\(shape)")
+            XCTAssertGreaterThanOrEqual(2 * shape.m * shape.n * shape.k, GEMMThreads.splitThresholdFLOPs, "\(shape)")
         }
         // m = 3 splits the columns, n = 5 the rows.
         XCTAssertEqual(GEMMJob.partition(m: 3, n: 1500, k: 700, threads: 2)?.splitRows, false)
