@@ -1,7 +1,6 @@
 import ArgumentParser
 import CAllocationCounter
 import Foundation
-import KinevoxEngine
 import KinevoxModel
 
 /// `kinevox bench` (docs: interfaces, CLI): times the whole pipeline (front end → audio encoder → generator →

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import KinevoxAudio
-import KinevoxEngine
 import KinevoxModel
 import KinevoxMotion
 

@@ -2,7 +2,6 @@ import Dispatch
 import Foundation
 import KinevoxAudio
 import KinevoxCapture
-import KinevoxEngine
 import KinevoxModel
 import KinevoxServer
 import Logging
