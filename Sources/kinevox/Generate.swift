@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import KinevoxAudio
-import KinevoxEngine
 import KinevoxModel
 import KinevoxMotion
 
@@ -47,10 +46,9 @@ struct Generate: ParsableCommand {
 
         let bundled = BundledFile.defaultModel
         let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
-        BLAS.setThreadCount(threads)
         let result: InstructionResult
         do {
-            let instructionModel = try InstructionModel(path: modelPath)
+            let instructionModel = try InstructionModel(path: modelPath, threads: threads)
             result = try instructionModel.generate(samples: samples, seed: seed)
         } catch {
             let reason = "\(error)"
