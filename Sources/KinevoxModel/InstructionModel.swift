@@ -62,6 +62,10 @@ public final class InstructionModel {
     /// Longest motion the generator makes, in frames (20 fps).
     public var maxFrames: Int { generator.maxFrames }
 
+    /// Times the model's scratch arenas have asked the system for memory: it rises only while they grow (the first
+    /// generation, or an utterance longer than any before), so `kinevox bench` reports its change as arena growth.
+    public var scratchAllocationCount: Int { arena.systemAllocationCount + generator.scratchAllocationCount }
+
     /// Generates the motion for one instruction.
     ///
     /// Allocation: stage outputs live in the model's scratch arena and the generator's output arrays, so once

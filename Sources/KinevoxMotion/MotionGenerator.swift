@@ -55,6 +55,9 @@ public final class MotionGenerator {
     /// Longest motion in frames (20 fps).
     public var maxFrames: Int { maxTokens * rvq.downsample }
 
+    /// Times the generator's scratch arena has asked the system for memory (constant once planned).
+    public var scratchAllocationCount: Int { arena.systemAllocationCount }
+
     /// Binds the generator's tensors from an open model file. Tensors under the generator's
     /// prefixes that no layer uses are an error naming them; other prefixes (front end, audio
     /// encoder) are left to their own loaders.
