@@ -105,7 +105,7 @@ public final class MotionGenerator {
         return try generateCodes(condition: condition, frames: frames, sampling: config.sampling, uniforms: &random)
     }
 
-    /// Codes for `condition` with the given sampling settings and source of uniform draws (see below).
+    /// `generateCodes(condition:frames:sampling:uniforms:)` for condition tokens in an array.
     public func generateCodes<U: UniformSource>(condition: [Float], frames: Int?, sampling: SamplingConfig,
                                                 uniforms: inout U) throws -> MotionCodes {
         try condition.withUnsafeBufferPointer {
