@@ -62,7 +62,16 @@ public final class InstructionModel {
     /// Longest motion the generator makes, in frames (20 fps).
     public var maxFrames: Int { generator.maxFrames }
 
+    /// Times the model's scratch arenas have asked the system for memory: it rises only while they grow (the first
+    /// generation, or an utterance longer than any before), so `kinevox bench` reports its change as arena growth.
+    public var scratchAllocationCount: Int { arena.systemAllocationCount + generator.scratchAllocationCount }
+
     /// Generates the motion for one instruction.
+    ///
+    /// Allocation: stage outputs live in the model's scratch arena and the generator's output arrays, so once
+    /// warm (the arena grows, once, to the longest utterance seen so far) a generation makes no heap allocation,
+    /// provided the previous result's motion has been released: its arrays are then reused in place. A motion
+    /// still held when the next generation runs keeps its values, and that generation allocates fresh arrays.
     /// - Parameters:
     ///   - samples: the utterance, 16 kHz mono in [-1, 1].
     ///   - seed: sampling seed; the same seed and samples give the same motion bit for bit.
@@ -81,12 +90,11 @@ public final class InstructionModel {
             return now - mark
         }
         arena.reset()
-        let features = frontEnd.features(of: samples, arena: arena)
+        let features = frontEnd.featureView(of: samples, arena: arena)
         timing.frontend = lap()
-        arena.reset()
         let condition = encoder.encode(features, arena: arena)
         timing.audioEncoder = lap()
-        let codes = try generator.generateCodes(condition: condition, seed: seed, frames: frames)
+        let codes = try generator.generateCodes(condition: UnsafeBufferPointer(condition.buffer), seed: seed, frames: frames)
         timing.generator = lap()
         let motion = try generator.decode(codes)
         timing.decoder = lap()

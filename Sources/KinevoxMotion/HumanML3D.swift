@@ -42,6 +42,18 @@ public enum HumanML3D {
     /// - Parameter features: T × 263 un-normalised values, C order, T ≥ 1, all finite.
     /// - Returns: T × 22 × 3 positions in metres (Y up, the clip starts at x = z = 0 facing +Z).
     public static func joints(fromFeatures features: [Float]) throws -> [Float] {
+        var out = [Float](repeating: 0, count: features.count / featureCount * Skeleton.jointCount * 3)
+        try features.withUnsafeBufferPointer { features in
+            try out.withUnsafeMutableBufferPointer { try joints(fromFeatures: features, into: $0) }
+        }
+        return out
+    }
+
+    /// `joints(fromFeatures:)` into caller-owned memory (no allocation).
+    /// - Parameters:
+    ///   - features: T × 263 un-normalised values, C order, T ≥ 1, all finite.
+    ///   - out: T × 22 × 3 floats, every one of them written.
+    public static func joints(fromFeatures features: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) throws {
         guard !features.isEmpty, features.count % featureCount == 0 else {
             throw MotionError("features hold \(features.count) values; need T × \(featureCount) with T ≥ 1")
         }
@@ -50,7 +62,7 @@ public enum HumanML3D {
         }
         let frames = features.count / featureCount
         let joints = Skeleton.jointCount
-        var out = [Float](repeating: 0, count: frames * joints * 3)
+        precondition(out.count == frames * joints * 3, "joints: \(out.count) floats for \(frames) frames")
         // Heading angle and root position accumulate in Float, as the reference's cumsum does.
         var angle: Float = 0
         var rootX: Float = 0
@@ -77,7 +89,6 @@ public enum HumanML3D {
                 out[base + joint * 3 + 2] = z + rootZ
             }
         }
-        return out
     }
 
     /// Rotates (x, 0, z) by the inverse of the heading quaternion (cos a, 0, sin a, 0), i.e. by −2a

@@ -14,4 +14,11 @@ public struct Motion: Equatable, Sendable {
         self.features = features
         self.frameCount = features.count / HumanML3D.featureCount
     }
+
+    /// A motion from features and the joints already decoded from them (shares their storage).
+    init(frameCount: Int, features: [Float], joints: [Float]) {
+        self.frameCount = frameCount
+        self.features = features
+        self.joints = joints
+    }
 }

@@ -29,8 +29,9 @@ extension SeededRandom: UniformSource {
 /// (conditional and unconditional passes batched as two), then the RVQ-VAE decoder and
 /// de-normalisation. Same seed and condition give the same motion bit for bit.
 ///
-/// Not thread-safe (it owns one scratch arena and the sampling buffers): call it from one inference
-/// thread at a time. After the load-time warm-up, sampling allocates only the returned codes.
+/// Not thread-safe (it owns one scratch arena, the sampling buffers and its output arrays): call it from one
+/// inference thread at a time. After the load-time warm-up a generation allocates nothing, as long as the
+/// caller has let go of the previous codes and motion (see `GeneratorOutputs`).
 public final class MotionGenerator {
     public let config: GeneratorConfig
     public let rvq: RVQVAE
@@ -43,6 +44,8 @@ public final class MotionGenerator {
     let arena: ScratchArena
     /// The sampling loop's working arrays, sized at load for the longest motion.
     let samplingState: SamplingScratch
+    /// The arrays handed out as codes and motion, refilled in place by each generation.
+    let outputs: GeneratorOutputs
 
     /// Longest motion in tokens: bounded by HumanML3D's 196 frames and the transformers' positions.
     public var maxTokens: Int {
@@ -51,6 +54,9 @@ public final class MotionGenerator {
 
     /// Longest motion in frames (20 fps).
     public var maxFrames: Int { maxTokens * rvq.downsample }
+
+    /// Times the generator's scratch arena has asked the system for memory (constant once planned).
+    public var scratchAllocationCount: Int { arena.systemAllocationCount }
 
     /// Binds the generator's tensors from an open model file. Tensors under the generator's
     /// prefixes that no layer uses are an error naming them; other prefixes (front end, audio
@@ -68,6 +74,7 @@ public final class MotionGenerator {
         }
         arena = ScratchArena()
         samplingState = SamplingScratch()
+        outputs = GeneratorOutputs()
         let conditionTokens = (try? store.config(ConditionShape.self, section: "audio_encoder"))?.numCondTokens ?? 1
         planScratch(conditionTokens: max(conditionTokens, 1))
     }
@@ -89,13 +96,26 @@ public final class MotionGenerator {
 
     /// The sampling half of `generate`: codes for `condition` (see `generate`).
     public func generateCodes(condition: [Float], seed: UInt64, frames: Int? = nil) throws -> MotionCodes {
+        try condition.withUnsafeBufferPointer { try generateCodes(condition: $0, seed: seed, frames: frames) }
+    }
+
+    /// `generateCodes` for condition tokens in caller-owned memory (e.g. an `AudioEncoder` output view).
+    public func generateCodes(condition: UnsafeBufferPointer<Float>, seed: UInt64, frames: Int? = nil) throws -> MotionCodes {
         var random = SeededRandom(seed: seed)
         return try generateCodes(condition: condition, frames: frames, sampling: config.sampling, uniforms: &random)
     }
 
+    /// `generateCodes(condition:frames:sampling:uniforms:)` for condition tokens in an array.
+    public func generateCodes<U: UniformSource>(condition: [Float], frames: Int?, sampling: SamplingConfig,
+                                                uniforms: inout U) throws -> MotionCodes {
+        try condition.withUnsafeBufferPointer {
+            try generateCodes(condition: $0, frames: frames, sampling: sampling, uniforms: &uniforms)
+        }
+    }
+
     /// Codes for `condition` with the given sampling settings and source of uniform draws (drawn in
     /// the order of the training code's `generation.py`, so replaying its draws reproduces it).
-    public func generateCodes<U: UniformSource>(condition: [Float], frames: Int?, sampling: SamplingConfig,
+    public func generateCodes<U: UniformSource>(condition: UnsafeBufferPointer<Float>, frames: Int?, sampling: SamplingConfig,
                                                 uniforms: inout U) throws -> MotionCodes {
         let condDim = config.maskTransformer.condDim
         guard !condition.isEmpty else { throw MotionError("empty condition: the audio encoder produced no condition tokens") }
@@ -110,7 +130,7 @@ public final class MotionGenerator {
         arena.reset()
         defer { arena.reset() }
         let cond = arena.tensor(Shape(1, condition.count / condDim, condDim))
-        condition.withUnsafeBufferPointer { cond.data.update(from: $0.baseAddress!, count: condition.count) }
+        cond.data.update(from: condition.baseAddress!, count: condition.count)
         let tokens: Int
         let keptFrames: Int
         if let frames {
@@ -139,9 +159,16 @@ public final class MotionGenerator {
         arena.reset()
         defer { arena.reset() }
         let normalized = rvq.decode(codes.codes, batch: 1, tokens: codes.tokens, layers: codes.layers, arena: arena)
-        var features = Array(normalized.buffer.prefix(codes.frames * HumanML3D.featureCount))
-        try HumanML3D.denormalize(&features, mean: mean, std: std)
-        return try Motion(features: features)
+        let o = outputs
+        let count = codes.frames * HumanML3D.featureCount
+        SamplingScratch.set(&o.features, count: count, to: 0)
+        o.features.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: normalized.data, count: count) }
+        try HumanML3D.denormalize(&o.features, mean: mean, std: std)
+        SamplingScratch.set(&o.joints, count: codes.frames * Skeleton.jointCount * 3, to: 0)
+        try o.features.withUnsafeBufferPointer { features in
+            try o.joints.withUnsafeMutableBufferPointer { try HumanML3D.joints(fromFeatures: features, into: $0) }
+        }
+        return Motion(frameCount: codes.frames, features: o.features, joints: o.joints)
     }
 
     /// Length in tokens from the estimator: one uniform draw, classes below `min_tokens` excluded.
@@ -213,7 +240,7 @@ public final class MotionGenerator {
 
     /// Residual layers 1 … Q−1 over the base codes in `samplingState.ids`, each predicted from the
     /// summed embeddings of the layers below with guidance, top-k and Gumbel sampling. Returns codes
-    /// [tokens, Q] (row-major).
+    /// [tokens, Q] (row-major) in `outputs.codes`' storage.
     func residualLayers<U: UniformSource>(_ cond: TensorView, tokens: Int, sampling: SamplingConfig,
                                           uniforms: inout U) -> [Int] {
         let layers = config.rvq.numQuantizers, classes = config.resTransformer.numCodes
@@ -244,11 +271,12 @@ public final class MotionGenerator {
             }
             arena.release(to: stepMark)
         }
-        var codes = [Int](repeating: 0, count: tokens * layers)
+        let o = outputs
+        SamplingScratch.set(&o.codes, count: tokens * layers, to: 0)
         for t in 0..<tokens {
-            for q in 0..<layers { codes[t * layers + q] = s.layerCodes[q * tokens + t] }
+            for q in 0..<layers { o.codes[t * layers + q] = s.layerCodes[q * tokens + t] }
         }
-        return codes
+        return o.codes
     }
 
     /// Every stage at the longest motion (two MaskGIT steps: scratch is the same for every step), so
@@ -292,6 +320,17 @@ final class SamplingScratch {
         array.removeAll(keepingCapacity: true)
         array.append(contentsOf: repeatElement(value, count: count))
     }
+}
+
+/// The arrays a generation hands out: the codes [T × Q], the motion's features [T × 263] and joints [T × 22 × 3].
+/// Each generation refills them in place and returns them sharing this storage (a retain, no copy). If the caller
+/// has released the previous results by then, the storage is uniquely owned again and is reused; a result still
+/// held is left untouched and the refill allocates a fresh array (copy-on-write). Sized at load for the longest
+/// motion. One generator (one thread) owns it.
+final class GeneratorOutputs {
+    var codes: [Int] = []
+    var features: [Float] = []
+    var joints: [Float] = []
 }
 
 /// The audio encoder's condition-token count, read only to plan the scratch memory.

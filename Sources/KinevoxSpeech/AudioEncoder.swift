@@ -183,14 +183,10 @@ public final class AudioEncoder {
         return out
     }
 
-    /// Condition tokens [K, dim] for one utterance's features (all frames valid).
-    public func encode(_ features: FeatureSequence, arena: ScratchArena) -> [Float] {
-        let mark = arena.mark()
-        let x = arena.tensor(Shape(1, features.frames, features.dim))
-        features.values.withUnsafeBufferPointer { x.data.update(from: $0.baseAddress!, count: $0.count) }
-        let result = forward(x, lengths: [features.frames], arena: arena).toArray()
-        arena.release(to: mark)
-        return result
+    /// Condition tokens [1, K, dim] (from `arena`) for one utterance's features [1, T, inputDim] (all frames valid),
+    /// e.g. a front end's `featureView`. With a planned arena this allocates nothing.
+    public func encode(_ features: TensorView, arena: ScratchArena) -> TensorView {
+        forward(features, lengths: [features.shape[1]], arena: arena)
     }
 }
 

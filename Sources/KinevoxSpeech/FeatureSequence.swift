@@ -1,3 +1,5 @@
+import KinevoxEngine
+
 /// Front-end output: `frames` feature vectors of `dim` floats each, row-major, one every `frameMs`
 /// milliseconds of audio. A plain value; any thread.
 public struct FeatureSequence: Equatable, Sendable {
@@ -11,6 +13,12 @@ public struct FeatureSequence: Equatable, Sendable {
         self.frames = frames
         self.dim = dim
         self.values = values
+    }
+
+    /// A copy of the feature view `view` ([1, T, D] or [T, D]).
+    public init(_ view: TensorView) {
+        let frames = view.shape.rank == 3 ? view.shape[1] : view.shape[0]
+        self.init(frames: frames, dim: view.shape[view.shape.rank - 1], values: view.toArray())
     }
 
     /// Feature vector `index` (copy).

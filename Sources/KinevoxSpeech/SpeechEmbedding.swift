@@ -167,19 +167,28 @@ public final class SpeechEmbedding {
     public func makeStream() -> SpeechEmbeddingStream { SpeechEmbeddingStream(model: self) }
 
     /// Embeddings of a whole utterance ([T, 96], T ≥ 1), with `arena` as scratch (nothing of it is kept).
-    /// The CNN runs once over the whole mel map rather than once per overlapping window: every time convolution
-    /// is valid and the time pools step by the window stride, so column t of the map's output is window t's
-    /// embedding (same values as `SpeechEmbeddingStream` up to float summation order, ~1e-5).
     public func embeddings(of samples: [Float], arena: ScratchArena = ScratchArena()) -> FeatureSequence {
         let mark = arena.mark()
         defer { arena.release(to: mark) }
+        return FeatureSequence(embeddingView(of: samples, arena: arena))
+    }
+
+    /// Embeddings of a whole utterance as a view [1, T, 96] (T ≥ 1) taken from `arena`: valid until the arena is
+    /// released below it; its scratch is given back, so with a planned arena this allocates nothing.
+    /// The CNN runs once over the whole mel map rather than once per overlapping window: every time convolution
+    /// is valid and the time pools step by the window stride, so column t of the map's output is window t's
+    /// embedding (same values as `SpeechEmbeddingStream` up to float summation order, ~1e-5).
+    public func embeddingView(of samples: [Float], arena: ScratchArena) -> TensorView {
         let count = Swift.max(samples.count, config.minimumSamples)
-        let audio = arena.allocate(count: count)
-        for i in 0 ..< samples.count { audio[i] = samples[i] * config.inputScale }
-        (audio + samples.count).update(repeating: 0, count: count - samples.count)
         let mels = config.nMels, dim = config.embeddingDim
         let frames = (count - config.nFft) / config.hopLength + 1
         let windows = (frames - config.windowFrames) / config.windowStride + 1
+        let values = arena.tensor(Shape(1, windows, dim))
+        let mark = arena.mark()
+        defer { arena.release(to: mark) }
+        let audio = arena.allocate(count: count)
+        for i in 0 ..< samples.count { audio[i] = samples[i] * config.inputScale }
+        (audio + samples.count).update(repeating: 0, count: count - samples.count)
         let melMap = arena.allocate(count: frames * mels)
         melspectrogram.decibels(audio, frames: frames, into: melMap, arena: arena)
         // The dB floor is the loudest value of the whole utterance (every frame, windowed or not) − top_db.
@@ -190,11 +199,10 @@ public final class SpeechEmbedding {
         let usedFrames = config.windowFrames + (windows - 1) * config.windowStride
         let channelMajor = arena.tensor(Shape(dim, windows))
         embedding.forward(TensorView(data: melMap, shape: Shape(1, usedFrames, mels)), into: channelMajor, arena: arena)
-        var values = [Float](repeating: 0, count: windows * dim)
         for t in 0 ..< windows {
-            for c in 0 ..< dim { values[t * dim + c] = channelMajor.data[c * windows + t] }
+            for c in 0 ..< dim { values.data[t * dim + c] = channelMajor.data[c * windows + t] }
         }
-        return FeatureSequence(frames: windows, dim: dim, values: values)
+        return values
     }
 }
 

@@ -7,20 +7,30 @@ public protocol SpeechFrontEnd: AnyObject {
     var featureDim: Int { get }
     /// Milliseconds of audio per feature frame (80 for speech_embedding, 20 for WavLM).
     var frameMilliseconds: Double { get }
-    /// Features of a whole utterance (`arena` is scratch for the call).
-    func features(of samples: [Float], arena: ScratchArena) -> FeatureSequence
+    /// Features of a whole utterance as a view [1, T, featureDim] taken from `arena`, valid until the arena is
+    /// released below it; the call's scratch is given back (with a planned arena nothing is allocated).
+    func featureView(of samples: [Float], arena: ScratchArena) -> TensorView
+}
+
+extension SpeechFrontEnd {
+    /// Features of a whole utterance, copied out (`arena` is scratch for the call).
+    public func features(of samples: [Float], arena: ScratchArena) -> FeatureSequence {
+        let mark = arena.mark()
+        defer { arena.release(to: mark) }
+        return FeatureSequence(featureView(of: samples, arena: arena))
+    }
 }
 
 extension SpeechEmbedding: SpeechFrontEnd {
     public var featureDim: Int { config.embeddingDim }
     public var frameMilliseconds: Double { Double(config.windowStride * config.hopLength) * 1000 / Double(config.sampleRate) }
-    public func features(of samples: [Float], arena: ScratchArena) -> FeatureSequence { embeddings(of: samples, arena: arena) }
+    public func featureView(of samples: [Float], arena: ScratchArena) -> TensorView { embeddingView(of: samples, arena: arena) }
 }
 
 extension WavLM: SpeechFrontEnd {
     public var featureDim: Int { config.hiddenSize }
     public var frameMilliseconds: Double { Double(config.hopSamples) * 1000 / 16_000 }
-    public func features(of samples: [Float], arena: ScratchArena) -> FeatureSequence { forward(samples, arena: arena) }
+    public func featureView(of samples: [Float], arena: ScratchArena) -> TensorView { hiddenStateView(samples, arena: arena) }
 }
 
 /// Builds the front end a model file declares in `kinevox.config["frontend"]["kind"]`

@@ -327,9 +327,19 @@ public final class WavLM {
 
     /// Last-layer hidden states [T, hiddenSize] of one utterance (at least one conv kernel of samples).
     public func forward(_ samples: [Float], arena: ScratchArena) -> FeatureSequence {
-        let t = frameCount(samples: samples.count)
-        guard t > 0 else { return FeatureSequence(frames: 0, dim: config.hiddenSize, values: []) }
         let mark = arena.mark()
+        defer { arena.release(to: mark) }
+        return FeatureSequence(hiddenStateView(samples, arena: arena))
+    }
+
+    /// `forward` as a view [1, T, hiddenSize] taken from `arena` (T = 0 when too short for the first convolution):
+    /// valid until the arena is released below it; its scratch is given back.
+    public func hiddenStateView(_ samples: [Float], arena: ScratchArena) -> TensorView {
+        let t = frameCount(samples: samples.count)
+        let result = arena.tensor(Shape(1, t, config.hiddenSize))
+        guard t > 0 else { return result }
+        let mark = arena.mark()
+        defer { arena.release(to: mark) }
         let features = extractFeatures(samples, arena: arena)
         featureLayerNorm.forward(features)
         let x = projection.forward(features, arena: arena)
@@ -338,8 +348,7 @@ public final class WavLM {
         let bias = layers[0].attention.positionBias(length: t, arena: arena)
         for layer in layers { layer.forward(x, positionBias: bias, arena: arena) }
         if config.doStableLayerNorm { encoderLayerNorm.forward(x) }
-        let result = FeatureSequence(frames: t, dim: config.hiddenSize, values: x.toArray())
-        arena.release(to: mark)
+        result.data.update(from: x.data, count: x.count)
         return result
     }
 

@@ -102,6 +102,7 @@ struct Bench: ParsableCommand {
             for index in runs.indices {
                 runs[index].timings += worker.runs[index].timings
                 runs[index].allocations += worker.runs[index].allocations
+                runs[index].arenaGrowths += worker.runs[index].arenaGrowths
             }
         }
         var report = BenchReport(model: modelPath, threads: threads, workers: workers, iterations: iterations, warmup: warmup, fixedFrames: frames,
@@ -144,6 +145,7 @@ final class BenchWorker {
         for _ in 0 ..< passes {
             for index in runs.indices {
                 let allocationsBefore = kv_heap_allocation_count()
+                let growthsBefore = model.scratchAllocationCount
                 let result: InstructionResult
                 do {
                     result = try model.generate(samples: runs[index].utterance.samples, seed: seed, frames: frames)
@@ -152,6 +154,7 @@ final class BenchWorker {
                 }
                 seed &+= 1
                 if countAllocations { runs[index].allocations.append(Int(kv_heap_allocation_count() - allocationsBefore)) }
+                runs[index].arenaGrowths += model.scratchAllocationCount - growthsBefore
                 runs[index].timings.append(result.timing)
                 runs[index].motionFrames = result.motion.frameCount
             }
@@ -173,6 +176,8 @@ struct BenchRun {
     var timings: [InstructionTiming] = []
     /// Heap allocations (malloc family, all threads) during each timed generation.
     var allocations: [Int] = []
+    /// Times the model's scratch arenas grew during these generations (each growth is also a heap allocation).
+    var arenaGrowths = 0
     var motionFrames = 0
 }
 
@@ -234,6 +239,8 @@ struct BenchReport: Encodable {
     let stagesMs: [String: Double]
     /// Heap allocations (malloc family, all threads) per timed generation; nil with several workers.
     let heapAllocationsPerUtterance: Double?
+    /// Times the scratch arenas grew during the timed generations, all workers (0 when warm-up planned them).
+    let arenaGrowths: Int
     /// CPU seconds of the whole process per wall second while timing (2.0 = two cores busy).
     let cpuCoresBusy: Double
     let rssMb: Double
@@ -245,7 +252,7 @@ struct BenchReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case model, threads, workers, iterations, warmup, fixedFrames = "fixed_frames", loadMs = "load_ms",
              samplesPerS = "samples_per_s", latencyMs = "latency_ms", stagesMs = "stages_ms",
-             heapAllocationsPerUtterance = "heap_allocations_per_utterance", cpuCoresBusy = "cpu_cores_busy",
+             heapAllocationsPerUtterance = "heap_allocations_per_utterance", arenaGrowths = "arena_growths", cpuCoresBusy = "cpu_cores_busy",
              rssMb = "rss_mb", peakRssMb = "peak_rss_mb", utterances,
              stageAllocations = "stage_allocations"
     }
@@ -265,6 +272,7 @@ struct BenchReport: Encodable {
         stagesMs = meanStages(all)
         let allocations = runs.flatMap(\.allocations)
         heapAllocationsPerUtterance = allocations.isEmpty ? nil : Double(allocations.reduce(0, +)) / Double(allocations.count)
+        arenaGrowths = runs.map(\.arenaGrowths).reduce(0, +)
         cpuCoresBusy = cpuSeconds / wallSeconds
         let memory = ProcessMemory.read()
         rssMb = memory.rssMb
@@ -305,7 +313,8 @@ struct BenchReport: Encodable {
         lines.append(String(format: "all: %.2f samples/s, latency p50 %.1f ms, p99 %.1f ms; %.2f cores busy; RSS %.1f MB (peak %.1f MB); ",
                             samplesPerS, latencyMs.p50, latencyMs.p99, cpuCoresBusy, rssMb, peakRssMb)
                      + (heapAllocationsPerUtterance.map { String(format: "%.0f heap allocations per utterance", $0) }
-                        ?? "heap allocations not counted with several workers"))
+                        ?? "heap allocations not counted with several workers")
+                     + "; \(arenaGrowths) arena growth(s) while timing")
         return lines.joined(separator: "\n")
     }
 }

@@ -22,20 +22,22 @@ struct StageAllocationProbe: Encodable {
         let generator = try MotionGenerator(store: store)
         let arena = ScratchArena()
         let gemmThreads = GEMMThreads(count: threads)
-        var counts: [Int] = []
-        for pass in 0 ..< 3 {  // two warm-up passes, then the counted one
-            var marks = [kv_heap_allocation_count()]
+        var marks = [UInt](repeating: 0, count: 5)  // filled in place: the probe itself allocates nothing per pass
+        for pass in 0 ..< 3 {  // two warm-up passes, then the counted one (stages as `InstructionModel.generate` runs them)
+            marks[0] = kv_heap_allocation_count()
             arena.reset()
-            let features = gemmThreads.serving { frontEnd.features(of: samples, arena: arena) }
-            marks.append(kv_heap_allocation_count())
+            let features = gemmThreads.serving { frontEnd.featureView(of: samples, arena: arena) }
+            marks[1] = kv_heap_allocation_count()
             let condition = gemmThreads.serving { encoder.encode(features, arena: arena) }
-            marks.append(kv_heap_allocation_count())
-            let codes = try gemmThreads.serving { try generator.generateCodes(condition: condition, seed: UInt64(pass), frames: frames) }
-            marks.append(kv_heap_allocation_count())
+            marks[2] = kv_heap_allocation_count()
+            let codes = try gemmThreads.serving {
+                try generator.generateCodes(condition: UnsafeBufferPointer(condition.buffer), seed: UInt64(pass), frames: frames)
+            }
+            marks[3] = kv_heap_allocation_count()
             _ = try gemmThreads.serving { try generator.decode(codes) }
-            marks.append(kv_heap_allocation_count())
-            counts = zip(marks.dropFirst(), marks).map { Int($0 - $1) }
+            marks[4] = kv_heap_allocation_count()
         }
+        let counts = zip(marks.dropFirst(), marks).map { Int($0 - $1) }
         return StageAllocationProbe(frontend: counts[0], audioEncoder: counts[1], generator: counts[2], decoder: counts[3])
     }
 }

@@ -93,6 +93,31 @@ final class MotionGeneratorTests: XCTestCase {
         XCTAssertEqual(generator.arena.systemAllocationCount, allocations)
     }
 
+    /// Codes and motions are handed out in the generator's reused output arrays: a result the caller still holds
+    /// keeps its values through later generations (copy-on-write), and once released its storage is refilled in
+    /// place, so steady-state generation allocates no new arrays.
+    func testOutputArraysAreReusedOnlyOnceReleased() throws {
+        let kept = try generator.generate(condition: condition, seed: 1, frames: 40)
+        let keptCodes = try generator.generateCodes(condition: condition, seed: 1, frames: 40)
+        let features = kept.features.map(\.bitPattern), joints = kept.joints.map(\.bitPattern), codes = keptCodes.codes
+        let other = try generator.generate(condition: condition, seed: 2, frames: 40)
+        XCTAssertNotEqual(other.features, kept.features)
+        XCTAssertEqual(kept.features.map(\.bitPattern), features)
+        XCTAssertEqual(kept.joints.map(\.bitPattern), joints)
+        XCTAssertEqual(keptCodes.codes, codes)
+
+        func storage() -> [UnsafeRawPointer?] {
+            let o = generator.outputs
+            return [o.codes.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) },
+                    o.features.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) },
+                    o.joints.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }]
+        }
+        _ = try generator.generate(condition: condition, seed: 3, frames: 40)
+        let reused = storage()
+        _ = try generator.generate(condition: condition, seed: 4)
+        XCTAssertEqual(storage(), reused)
+    }
+
     func testInconsistentConfigIsRefused() {
         XCTAssertNoThrow(try generator.config.validate())
         var config = generator.config

@@ -405,9 +405,11 @@ def where_time_goes(results: dict) -> list[str]:
     if allocations:
         lines += ["", "Heap allocations of one generation after warm-up, stage by stage (first instruction, counted with "
                   "the model's own layers, 2 threads): " + ", ".join(f"{STAGE_NAMES[k]} {allocations[k]}" for k in STAGE_NAMES)
-                  + ". These are the arrays the stages hand on (features, condition tokens, motion codes, the motion's "
-                  "features and joints): the sampling loop works in buffers planned at load, and the engine's GEMM "
+                  + ". Stage outputs (features, condition tokens) live in the model's scratch arena, codes and the "
+                  "motion's features and joints in the generator's output arrays, refilled in place once the previous "
+                  "motion is released; the sampling loop works in buffers planned at load, and the engine's GEMM "
                   "threads dispatch without allocating (OpenBLAS's own threaded driver, not used, mallocs a job array per "
-                  "multi-threaded GEMM; the engine bench's last lines compare both)."]
+                  "multi-threaded GEMM; the engine bench's last lines compare both). Arena growths while timing: "
+                  + str(swift.get("arena_growths", "not reported")) + "."]
     lines.append("")
     return lines
