@@ -44,10 +44,12 @@ public final class InstructionModel {
     private let generator: MotionGenerator
     private let arena = ScratchArena()
 
-    /// Opens and binds the model file at `path`; every tensor in it must be used by some layer.
-    public init(path: String) throws {
+    /// Opens and binds the model file at `path`; every tensor in it must be used by some layer. `matmulPrecision`
+    /// chooses fp32 or bf16 products for the Linear and convolution layers (bf16 falls back to fp32 on a CPU
+    /// without AVX-512 BF16).
+    public init(path: String, matmulPrecision: MatmulPrecision = .fp32) throws {
         self.path = path
-        let store = try WeightStore(path: path)
+        let store = try WeightStore(path: path, matmulPrecision: matmulPrecision)
         frontEnd = try loadSpeechFrontEnd(store)
         encoder = try AudioEncoder(store.scope("audio_encoder"),
                                    config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))

@@ -32,6 +32,9 @@ struct Generate: ParsableCommand {
     @Option(help: "CPU threads for inference.")
     var threads: Int = 2
 
+    @Option(help: "Precision of the matrix products: fp32, or bf16 (AVX-512 BF16; fp32 on a CPU without it).")
+    var precision: MatmulPrecision = .fp32
+
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1–256") }
     }
@@ -50,7 +53,7 @@ struct Generate: ParsableCommand {
         BLAS.setThreadCount(threads)
         let result: InstructionResult
         do {
-            let instructionModel = try InstructionModel(path: modelPath)
+            let instructionModel = try InstructionModel(path: modelPath, matmulPrecision: precision)
             result = try instructionModel.generate(samples: samples, seed: seed)
         } catch {
             let reason = "\(error)"

@@ -1,0 +1,133 @@
+import CKinevoxKernels
+import Dispatch
+
+/// Precision of the matrix products of `Linear` and `Conv1d`/`Conv2d` layers, chosen when a model is loaded
+/// (`WeightStore.matmulPrecision`).
+public enum MatmulPrecision: String, CaseIterable, Sendable {
+    /// fp32 products (OpenBLAS sgemm): the default, and what the parity fixtures check.
+    case fp32
+    /// Inputs and weights rounded to bf16, products accumulated in fp32 (AVX-512 BF16). About twice the
+    /// fp32 throughput, relative error about 1e-2 of each dot product's magnitude. Layers fall back to fp32 on a
+    /// CPU without AVX-512 BF16 (`BF16GEMM.isSupported`).
+    case bf16
+
+    /// The precision layers bound with this one actually use on this CPU.
+    public var effective: MatmulPrecision { self == .bf16 && !BF16GEMM.isSupported ? .fp32 : self }
+}
+
+/// The bf16 GEMM of CKinevoxKernels driven from Swift: fp32 activations are rounded to bf16 per call, weights are
+/// packed once at load (`BF16PackedColumns`, `BF16PackedRows`), accumulation is fp32. Large products are split by
+/// output columns over `BLAS.threadCount` threads. Any thread may call; scratch is per thread (no allocation
+/// once a thread has seen its largest shape).
+public enum BF16GEMM {
+    /// Whether this CPU runs the kernels (AVX-512 F/BW/VL and BF16).
+    public static let isSupported: Bool = kv_bf16_supported() != 0
+
+    /// Whether layers bound from `weights` should pack bf16 copies of their weights.
+    static func isRequested(by weights: WeightScope) -> Bool {
+        weights.store.matmulPrecision == .bf16 && isSupported
+    }
+
+    /// Products smaller than this many multiply-adds run on the calling thread only.
+    static let parallelThreshold = 1 << 21
+
+    /// Worker count for an m × n × k product.
+    static func partCount(m: Int, n: Int, k: Int) -> Int {
+        let panels = (n + Int(KV_BF16_NR) - 1) / Int(KV_BF16_NR)
+        return m * n * k < parallelThreshold ? 1 : Swift.max(1, Swift.min(BLAS.threadCount, panels))
+    }
+
+    /// Output columns `[begin, end)` of worker `part` of `parts` for an `n`-column product: whole 48-column
+    /// panels, balanced. Any thread pool can drive the kernels with these ranges.
+    public static func columnRange(n: Int, parts: Int, part: Int) -> Range<Int> {
+        var begin = 0, end = 0
+        kv_bf16_column_range(n, parts, part, &begin, &end)
+        return begin ..< end
+    }
+
+    /// Runs `body(part)` for `part` in `0 ..< parts`, on the calling thread when `parts` is 1.
+    static func forEachPart(_ parts: Int, _ body: (Int) -> Void) {
+        if parts == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: body) }
+    }
+
+    /// `y[r] = W x[r] + b` for `rows` rows (row strides `ldx`, `ldy`), W packed in `weight`.
+    public static func affine(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, weight: BF16PackedColumns,
+                              bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, ldy: Int) {
+        let k = weight.inFeatures, n = weight.outFeatures, pairs = kv_bf16_pairs(k)
+        guard let a = kv_bf16_thread_rows(Swift.max(rows * pairs, 1)) else {
+            preconditionFailure("BF16GEMM: out of memory for \(rows)×\(k) bf16 activations")
+        }
+        kv_bf16_convert_rows(x, rows, k, ldx, a, pairs)
+        let parts = partCount(m: rows, n: n, k: k)
+        forEachPart(parts) { part in
+            let range = columnRange(n: n, parts: parts, part: part)
+            kv_bf16_gemm_packed_b(rows, n, k, a, pairs, weight.panels, bias, y, ldy, range.lowerBound, range.upperBound, 0)
+        }
+    }
+
+    /// `C (+)= A · B` with A the `m` rows from `firstRow` of `weight` and B the fp32 k × n matrix `b` (row stride
+    /// `ldb`); `accumulate` adds to C (e.g. pre-filled with a bias). C has row stride `ldc`.
+    public static func multiply(_ weight: BF16PackedRows, firstRow: Int, rows m: Int, b: UnsafePointer<Float>, n: Int,
+                                ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        precondition(firstRow >= 0 && firstRow + m <= weight.rows, "BF16GEMM: rows \(firstRow)..<\(firstRow + m) of \(weight.rows)")
+        let k = weight.columns, pairs = kv_bf16_pairs(k)
+        let a = UnsafePointer(weight.pairRows + firstRow * pairs)
+        let parts = partCount(m: m, n: n, k: k)
+        forEachPart(parts) { part in
+            let range = columnRange(n: n, parts: parts, part: part)
+            kv_bf16_gemm_b_fp32(m, n, k, a, pairs, b, ldb, nil, c, ldc, range.lowerBound, range.upperBound, accumulate ? 1 : 0)
+        }
+    }
+}
+
+/// A `Linear` weight W [outFeatures, inFeatures] packed once as bf16 column panels of Wᵀ (the right-hand operand of
+/// `x Wᵀ`). Immutable after creation; any thread may read it.
+public final class BF16PackedColumns {
+    public let inFeatures: Int
+    public let outFeatures: Int
+    /// `kv_bf16_packed_b_count(inFeatures, outFeatures)` pairs, 64-byte aligned.
+    let panels: UnsafeMutablePointer<UInt32>
+
+    /// Packs row-major `weight` [outFeatures, inFeatures]. Requires `BF16GEMM.isSupported`.
+    public init(weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int) {
+        precondition(BF16GEMM.isSupported, "BF16PackedColumns: this CPU lacks AVX-512 BF16")
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        let count = Swift.max(kv_bf16_packed_b_count(inFeatures, outFeatures), 1)
+        panels = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: UInt32.self, capacity: count)
+        kv_bf16_pack_b(weight, inFeatures, outFeatures, 1, inFeatures, panels)
+    }
+
+    /// The packed copy of `weight` when `weights` was loaded with bf16 precision on a CPU that supports it, else nil.
+    static func ifRequested(by weights: WeightScope, weight: Tensor, outFeatures: Int, inFeatures: Int) -> BF16PackedColumns? {
+        BF16GEMM.isRequested(by: weights) ? BF16PackedColumns(weight: weight.data, outFeatures: outFeatures, inFeatures: inFeatures) : nil
+    }
+
+    deinit { UnsafeMutableRawPointer(panels).deallocate() }
+}
+
+/// A weight matrix [rows, columns] (e.g. a convolution's [outChannels, inChannels / groups · kernel]) rounded once
+/// to bf16 pair-rows (the left-hand operand of `W · im2col`). Immutable after creation; any thread may read it.
+public final class BF16PackedRows {
+    public let rows: Int
+    public let columns: Int
+    /// `rows × kv_bf16_pairs(columns)` pairs, 64-byte aligned.
+    let pairRows: UnsafeMutablePointer<UInt32>
+
+    /// Rounds row-major `weight` [rows, columns]. Requires `BF16GEMM.isSupported`.
+    public init(weight: UnsafePointer<Float>, rows: Int, columns: Int) {
+        precondition(BF16GEMM.isSupported, "BF16PackedRows: this CPU lacks AVX-512 BF16")
+        self.rows = rows
+        self.columns = columns
+        let pairs = kv_bf16_pairs(columns), count = Swift.max(rows * pairs, 1)
+        pairRows = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: UInt32.self, capacity: count)
+        kv_bf16_convert_rows(weight, rows, columns, columns, pairRows, pairs)
+    }
+
+    /// The rounded copy of `weight` when `weights` was loaded with bf16 precision on a CPU that supports it, else nil.
+    static func ifRequested(by weights: WeightScope, weight: Tensor, rows: Int, columns: Int) -> BF16PackedRows? {
+        BF16GEMM.isRequested(by: weights) ? BF16PackedRows(weight: weight.data, rows: rows, columns: columns) : nil
+    }
+
+    deinit { UnsafeMutableRawPointer(pairRows).deallocate() }
+}
