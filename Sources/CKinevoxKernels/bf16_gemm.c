@@ -186,63 +186,49 @@ KV_TARGET void kv_bf16_gemm_packed_b(long m, long n, long k, const uint32_t *a, 
     }
 }
 
-/* Per-thread buffers: B-block packing (pairs(KC) × NC uint32, fixed) and activation pair-rows (grown). */
-struct ThreadBuffers {
-    uint32_t *packing;
+/* Per-thread growable buffer for activation pair-rows, freed when the thread exits. */
+struct ThreadRows {
     uint32_t *rows;
-    long rowsCapacity;
+    long capacity;
 };
 
-static pthread_key_t buffersKey;
-static pthread_once_t buffersKeyOnce = PTHREAD_ONCE_INIT;
+static pthread_key_t rowsKey;
+static pthread_once_t rowsKeyOnce = PTHREAD_ONCE_INIT;
 
-static void freeBuffers(void *value) {
-    struct ThreadBuffers *buffers = value;
-    free(buffers->packing);
-    free(buffers->rows);
-    free(buffers);
+static void freeRows(void *value) {
+    struct ThreadRows *rows = value;
+    free(rows->rows);
+    free(rows);
 }
 
-static void makeBuffersKey(void) { pthread_key_create(&buffersKey, freeBuffers); }
-
-static struct ThreadBuffers *thread_buffers(void) {
-    pthread_once(&buffersKeyOnce, makeBuffersKey);
-    struct ThreadBuffers *buffers = pthread_getspecific(buffersKey);
-    if (!buffers) {
-        buffers = calloc(1, sizeof *buffers);
-        if (buffers) pthread_setspecific(buffersKey, buffers);
-    }
-    return buffers;
-}
-
-static uint32_t *thread_packing_buffer(void) {
-    struct ThreadBuffers *buffers = thread_buffers();
-    if (!buffers) return NULL;
-    if (!buffers->packing) buffers->packing = aligned_alloc(64, (size_t)QC * KV_BF16_NC * sizeof(uint32_t));
-    return buffers->packing;
-}
+static void makeRowsKey(void) { pthread_key_create(&rowsKey, freeRows); }
 
 uint32_t *kv_bf16_thread_rows(long count) {
-    struct ThreadBuffers *buffers = thread_buffers();
-    if (!buffers) return NULL;
-    if (count > buffers->rowsCapacity) {
+    pthread_once(&rowsKeyOnce, makeRowsKey);
+    struct ThreadRows *rows = pthread_getspecific(rowsKey);
+    if (!rows) {
+        rows = calloc(1, sizeof *rows);
+        if (!rows || pthread_setspecific(rowsKey, rows) != 0) { free(rows); return NULL; }
+    }
+    if (count > rows->capacity) {
         long rounded = (count + 15) / 16 * 16;
         uint32_t *grown = aligned_alloc(64, (size_t)rounded * sizeof(uint32_t));
         if (!grown) return NULL;
-        free(buffers->rows);
-        buffers->rows = grown;
-        buffers->rowsCapacity = rounded;
+        free(rows->rows);
+        rows->rows = grown;
+        rows->capacity = rounded;
     }
-    return buffers->rows;
+    return rows->rows;
 }
 
+long kv_bf16_workspace_count(void) { return (long)QC * KV_BF16_NC; }
+
 KV_TARGET void kv_bf16_gemm_b_fp32(long m, long n, long k, const uint32_t *a, long lda, const float *b, long ldb,
-                                   const float *bias_m, float *c, long ldc, long n0, long n1, int accumulate) {
+                                   const float *bias_m, float *c, long ldc, long n0, long n1, int accumulate,
+                                   uint32_t *packed) {
     if (n1 > n) n1 = n;
     long pairs = kv_bf16_pairs(k);
     if (pairs == 0) { bias_only(m, ldc, c, n0, n1, accumulate, NULL, bias_m); return; }
-    uint32_t *packed = thread_packing_buffer();
-    if (!packed) abort(); /* out of memory for a 240 KB buffer: no result to return */
     for (long jc = n0; jc < n1; jc += KV_BF16_NC) {
         long nc = n1 - jc < KV_BF16_NC ? n1 - jc : KV_BF16_NC;
         for (long q0 = 0; q0 < pairs; q0 += QC) {

@@ -65,18 +65,27 @@ public enum BF16GEMM {
         }
     }
 
-    /// `C (+)= A · B` with A the `m` rows from `firstRow` of `weight` and B the fp32 k × n matrix `b` (row stride
-    /// `ldb`); `accumulate` adds to C (e.g. pre-filled with a bias). C has row stride `ldc`.
+    /// Floats of arena scratch one `multiply` takes (a B-packing workspace per worker).
+    public static var multiplyScratchCount: Int { Swift.max(BLAS.threadCount, 1) * kv_bf16_workspace_count() }
+
+    /// `C = A · B + bias` with A the `m` rows from `firstRow` of `weight`, B the fp32 k × n matrix `b` (row stride
+    /// `ldb`) and `bias` one value per row of C (or nil). C has row stride `ldc`. The packing workspace comes from
+    /// `arena` and is returned to it.
     public static func multiply(_ weight: BF16PackedRows, firstRow: Int, rows m: Int, b: UnsafePointer<Float>, n: Int,
-                                ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+                                ldb: Int, bias: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, ldc: Int, arena: ScratchArena) {
         precondition(firstRow >= 0 && firstRow + m <= weight.rows, "BF16GEMM: rows \(firstRow)..<\(firstRow + m) of \(weight.rows)")
         let k = weight.columns, pairs = kv_bf16_pairs(k)
         let a = UnsafePointer(weight.pairRows + firstRow * pairs)
-        let parts = partCount(m: m, n: n, k: k)
+        let parts = partCount(m: m, n: n, k: k), workspaceCount = kv_bf16_workspace_count()
+        let mark = arena.mark()
+        // Only the C kernel touches this memory (as uint32), so the arena's floats are not rebound.
+        let workspace = UnsafeMutableRawPointer(arena.allocate(count: parts * workspaceCount)).assumingMemoryBound(to: UInt32.self)
         forEachPart(parts) { part in
             let range = columnRange(n: n, parts: parts, part: part)
-            kv_bf16_gemm_b_fp32(m, n, k, a, pairs, b, ldb, nil, c, ldc, range.lowerBound, range.upperBound, accumulate ? 1 : 0)
+            kv_bf16_gemm_b_fp32(m, n, k, a, pairs, b, ldb, bias, c, ldc, range.lowerBound, range.upperBound, 0,
+                                workspace + part * workspaceCount)
         }
+        arena.release(to: mark)
     }
 }
 

@@ -21,7 +21,8 @@ struct ConvolutionKernel {
     /// Floats of arena scratch `forward` needs for an input of `height` × `width`.
     func scratchCount(height: Int, width: Int) -> Int {
         let out = outputSize(height: height, width: width)
-        return isPointwise ? 0 : (inChannels / groups) * kernel.h * kernel.w * out.height * out.width
+        return (isPointwise ? 0 : (inChannels / groups) * kernel.h * kernel.w * out.height * out.width)
+            + (bf16Weight == nil ? 0 : BF16GEMM.multiplyScratchCount)
     }
 
     func forward(_ x: UnsafePointer<Float>, batch: Int, height: Int, width: Int, into y: UnsafeMutablePointer<Float>, arena: ScratchArena) {
@@ -42,16 +43,16 @@ struct ConvolutionKernel {
                 } else {
                     matrix = xg
                 }
+                if let bf16Weight {
+                    BF16GEMM.multiply(bf16Weight, firstRow: g * og, rows: og, b: matrix, n: outPlane, ldb: outPlane,
+                                      bias: bias.map { UnsafePointer($0.data + g * og) }, c: yg, ldc: outPlane, arena: arena)
+                    continue
+                }
                 if let bias {
                     for o in 0 ..< og { (yg + o * outPlane).update(repeating: bias.data[g * og + o], count: outPlane) }
                 }
-                if let bf16Weight {
-                    BF16GEMM.multiply(bf16Weight, firstRow: g * og, rows: og, b: matrix, n: outPlane, ldb: outPlane,
-                                      c: yg, ldc: outPlane, accumulate: bias != nil)
-                } else {
-                    BLAS.sgemm(m: og, n: outPlane, k: patch, a: weight.data + g * og * patch, lda: patch,
-                               b: matrix, ldb: outPlane, beta: bias == nil ? 0 : 1, c: yg, ldc: outPlane)
-                }
+                BLAS.sgemm(m: og, n: outPlane, k: patch, a: weight.data + g * og * patch, lda: patch,
+                           b: matrix, ldb: outPlane, beta: bias == nil ? 0 : 1, c: yg, ldc: outPlane)
             }
         }
         arena.release(to: mark)

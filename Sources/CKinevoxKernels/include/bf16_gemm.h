@@ -12,9 +12,9 @@
  *  - B is column panels of KV_BF16_NR columns: panel p holds, for each pair index q, the KV_BF16_NR pairs of
  *    columns p·NR … p·NR+NR−1 (zero past N). Pre-packed once (kv_bf16_pack_b) or packed per call from fp32.
  *
- * Threads: every function may run on any thread at once with others on disjoint outputs. The per-call
- * packing buffer of kv_bf16_gemm_b_fp32 is thread-local, grown on first use and kept (no allocation in the
- * steady state). Work is split by column ranges (kv_bf16_column_range) so any thread pool can drive it.
+ * Threads: every function may run on any thread at once with others on disjoint outputs (and, for
+ * kv_bf16_gemm_b_fp32, their own workspace). Nothing here allocates except kv_bf16_thread_rows when it grows.
+ * Work is split by column ranges (kv_bf16_column_range) so any thread pool can drive it.
  * Call nothing but kv_bf16_supported and the size helpers unless kv_bf16_supported() returns 1. */
 
 /* Micro-tile rows and panel columns, K and N cache blocks (elements). */
@@ -49,10 +49,14 @@ uint32_t *kv_bf16_thread_rows(long count);
 void kv_bf16_gemm_packed_b(long m, long n, long k, const uint32_t *a, long lda, const uint32_t *b,
                            const float *bias_n, float *c, long ldc, long n0, long n1, int accumulate);
 
+/* uint32 count of the workspace one kv_bf16_gemm_b_fp32 call packs B blocks into (KC / 2 × NC, ~240 KB). */
+long kv_bf16_workspace_count(void);
+
 /* Columns [n0, n1) of C = A × B + bias with B given as fp32 row-major (K × N, row stride ldb), packed per
- * cache block into this thread's buffer. n0 must be a multiple of KV_BF16_NR. bias_m: per row (length M) or
- * NULL. accumulate: 1 adds to C. */
+ * cache block into `workspace` (kv_bf16_workspace_count uint32, 64-byte aligned, one per concurrent call).
+ * bias_m: per row (length M) or NULL. accumulate: 1 adds to C. */
 void kv_bf16_gemm_b_fp32(long m, long n, long k, const uint32_t *a, long lda, const float *b, long ldb,
-                         const float *bias_m, float *c, long ldc, long n0, long n1, int accumulate);
+                         const float *bias_m, float *c, long ldc, long n0, long n1, int accumulate,
+                         uint32_t *workspace);
 
 #endif
