@@ -1,10 +1,16 @@
 // kinevox-engine-bench: the engine's GEMM-bound layers (Linear, MultiheadAttention, Conv1d) at the shapes
 // Kinevox runs, each next to raw cblas_sgemm doing the same GEMMs in the same run, with 1 and 2 OpenBLAS threads;
-// then a check that a transformer forward allocates nothing after warm-up. Run in release:
+// then a check that a transformer forward allocates nothing after warm-up; then the bf16 products (BF16Bench.swift,
+// `--bf16` for that section alone). Run in release:
 //   swift run -c release kinevox-engine-bench
 import CAllocationCounter
 import Foundation
 import KinevoxEngine
+
+if CommandLine.arguments.contains("--bf16") {  // only the bf16 section (BF16Bench.swift)
+    try runBF16Comparison()
+    exit(0)
+}
 
 /// Seconds from a monotonic clock.
 func now() -> Double {
@@ -256,3 +262,6 @@ for threads in [1, 2] {
 print(allocationFree
       ? "zero-allocation check: PASS (1 thread: nothing allocates after warm-up; the engine runs the same code at any thread count, so at 2 threads the allocations are OpenBLAS's per-GEMM job arrays)"
       : "zero-allocation check: FAIL")
+
+print("")
+try runBF16Comparison()
