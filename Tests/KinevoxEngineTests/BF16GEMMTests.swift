@@ -137,6 +137,22 @@ final class BF16GEMMTests: XCTestCase {
         }
     }
 
+    /// Self-attention loaded with bf16 products (input projection and out_proj) against the fp32 PyTorch output of
+    /// layers.safetensors: within the bf16 tolerance (2e-2: two products in a row, plus softmax) and visibly not fp32.
+    func testSelfAttentionWithBF16Projections() throws {
+        let store = try WeightStore(path: Fixtures.path("layers.safetensors"), matmulPrecision: .bf16)
+        let attention = try MultiheadAttention(store.scope("mha.layer"), embedDim: 32, numHeads: 4)
+        XCTAssertNotNil(attention.bf16InProj)
+        XCTAssertNotNil(attention.outProj.bf16Weight)
+        let x = try store.scope("mha").data("input"), expected = try store.scope("mha").data("output")
+        let arena = ScratchArena()
+        let y = arena.tensor(x.view.shape)
+        attention.forward(x.view, into: y, arena: arena)
+        let error = relativeError(UnsafeBufferPointer(start: y.data, count: y.count), UnsafeBufferPointer(start: expected.data, count: expected.count))
+        XCTAssertLessThanOrEqual(error, 2e-2)
+        XCTAssertGreaterThan(error, 1e-5, "no bf16 rounding seen")
+    }
+
     func testColumnRangesCoverEveryColumnOnce() {
         for n in [1, 47, 48, 49, 96, 500, 3072] {
             for parts in 1 ... 5 {
