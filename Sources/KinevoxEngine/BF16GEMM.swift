@@ -17,7 +17,7 @@ public enum MatmulPrecision: String, CaseIterable, Sendable {
 
 /// The bf16 GEMM of CKinevoxKernels driven from Swift: fp32 activations are rounded to bf16 per call, weights are
 /// packed once at load (`BF16PackedColumns`, `BF16PackedRows`), accumulation is fp32. Large products are split by
-/// output columns over `BLAS.threadCount` threads. Any thread may call; scratch is per thread (no allocation
+/// output columns over `threadCount` threads. Any thread may call; scratch is per thread (no allocation
 /// once a thread has seen its largest shape).
 public enum BF16GEMM {
     /// Whether this CPU runs the kernels (AVX-512 F/BW/VL and BF16).
@@ -28,13 +28,19 @@ public enum BF16GEMM {
         weights.store.matmulPrecision == .bf16 && isSupported
     }
 
+    /// Threads one product is split over; 0 (the default) follows `BLAS.threadCount`. Set once at start-up.
+    public static var threadCount = 0
+
+    /// The threads a product is split over now.
+    static var workerCount: Int { Swift.max(1, threadCount > 0 ? threadCount : BLAS.threadCount) }
+
     /// Products smaller than this many multiply-adds run on the calling thread only.
     static let parallelThreshold = 1 << 21
 
     /// Worker count for an m × n × k product.
     static func partCount(m: Int, n: Int, k: Int) -> Int {
         let panels = (n + Int(KV_BF16_NR) - 1) / Int(KV_BF16_NR)
-        return m * n * k < parallelThreshold ? 1 : Swift.max(1, Swift.min(BLAS.threadCount, panels))
+        return m * n * k < parallelThreshold ? 1 : Swift.max(1, Swift.min(workerCount, panels))
     }
 
     /// Output columns `[begin, end)` of worker `part` of `parts` for an `n`-column product: whole 48-column
@@ -66,7 +72,7 @@ public enum BF16GEMM {
     }
 
     /// Floats of arena scratch one `multiply` takes (a B-packing workspace per worker).
-    public static var multiplyScratchCount: Int { Swift.max(BLAS.threadCount, 1) * kv_bf16_workspace_count() }
+    public static var multiplyScratchCount: Int { workerCount * kv_bf16_workspace_count() }
 
     /// `C = A · B + bias` with A the `m` rows from `firstRow` of `weight`, B the fp32 k × n matrix `b` (row stride
     /// `ldb`) and `bias` one value per row of C (or nil). C has row stride `ldc`. The packing workspace comes from

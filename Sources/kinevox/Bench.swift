@@ -71,7 +71,10 @@ struct Bench: ParsableCommand {
         let utterances = audio.isEmpty ? try BenchSamples.bundled() : try BenchSamples.load(paths: audio)
         let bundled = BundledFile.defaultModel
         let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
-        BLAS.setThreadCount(threads)
+        // With bf16 products the big GEMMs are the bf16 kernel's, split over `threads`; OpenBLAS keeps the small
+        // attention GEMMs on this thread (its idle workers would spin against the kernel's threads).
+        BLAS.setThreadCount(precision.effective == .bf16 ? 1 : threads)
+        BF16GEMM.threadCount = threads
         let loadStarted = ProcessInfo.processInfo.systemUptime
         let benchWorkers = try (0 ..< workers).map { index in
             try BenchWorker(modelPath: modelPath, precision: precision, utterances: utterances, frames: frames,

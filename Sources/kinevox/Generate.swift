@@ -50,7 +50,8 @@ struct Generate: ParsableCommand {
 
         let bundled = BundledFile.defaultModel
         let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
-        BLAS.setThreadCount(threads)
+        BLAS.setThreadCount(precision.effective == .bf16 ? 1 : threads)
+        BF16GEMM.threadCount = threads
         let result: InstructionResult
         do {
             let instructionModel = try InstructionModel(path: modelPath, matmulPrecision: precision)
