@@ -90,6 +90,19 @@ final class BF16GEMMTests: XCTestCase {
             } } }
             let sameRounding = sgemmAffine(bf16Rounded(x), bf16Rounded(w), bias: bias, m: m, n: n, k: k)
             XCTAssertLessThanOrEqual(error(y, sameRounding), 1e-5, "m \(m) n \(n) k \(k) vs sgemm of rounded values")
+            // The kernel's accumulate mode (C += A·B, no bias) on a random start, in two column ranges.
+            let start = randomValues(m * n, &random), pairs = kv_bf16_pairs(k)
+            var accumulated = start, rows = [UInt32](repeating: 0, count: m * pairs)
+            x.withUnsafeBufferPointer { xp in rows.withUnsafeMutableBufferPointer { rp in accumulated.withUnsafeMutableBufferPointer { cp in
+                kv_bf16_convert_rows(xp.baseAddress!, m, k, k, rp.baseAddress!, pairs)
+                for part in 0 ..< 2 {
+                    let range = BF16GEMM.columnRange(n: n, parts: 2, part: part)
+                    kv_bf16_gemm_packed_b(m, n, k, rp.baseAddress!, pairs, packed.panels, nil, cp.baseAddress!, n,
+                                          range.lowerBound, range.upperBound, 1)
+                }
+            } } }
+            let product = sgemmAffine(bf16Rounded(x), bf16Rounded(w), bias: nil, m: m, n: n, k: k)
+            XCTAssertLessThanOrEqual(error(accumulated, zip(start, product).map { $0 + $1 }), 1e-5, "m \(m) n \(n) k \(k) accumulated")
             let fp32 = sgemmAffine(x, w, bias: bias, m: m, n: n, k: k)
             let fp32Error = error(y, fp32)
             XCTAssertLessThanOrEqual(fp32Error, 1e-2, "m \(m) n \(n) k \(k) vs fp32 sgemm")
