@@ -166,6 +166,31 @@ final class BF16GEMMTests: XCTestCase {
         XCTAssertGreaterThan(error, 1e-5, "no bf16 rounding seen")
     }
 
+    /// Grouped, strided, dilated and bias-free convolutions (Conv1d and Conv2d cases of layers.safetensors) loaded with
+    /// bf16 products against PyTorch's fp32 output: within 1e-2 and visibly rounded (> 1e-5).
+    func testGroupedConvolutionsWithBF16Products() throws {
+        let store = try WeightStore(path: Fixtures.path("layers.safetensors"), matmulPrecision: .bf16)
+        let arena = ScratchArena()
+        func check(_ name: String, _ forward: (TensorView) -> TensorView) throws {
+            let x = try store.scope(name).data("input"), expected = try store.scope(name).data("output")
+            let y = forward(x.view)
+            let error = relativeError(UnsafeBufferPointer(start: y.data, count: y.count),
+                                      UnsafeBufferPointer(start: expected.data, count: expected.count))
+            XCTAssertLessThanOrEqual(error, 1e-2, name)
+            XCTAssertGreaterThan(error, 1e-5, "\(name): no bf16 rounding seen")
+        }
+        let conv1d = try Conv1d(store.scope("conv1d_strided_groups.layer"), inChannels: 8, outChannels: 12, kernelSize: 4,
+                                stride: 2, padding: 2, groups: 2)
+        XCTAssertNotNil(conv1d.kernel.bf16Weight)
+        try check("conv1d_strided_groups") { conv1d.forward($0, arena: arena) }
+        let dilated = try Conv2d(store.scope("conv2d_groups_dilated.layer"), inChannels: 4, outChannels: 6, kernelSize: (3, 2),
+                                 padding: (2, 1), dilation: (2, 1), groups: 2)
+        try check("conv2d_groups_dilated") { dilated.forward($0, arena: arena) }
+        let depthwise = try Conv2d(store.scope("conv2d_depthwise.layer"), inChannels: 5, outChannels: 5, kernelSize: (3, 3),
+                                   stride: (2, 2), padding: (1, 1), groups: 5, bias: false)
+        try check("conv2d_depthwise") { depthwise.forward($0, arena: arena) }
+    }
+
     func testColumnRangesCoverEveryColumnOnce() {
         for n in [1, 47, 48, 49, 96, 500, 3072] {
             for parts in 1 ... 5 {
