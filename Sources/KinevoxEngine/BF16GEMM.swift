@@ -1,5 +1,4 @@
 import CKinevoxKernels
-import Dispatch
 
 /// Precision of the matrix products of `Linear` and `Conv1d`/`Conv2d` layers, chosen when a model is loaded
 /// (`WeightStore.matmulPrecision`).
@@ -16,9 +15,9 @@ public enum MatmulPrecision: String, CaseIterable, Sendable {
 }
 
 /// The bf16 GEMM of CKinevoxKernels driven from Swift: fp32 activations are rounded to bf16 per call, weights are
-/// packed once at load (`BF16PackedColumns`, `BF16PackedRows`), accumulation is fp32. Large products are split by
-/// output columns over `threadCount` threads. Any thread may call; scratch is per thread (no allocation
-/// once a thread has seen its largest shape).
+/// packed once at load (`BF16PackedColumns`, `BF16PackedRows`), accumulation is fp32. A large product is split into
+/// column ranges run by the calling thread's `GEMMThreads` team (the same team, parts and claiming as `BLAS.sgemm`),
+/// else by the caller alone. Any thread may call; no allocation once a thread has seen its largest shape.
 public enum BF16GEMM {
     /// Whether this CPU runs the kernels (AVX-512 F/BW/VL and BF16).
     public static let isSupported: Bool = kv_bf16_supported() != 0
@@ -28,32 +27,39 @@ public enum BF16GEMM {
         weights.store.matmulPrecision == .bf16 && isSupported
     }
 
-    /// Threads one product is split over; 0 (the default) follows `BLAS.threadCount`. Set once at start-up.
-    public static var threadCount = 0
-
-    /// The threads a product is split over now.
-    static var workerCount: Int { Swift.max(1, threadCount > 0 ? threadCount : BLAS.threadCount) }
-
-    /// Products smaller than this many multiply-adds run on the calling thread only.
-    static let parallelThreshold = 1 << 21
-
-    /// Worker count for an m × n × k product.
-    static func partCount(m: Int, n: Int, k: Int) -> Int {
-        let panels = (n + Int(KV_BF16_NR) - 1) / Int(KV_BF16_NR)
-        return m * n * k < parallelThreshold ? 1 : Swift.max(1, Swift.min(workerCount, panels))
+    /// Most parts a product is split into on the calling thread's team (1 without a team).
+    static var partLimit: Int {
+        guard let crew = GEMMThreads.currentCrew else { return 1 }
+        return Swift.min((crew.workers + 1) * GEMMJob.partsPerThread, GEMMJob.maximumParts)
     }
 
-    /// Output columns `[begin, end)` of worker `part` of `parts` for an `n`-column product: whole 48-column
-    /// panels, balanced. Any thread pool can drive the kernels with these ranges.
+    /// Parts for an m × n × k product: 1 below the team's split threshold, else up to `partLimit` whole panels.
+    static func partCount(m: Int, n: Int, k: Int) -> Int {
+        let panels = (n + Int(KV_BF16_NR) - 1) / Int(KV_BF16_NR)
+        return 2 * m * n * k < GEMMThreads.splitThresholdFLOPs ? 1 : Swift.max(1, Swift.min(partLimit, panels))
+    }
+
+    /// Output columns `[begin, end)` of part `part` of `parts` for an `n`-column product: whole 48-column panels,
+    /// balanced. Any thread pool can drive the kernels with these ranges.
     public static func columnRange(n: Int, parts: Int, part: Int) -> Range<Int> {
         var begin = 0, end = 0
         kv_bf16_column_range(n, parts, part, &begin, &end)
         return begin ..< end
     }
 
-    /// Runs `body(part)` for `part` in `0 ..< parts`, on the calling thread when `parts` is 1.
-    static func forEachPart(_ parts: Int, _ body: (Int) -> Void) {
-        if parts == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: body) }
+    /// Runs the `parts` parts of `product` on the calling thread's team (each part claimed by whichever thread is
+    /// free), or on the caller alone without a team or while another thread uses it.
+    static func run(_ product: BF16Product, parts: Int) {
+        withUnsafePointer(to: product) { context in
+            if parts > 1, let crew = GEMMThreads.currentCrew {
+                var job = GEMMJob()
+                job.parts = parts
+                job.partRunner = runBF16Part
+                job.partContext = UnsafeRawPointer(context)
+                if crew.dispatch(job) { return }
+            }
+            for part in 0 ..< parts { runBF16Part(context, part, parts) }
+        }
     }
 
     /// `y[r] = W x[r] + b` for `rows` rows (row strides `ldx`, `ldy`), W packed in `weight`.
@@ -64,34 +70,56 @@ public enum BF16GEMM {
             preconditionFailure("BF16GEMM: out of memory for \(rows)×\(k) bf16 activations")
         }
         kv_bf16_convert_rows(x, rows, k, ldx, a, pairs)
-        let parts = partCount(m: rows, n: n, k: k)
-        forEachPart(parts) { part in
-            let range = columnRange(n: n, parts: parts, part: part)
-            kv_bf16_gemm_packed_b(rows, n, k, a, pairs, weight.panels, bias, y, ldy, range.lowerBound, range.upperBound, 0)
-        }
+        run(BF16Product(m: rows, n: n, k: k, a: a, lda: pairs, packedB: UnsafePointer(weight.panels), bias: bias, c: y, ldc: ldy),
+            parts: partCount(m: rows, n: n, k: k))
     }
 
-    /// Floats of arena scratch one `multiply` takes (a B-packing workspace per worker).
-    public static var multiplyScratchCount: Int { workerCount * kv_bf16_workspace_count() }
+    /// Floats of arena scratch one `multiply` on the calling thread takes (a B-packing workspace per part).
+    public static var multiplyScratchCount: Int { partLimit * kv_bf16_workspace_count() }
 
     /// `C = A · B + bias` with A the `m` rows from `firstRow` of `weight`, B the fp32 k × n matrix `b` (row stride
-    /// `ldb`) and `bias` one value per row of C (or nil). C has row stride `ldc`. The packing workspace comes from
-    /// `arena` and is returned to it.
+    /// `ldb`) and `bias` one value per row of C (or nil). C has row stride `ldc`. The packing workspaces come from
+    /// `arena` and are returned to it.
     public static func multiply(_ weight: BF16PackedRows, firstRow: Int, rows m: Int, b: UnsafePointer<Float>, n: Int,
                                 ldb: Int, bias: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, ldc: Int, arena: ScratchArena) {
         precondition(firstRow >= 0 && firstRow + m <= weight.rows, "BF16GEMM: rows \(firstRow)..<\(firstRow + m) of \(weight.rows)")
         let k = weight.columns, pairs = kv_bf16_pairs(k)
-        let a = UnsafePointer(weight.pairRows + firstRow * pairs)
         let parts = partCount(m: m, n: n, k: k), workspaceCount = kv_bf16_workspace_count()
         let mark = arena.mark()
         // Only the C kernel touches this memory (as uint32), so the arena's floats are not rebound.
         let workspace = UnsafeMutableRawPointer(arena.allocate(count: parts * workspaceCount)).assumingMemoryBound(to: UInt32.self)
-        forEachPart(parts) { part in
-            let range = columnRange(n: n, parts: parts, part: part)
-            kv_bf16_gemm_b_fp32(m, n, k, a, pairs, b, ldb, bias, c, ldc, range.lowerBound, range.upperBound, 0,
-                                workspace + part * workspaceCount)
-        }
+        run(BF16Product(m: m, n: n, k: k, a: UnsafePointer(weight.pairRows + firstRow * pairs), lda: pairs, b: b, ldb: ldb,
+                        bias: bias, c: c, ldc: ldc, workspace: workspace, workspaceCount: workspaceCount), parts: parts)
         arena.release(to: mark)
+    }
+}
+
+/// One bf16 product as its parts see it (on the dispatching thread's stack while they run).
+struct BF16Product {
+    var m: Int, n: Int, k: Int
+    /// Pair-rows of A, row stride `lda` pairs.
+    var a: UnsafePointer<UInt32>, lda: Int
+    /// B pre-packed in panels (`BF16PackedColumns`), or nil with `b` below.
+    var packedB: UnsafePointer<UInt32>? = nil
+    /// B as fp32 row-major (row stride `ldb`), packed per block into workspace `part` (`workspaceCount` pairs each).
+    var b: UnsafePointer<Float>? = nil, ldb = 0
+    /// Per column of C with `packedB`, per row of C with `b`; nil for none.
+    var bias: UnsafePointer<Float>?
+    var c: UnsafeMutablePointer<Float>, ldc: Int
+    var workspace: UnsafeMutablePointer<UInt32>? = nil, workspaceCount = 0
+}
+
+/// Computes the columns of part `part` of `parts` of the `BF16Product` at `context` (a `GEMMJob.partRunner`).
+private let runBF16Part: @convention(c) (UnsafeRawPointer?, Int, Int) -> Void = { context, part, parts in
+    guard let product = context?.assumingMemoryBound(to: BF16Product.self).pointee else { return }
+    let columns = BF16GEMM.columnRange(n: product.n, parts: parts, part: part)
+    guard !columns.isEmpty else { return }
+    if let packedB = product.packedB {
+        kv_bf16_gemm_packed_b(product.m, product.n, product.k, product.a, product.lda, packedB, product.bias, product.c,
+                              product.ldc, columns.lowerBound, columns.upperBound, 0)
+    } else if let b = product.b, let workspace = product.workspace {
+        kv_bf16_gemm_b_fp32(product.m, product.n, product.k, product.a, product.lda, b, product.ldb, product.bias, product.c,
+                            product.ldc, columns.lowerBound, columns.upperBound, 0, workspace + part * product.workspaceCount)
     }
 }
 

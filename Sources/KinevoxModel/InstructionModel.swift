@@ -35,7 +35,8 @@ public struct InstructionResult: Sendable {
 ///
 /// Loading binds every tensor of the file and refuses missing, extra or mis-shaped ones with a message
 /// naming the tensor. `generate` is deterministic for a given seed. Not thread-safe: one inference
-/// thread calls `generate` at a time (kinevoxd's worker, or the `kinevox` CLI's main thread).
+/// thread calls `generate` at a time (kinevoxd's worker, or the `kinevox` CLI's main thread); its GEMMs
+/// run on that thread and the model's own `GEMMThreads` team.
 public final class InstructionModel {
     /// The model file this was loaded from.
     public let path: String
@@ -43,12 +44,15 @@ public final class InstructionModel {
     private let encoder: AudioEncoder
     private let generator: MotionGenerator
     private let arena = ScratchArena()
+    private let gemmThreads: GEMMThreads
 
-    /// Opens and binds the model file at `path`; every tensor in it must be used by some layer. `matmulPrecision`
-    /// chooses fp32 or bf16 products for the Linear and convolution layers (bf16 falls back to fp32 on a CPU
-    /// without AVX-512 BF16).
-    public init(path: String, matmulPrecision: MatmulPrecision = .fp32) throws {
+    /// Opens and binds the model file at `path`; every tensor in it must be used by some layer. `threads` CPU
+    /// threads (the calling one included) share each large GEMM of `generate`. `matmulPrecision` chooses fp32 or
+    /// bf16 products for the Linear, convolution and self-attention input-projection layers (bf16 falls back to
+    /// fp32 on a CPU without AVX-512 BF16).
+    public init(path: String, threads: Int = 1, matmulPrecision: MatmulPrecision = .fp32) throws {
         self.path = path
+        gemmThreads = GEMMThreads(count: threads)
         let store = try WeightStore(path: path, matmulPrecision: matmulPrecision)
         frontEnd = try loadSpeechFrontEnd(store)
         encoder = try AudioEncoder(store.scope("audio_encoder"),
@@ -66,6 +70,10 @@ public final class InstructionModel {
     ///   - seed: sampling seed; the same seed and samples give the same motion bit for bit.
     ///   - frames: the motion length in frames, or nil to let the length estimator choose.
     public func generate(samples: [Float], seed: UInt64, frames: Int? = nil) throws -> InstructionResult {
+        try gemmThreads.serving { try generateStages(samples: samples, seed: seed, frames: frames) }
+    }
+
+    private func generateStages(samples: [Float], seed: UInt64, frames: Int?) throws -> InstructionResult {
         var timing = InstructionTiming()
         let started = Self.now()
         var mark = started

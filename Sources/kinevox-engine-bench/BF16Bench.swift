@@ -1,8 +1,16 @@
 // The bf16 section of kinevox-engine-bench (`kinevox-engine-bench --bf16` runs it alone): Linear and Conv1d at the
-// WavLM-Base shapes of the paper-sized model, loaded with fp32 and with bf16 products, next to raw cblas_sgemm
-// doing the same fp32 GEMMs, at 1 and 2 threads.
+// WavLM-Base shapes of the paper-sized model, loaded with fp32 and with bf16 products (on a 1- and a 2-thread
+// `GEMMThreads` team), next to raw cblas_sgemm doing the same fp32 GEMMs with OpenBLAS's own threads.
+import COpenBLAS
 import Foundation
 import KinevoxEngine
+
+/// Raw row-major cblas_sgemm, C = A·op(B).
+func rawSgemm(transposeB: Bool = false, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+              ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda),
+                b, Int32(ldb), 0, c, Int32(ldc))
+}
 
 /// Best seconds per call of each body, measured in alternating rounds of at least 30 ms each (best of 7) so all
 /// see the same machine load.
@@ -62,7 +70,7 @@ func runBF16Comparison() throws {
             cases.append(("Linear \(i)->\(o), T=\(t)", 2.0 * Double(t * i * o), [
                 { layers[1].forward(x.view, into: y.view) },
                 { layers[0].forward(x.view, into: y.view) },
-                { BLAS.sgemm(transposeB: true, m: t, n: o, k: i, a: raw.a.data, lda: i, b: raw.b.data, ldb: i, c: raw.c.data, ldc: o) },
+                { rawSgemm(transposeB: true, m: t, n: o, k: i, a: raw.a.data, lda: i, b: raw.b.data, ldb: i, c: raw.c.data, ldc: o) },
             ]))
         }
     }
@@ -81,7 +89,7 @@ func runBF16Comparison() throws {
         }
         cases.append(("Conv1d \(c.inChannels)->512 k\(c.kernel) s\(c.stride), T'=\(c.outLength)",
                       2.0 * Double(channels * k * c.outLength), bodies + [{
-            BLAS.sgemm(m: channels, n: c.outLength, k: k, a: raw.b.data, lda: k, b: raw.columns.data, ldb: c.outLength,
+            rawSgemm(m: channels, n: c.outLength, k: k, a: raw.b.data, lda: k, b: raw.columns.data, ldb: c.outLength,
                        c: raw.c.data, ldc: c.outLength)
         }]))
     }
@@ -98,20 +106,23 @@ func runBF16Comparison() throws {
         }
         cases.append(("Conv1d 768 k128 g16 (pos.), T=\(t)", 2.0 * Double(hidden * k * (t + 1)), bodies + [{
             for g in 0 ..< 16 {
-                BLAS.sgemm(m: hidden / 16, n: t + 1, k: k, a: raw.b.data + g * 48 * k, lda: k, b: raw.columns.data,
+                rawSgemm(m: hidden / 16, n: t + 1, k: k, a: raw.b.data + g * 48 * k, lda: k, b: raw.columns.data,
                            ldb: t + 1, c: raw.c.data, ldc: t + 1)
             }
         }]))
     }
 
-    print("bf16 products (AVX-512 BF16, fp32 accumulation) vs the same layers in fp32 vs raw cblas_sgemm; GF/s of useful FLOPs")
+    let teams = [1: GEMMThreads(count: 1), 2: GEMMThreads(count: 2)]
+    print("bf16 products (AVX-512 BF16, fp32 accumulation) vs the same layers in fp32 (both on a GEMMThreads team) vs raw "
+          + "cblas_sgemm (OpenBLAS threads); GF/s of useful FLOPs, best of 7 alternating rounds")
     print("case".padding(toLength: 38, withPad: " ", startingAt: 0)
           + "|  1 thread: bf16   fp32  sgemm  bf16/sgemm |  2 threads: bf16   fp32  sgemm  bf16/sgemm")
     for c in cases {
         var line = c.name.padding(toLength: 38, withPad: " ", startingAt: 0)
         for threads in [1, 2] {
-            BLAS.setThreadCount(threads)
-            let rates = bestSecondsPerCall(c.bodies).map { c.flops / $0 / 1e9 }
+            let team = teams[threads]!
+            let bodies = [{ team.serving(c.bodies[0]) }, { team.serving(c.bodies[1]) }, { withOpenBLASThreads(threads, c.bodies[2]) }]
+            let rates = bestSecondsPerCall(bodies).map { c.flops / $0 / 1e9 }
             line += String(format: "| %16.1f %6.1f %6.1f %10.2fx ", rates[0], rates[1], rates[2], rates[0] / rates[2])
         }
         print(line)

@@ -1,9 +1,12 @@
 // kinevox-engine-bench: the engine's GEMM-bound layers (Linear, MultiheadAttention, Conv1d) at the shapes
-// Kinevox runs, each next to raw cblas_sgemm doing the same GEMMs in the same run, with 1 and 2 OpenBLAS threads;
-// then a check that a transformer forward allocates nothing after warm-up; then the bf16 products (BF16Bench.swift,
-// `--bf16` for that section alone). Run in release:
+// Kinevox runs on a 1- and a 2-thread `GEMMThreads` team, each next to raw cblas_sgemm doing the same GEMMs in the
+// same run with OpenBLAS's own threading at the same thread count; then single GEMMs around the split threshold
+// (team vs caller alone vs OpenBLAS threads); then a check that transformer and conv-stack inferences allocate
+// nothing after warm-up at 1 and 2 threads; then the bf16 products (BF16Bench.swift, `--bf16` for that
+// section alone). Run in release:
 //   swift run -c release kinevox-engine-bench
 import CAllocationCounter
+import COpenBLAS
 import Foundation
 import KinevoxEngine
 
@@ -122,17 +125,36 @@ let conv = try Dictionary(uniqueKeysWithValues: dilations.map {
 let layer = try TransformerEncoderLayer(store.scope("layer"), dModel: layerD, numHeads: 8, dimFeedforward: layerFF, activation: .gelu)
 try store.root.finish()
 
-/// Operand and output buffers for the raw sgemm runs for the raw sgemm runs (sized for the largest case).
+/// Operand and output buffers for the raw sgemm runs (sized for the largest case).
 let rawA = weights.random(Shape(4 * 768 * 768)), rawB = weights.random(Shape(4 * 768 * 768)), rawC = weights.random(Shape(4 * 768 * 768))
 
-func sgemm(_ m: Int, _ n: Int, _ k: Int, transposeB: Bool = false, ldc: Int? = nil) {
+/// The engine's GEMM (`BLAS.sgemm`, split over the calling thread's team) on the raw buffers.
+func engineSgemm(_ m: Int, _ n: Int, _ k: Int, transposeB: Bool = false) {
     BLAS.sgemm(transposeB: transposeB, m: m, n: n, k: k, a: rawA.data, lda: k, b: rawB.data, ldb: transposeB ? k : n,
-               c: rawC.data, ldc: ldc ?? n)
+               c: rawC.data, ldc: n)
 }
+
+/// Raw cblas_sgemm on the raw buffers, threaded by OpenBLAS as set by `withOpenBLASThreads`.
+func sgemm(_ m: Int, _ n: Int, _ k: Int, transposeB: Bool = false) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
+                rawA.data, Int32(k), rawB.data, Int32(transposeB ? k : n), 0, rawC.data, Int32(n))
+}
+
+/// Runs `body` with OpenBLAS's own thread pool at `threads`, then puts OpenBLAS back to the single thread the engine
+/// relies on.
+func withOpenBLASThreads(_ threads: Int, _ body: () -> Void) {
+    openblas_set_num_threads(Int32(threads))
+    body()
+    openblas_set_num_threads(1)
+}
+
+/// 1- and 2-thread teams.
+let teams = [1: GEMMThreads(count: 1), 2: GEMMThreads(count: 2)]
 
 var load = [Double](repeating: 0, count: 3)
 _ = getloadavg(&load, 3)
-print("KinevoxEngine vs raw cblas_sgemm (same GEMMs, same run). GF/s = useful GEMM FLOPs / time.")
+print("KinevoxEngine (GEMMThreads team; OpenBLAS single-threaded) vs raw cblas_sgemm threaded by OpenBLAS at the same")
+print("thread count (same GEMMs, same run). GF/s = useful GEMM FLOPs / time.")
 print(String(format: "machine: %d CPUs online, load average %.2f (timings are best of 7 alternating rounds)",
              sysconf(Int32(_SC_NPROCESSORS_ONLN)), load[0]))
 var cases: [Case] = []
@@ -182,13 +204,31 @@ print("case".padding(toLength: 38, withPad: " ", startingAt: 0) + "|  1 thread: 
 for c in cases {
     var line = c.name.padding(toLength: 38, withPad: " ", startingAt: 0)
     for threads in [1, 2] {
-        BLAS.setThreadCount(threads)
-        let time = secondsPerCall(engine: c.engine, raw: c.raw)
+        let time = secondsPerCall(engine: { teams[threads]!.serving(c.engine) }, raw: { withOpenBLASThreads(threads, c.raw) })
         let e = c.flops / time.engine / 1e9, r = c.flops / time.raw / 1e9
         line += String(format: "| %18.1f %11.1f %5.0f%% ", e, r, 100 * e / r)
     }
     print(line)
 }
+
+// Single GEMMs at the generator's and decoder's shapes from just above the split threshold up: the 2-thread team, the
+// caller alone (1-thread team), and OpenBLAS's own 2 threads.
+print("")
+print("single GEMM m×n×k          MFLOP | 2-thread team  caller alone  OpenBLAS 2 threads GF/s | team/alone")
+let sweep = [(30, 512, 256, true), (60, 512, 128, true), (120, 128, 256, true), (60, 512, 256, true), (120, 512, 256, true),
+             (60, 1536, 512, true), (120, 512, 512, true), (120, 1024, 512, true), (120, 2048, 512, true), (240, 2048, 512, true),
+             (512, 60, 1536, false), (263, 60, 1536, false)]
+for (m, n, k, transposeB) in sweep {
+    let flops = 2.0 * Double(m * n * k)
+    let team = secondsPerCall(engine: { teams[2]!.serving { engineSgemm(m, n, k, transposeB: transposeB) } },
+                              raw: { teams[1]!.serving { engineSgemm(m, n, k, transposeB: transposeB) } })
+    let threaded = secondsPerCall(engine: { withOpenBLASThreads(2) { sgemm(m, n, k, transposeB: transposeB) } },
+                                  raw: { withOpenBLASThreads(2) { sgemm(m, n, k, transposeB: transposeB) } }).engine
+    let name = "\(m)×\(n)×\(k)" + (transposeB ? " (Bᵀ)" : "")
+    print(String(format: "%@ %8.2f | %13.1f %13.1f %19.1f      | %6.2f", name.padding(toLength: 24, withPad: " ", startingAt: 0),
+                 flops / 1e6, flops / team.engine / 1e9, flops / team.raw / 1e9, flops / threaded / 1e9, team.raw / team.engine))
+}
+print("(split threshold: \(GEMMThreads.splitThresholdFLOPs / 1_000_000) MFLOP; smaller GEMMs run on the caller alone)")
 
 // The counter must see allocations at all, or a zero below would prove nothing.
 let countBefore = Int(kv_heap_allocation_count())
@@ -233,35 +273,66 @@ func convStackInference(_ arena: ScratchArena) {
 }
 
 var allocationFree = probeSeen > 0
+print("")
 print("allocation counter self-check: one 1000-float array counted as \(probeSeen) allocation(s)")
 for threads in [1, 2] {
-    BLAS.setThreadCount(threads)
-    // OpenBLAS's threaded level-3 driver mallocs a job array per multi-threaded GEMM: measure it on a raw call.
-    let rawBefore = Int(kv_heap_allocation_count())
-    for _ in 0 ..< 10 { sgemm(2 * tokens, layerFF, layerD, transposeB: true) }
-    let rawPerCall = Double(Int(kv_heap_allocation_count()) - rawBefore) / 10
-    print("\(threads) thread(s): raw cblas_sgemm \(2 * tokens)x\(layerFF)x\(layerD) alone makes \(rawPerCall) heap allocations per call")
+    let team = teams[threads]!
+    // For reference: OpenBLAS's threaded level-3 driver mallocs a job array per multi-threaded GEMM.
+    var rawPerCall = 0.0, enginePerCall = 0.0
+    withOpenBLASThreads(threads) {
+        for _ in 0 ..< 2 { sgemm(2 * tokens, layerFF, layerD, transposeB: true) }
+        let before = Int(kv_heap_allocation_count())
+        for _ in 0 ..< 10 { sgemm(2 * tokens, layerFF, layerD, transposeB: true) }
+        rawPerCall = Double(Int(kv_heap_allocation_count()) - before) / 10
+    }
+    team.serving {
+        for _ in 0 ..< 2 { engineSgemm(2 * tokens, layerFF, layerD, transposeB: true) }
+        let before = Int(kv_heap_allocation_count())
+        for _ in 0 ..< 10 { engineSgemm(2 * tokens, layerFF, layerD, transposeB: true) }
+        enginePerCall = Double(Int(kv_heap_allocation_count()) - before) / 10
+    }
+    print("\(threads) thread(s): GEMM \(2 * tokens)x\(layerFF)x\(layerD): \(enginePerCall) heap allocations per call on the engine's team, "
+          + "\(rawPerCall) per raw cblas_sgemm with OpenBLAS's own \(threads) thread(s)")
+    allocationFree = allocationFree && enginePerCall == 0
     for (name, inference) in [("TransformerEncoderLayer d=512 ff=2048 B=2 T=100 (key padding mask)", transformerInference),
                               ("Conv1d stack 512ch dil 1/3/9 + upsample + conv, T=50 + top-k + sample", convStackInference)] {
         let arena = ScratchArena()
-        for _ in 0 ..< 2 { inference(arena) }
-        let arenaBefore = arena.systemAllocationCount
-        let heapBefore = Int(kv_heap_allocation_count())
         let iterations = 30
-        let start = now()
-        for _ in 0 ..< iterations { inference(arena) }
-        let elapsed = now() - start
-        let heapDelta = Int(kv_heap_allocation_count()) - heapBefore
-        let arenaDelta = arena.systemAllocationCount - arenaBefore
-        if threads == 1 { allocationFree = allocationFree && heapDelta == 0 && arenaDelta == 0 && rawPerCall == 0 }
+        var heapDelta = 0, arenaDelta = 0, elapsed = 0.0
+        team.serving {
+            for _ in 0 ..< 2 { inference(arena) }
+            let arenaBefore = arena.systemAllocationCount
+            let heapBefore = Int(kv_heap_allocation_count())
+            let start = now()
+            for _ in 0 ..< iterations { inference(arena) }
+            elapsed = now() - start
+            heapDelta = Int(kv_heap_allocation_count()) - heapBefore
+            arenaDelta = arena.systemAllocationCount - arenaBefore
+        }
+        allocationFree = allocationFree && heapDelta == 0 && arenaDelta == 0
         print(String(format: "  %@: %.2f ms/inference; ", name, elapsed / Double(iterations) * 1e3)
               + "after warm-up, \(iterations) inferences made \(heapDelta) heap allocations, \(arenaDelta) arena growths "
               + "(arena \(arena.capacity * 4 / 1024) KiB)")
     }
 }
 print(allocationFree
-      ? "zero-allocation check: PASS (1 thread: nothing allocates after warm-up; the engine runs the same code at any thread count, so at 2 threads the allocations are OpenBLAS's per-GEMM job arrays)"
+      ? "zero-allocation check: PASS (1 and 2 threads: nothing allocates after warm-up)"
       : "zero-allocation check: FAIL")
+
+/// User + system CPU seconds of this process (all threads).
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
+}
+
+// Idle cost: after a burst of GEMMs the 2-thread team's worker polls for up to 0.1 ms, then sleeps.
+teams[2]!.serving { for _ in 0 ..< 20 { engineSgemm(2 * tokens, layerFF, layerD, transposeB: true) } }
+let idleStart = now(), idleCPUStart = processCPUSeconds()
+usleep(2_000_000)
+let idleShare = (processCPUSeconds() - idleCPUStart) / (now() - idleStart)
+print(String(format: "idle: the whole process (2-thread team, OpenBLAS's own idle threads) used %.2f %% of a core over 2 s after its last GEMM",
+             idleShare * 100))
 
 print("")
 try runBF16Comparison()

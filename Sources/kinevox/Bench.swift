@@ -6,7 +6,7 @@ import KinevoxModel
 
 /// `kinevox bench` (docs: interfaces, CLI): times the whole pipeline (front end → audio encoder → generator →
 /// decoder) on the given or the bundled sample utterances, one after another on one inference thread with
-/// `--threads` BLAS threads, after warm-up. Prints a table, or one JSON object with `--json`.
+/// `--threads` GEMM threads (the model's `GEMMThreads`), after warm-up. Prints a table, or one JSON object with `--json`.
 /// Exit status 2 for bad usage or unreadable audio, 1 for any other failure, the cause as one line on stderr.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -71,13 +71,9 @@ struct Bench: ParsableCommand {
         let utterances = audio.isEmpty ? try BenchSamples.bundled() : try BenchSamples.load(paths: audio)
         let bundled = BundledFile.defaultModel
         let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
-        // With bf16 products the big GEMMs are the bf16 kernel's, split over `threads`; OpenBLAS keeps the small
-        // attention GEMMs on this thread (its idle workers would spin against the kernel's threads).
-        BLAS.setThreadCount(precision.effective == .bf16 ? 1 : threads)
-        BF16GEMM.threadCount = threads
         let loadStarted = ProcessInfo.processInfo.systemUptime
         let benchWorkers = try (0 ..< workers).map { index in
-            try BenchWorker(modelPath: modelPath, precision: precision, utterances: utterances, frames: frames,
+            try BenchWorker(modelPath: modelPath, threads: threads, precision: precision, utterances: utterances, frames: frames,
                             seed: seed &+ UInt64(index) &* 1_000_003, countAllocations: workers == 1)
         }
         let loadSeconds = (ProcessInfo.processInfo.systemUptime - loadStarted) / Double(workers)
@@ -114,7 +110,8 @@ struct Bench: ParsableCommand {
         }
         var report = BenchReport(model: modelPath, precision: precision.effective, threads: threads, workers: workers, iterations: iterations, warmup: warmup, fixedFrames: frames,
                                  loadSeconds: loadSeconds, runs: runs, wallSeconds: wall, cpuSeconds: cpu)
-        report.stageAllocations = try StageAllocationProbe.measure(modelPath: modelPath, precision: precision, samples: utterances[0].samples, frames: frames)
+        report.stageAllocations = try StageAllocationProbe.measure(modelPath: modelPath, threads: threads, precision: precision,
+                                                                   samples: utterances[0].samples, frames: frames)
         return report
     }
 }
@@ -132,10 +129,10 @@ final class BenchWorker {
     var seed: UInt64
     var runs: [BenchRun]
 
-    init(modelPath: String, precision: MatmulPrecision, utterances: [BenchUtterance], frames: Int?, seed: UInt64,
+    init(modelPath: String, threads: Int, precision: MatmulPrecision, utterances: [BenchUtterance], frames: Int?, seed: UInt64,
          countAllocations: Bool) throws {
         do {
-            model = try InstructionModel(path: modelPath, matmulPrecision: precision)
+            model = try InstructionModel(path: modelPath, threads: threads, matmulPrecision: precision)
         } catch {
             let reason = "\(error)"
             throw BenchFailure(status: 1, message: reason.contains(modelPath) ? reason : "model \(modelPath): \(reason)")
@@ -304,7 +301,7 @@ struct BenchReport: Encodable {
             return label + cells.map { cell($0, 10) }.joined()
         }
         let stageNames = ["frontend", "audio_encoder", "generator", "decoder"]
-        var lines = ["model \(model), \(precision), \(workers) worker(s) × \(threads) BLAS thread(s), \(iterations) timed pass(es) after \(warmup) warm-up, "
+        var lines = ["model \(model), \(precision), \(workers) worker(s) × \(threads) GEMM thread(s), \(iterations) timed pass(es) after \(warmup) warm-up, "
                      + (fixedFrames.map { "motion fixed at \($0) frames" } ?? "motion length from the estimator")]
         lines.append(row("utterance", ["frames", "p50 ms", "p99 ms", "frontend", "encoder", "generator", "decoder", "allocs"]))
         for u in utterances {

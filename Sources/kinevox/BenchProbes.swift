@@ -15,23 +15,25 @@ struct StageAllocationProbe: Encodable {
         case frontend, audioEncoder = "audio_encoder", generator, decoder
     }
 
-    static func measure(modelPath: String, precision: MatmulPrecision, samples: [Float], frames: Int?) throws -> StageAllocationProbe {
+    static func measure(modelPath: String, threads: Int, precision: MatmulPrecision, samples: [Float], frames: Int?) throws
+        -> StageAllocationProbe {
         let store = try WeightStore(path: modelPath, matmulPrecision: precision)
         let frontEnd = try loadSpeechFrontEnd(store)
         let encoder = try AudioEncoder(store.scope("audio_encoder"), config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))
         let generator = try MotionGenerator(store: store)
         let arena = ScratchArena()
+        let gemmThreads = GEMMThreads(count: threads)
         var counts: [Int] = []
         for pass in 0 ..< 3 {  // two warm-up passes, then the counted one
             var marks = [kv_heap_allocation_count()]
             arena.reset()
-            let features = frontEnd.features(of: samples, arena: arena)
+            let features = gemmThreads.serving { frontEnd.features(of: samples, arena: arena) }
             marks.append(kv_heap_allocation_count())
-            let condition = encoder.encode(features, arena: arena)
+            let condition = gemmThreads.serving { encoder.encode(features, arena: arena) }
             marks.append(kv_heap_allocation_count())
-            let codes = try generator.generateCodes(condition: condition, seed: UInt64(pass), frames: frames)
+            let codes = try gemmThreads.serving { try generator.generateCodes(condition: condition, seed: UInt64(pass), frames: frames) }
             marks.append(kv_heap_allocation_count())
-            _ = try generator.decode(codes)
+            _ = try gemmThreads.serving { try generator.decode(codes) }
             marks.append(kv_heap_allocation_count())
             counts = zip(marks.dropFirst(), marks).map { Int($0 - $1) }
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import KinevoxAudio
 import KinevoxEngine
+import KinevoxAudio
 import KinevoxModel
 import KinevoxMotion
 
@@ -50,11 +50,9 @@ struct Generate: ParsableCommand {
 
         let bundled = BundledFile.defaultModel
         let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
-        BLAS.setThreadCount(precision.effective == .bf16 ? 1 : threads)
-        BF16GEMM.threadCount = threads
         let result: InstructionResult
         do {
-            let instructionModel = try InstructionModel(path: modelPath, matmulPrecision: precision)
+            let instructionModel = try InstructionModel(path: modelPath, threads: threads, matmulPrecision: precision)
             result = try instructionModel.generate(samples: samples, seed: seed)
         } catch {
             let reason = "\(error)"

@@ -2,7 +2,6 @@ import Dispatch
 import Foundation
 import KinevoxAudio
 import KinevoxCapture
-import KinevoxEngine
 import KinevoxModel
 import KinevoxServer
 import Logging
@@ -41,11 +40,10 @@ final class Daemon {
 
     init(config: DaemonConfig, logger: Logger) throws {
         self.logger = logger
-        BLAS.setThreadCount(config.model.threads)
         let loadStarted = ProcessInfo.processInfo.systemUptime
         let model: InstructionModel
         do {
-            model = try InstructionModel(path: config.model.path)
+            model = try InstructionModel(path: config.model.path, threads: config.model.threads)
         } catch {
             let reason = "\(error)"
             throw StartupError(description: reason.contains(config.model.path) ? "cannot load the model: \(reason)"

@@ -7,7 +7,7 @@ struct ModelSettings {
     var path: String
     /// Seed of the sampler; the same seed and audio give the same motion.
     var seed: UInt64
-    /// CPU threads for inference (OpenBLAS and the engine).
+    /// CPU threads for inference (the model's GEMMs are split over them; OpenBLAS itself runs single-threaded).
     var threads: Int
 
     init(section: ConfigSection) throws {

@@ -5,7 +5,7 @@ import XCTest
 /// The bf16 products (`MatmulPrecision.bf16`, CKinevoxKernels) against (1) their PyTorch twin in
 /// Tests/Fixtures/Engine/bf16.safetensors (Training/kinevox_train/fixtures/bf16.py: bf16-rounded inputs and weights,
 /// fp32 sums) and (2) OpenBLAS sgemm on odd shapes (M, N, K off the 8 × 48 tile and the 256 × 480 cache blocks,
-/// K odd, K = 1 and 2).
+/// K odd, K = 1 and 2), the larger ones split over a 2-thread `GEMMThreads` team.
 ///
 /// Tolerances, as relative error max|Δ| / max|expected| (`relativeError`):
 /// - against the same products of bf16-rounded values in fp32 (the twin, or sgemm on rounded copies): 1e-5. Products
@@ -18,6 +18,9 @@ final class BF16GEMMTests: XCTestCase {
     override func setUpWithError() throws {
         try XCTSkipUnless(BF16GEMM.isSupported, "this CPU lacks AVX-512 BF16")
     }
+
+    /// Splits the larger products below into parts run by two threads.
+    private let team = GEMMThreads(count: 2)
 
     private func bf16Rounded(_ values: [Float]) -> [Float] {
         values.map { value in
@@ -86,7 +89,9 @@ final class BF16GEMMTests: XCTestCase {
             let packed = w.withUnsafeBufferPointer { BF16PackedColumns(weight: $0.baseAddress!, outFeatures: n, inFeatures: k) }
             var y = [Float](repeating: .nan, count: m * n)
             x.withUnsafeBufferPointer { xp in bias.withUnsafeBufferPointer { bp in y.withUnsafeMutableBufferPointer { yp in
-                BF16GEMM.affine(xp.baseAddress!, rows: m, ldx: k, weight: packed, bias: bp.baseAddress!, y: yp.baseAddress!, ldy: n)
+                team.serving {
+                    BF16GEMM.affine(xp.baseAddress!, rows: m, ldx: k, weight: packed, bias: bp.baseAddress!, y: yp.baseAddress!, ldy: n)
+                }
             } } }
             let sameRounding = sgemmAffine(bf16Rounded(x), bf16Rounded(w), bias: bias, m: m, n: n, k: k)
             XCTAssertLessThanOrEqual(error(y, sameRounding), 1e-5, "m \(m) n \(n) k \(k) vs sgemm of rounded values")
@@ -121,8 +126,10 @@ final class BF16GEMMTests: XCTestCase {
             var y = [Float](repeating: .nan, count: m * n), accumulated = start
             b.withUnsafeBufferPointer { bp in bias.withUnsafeBufferPointer { biasp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    BF16GEMM.multiply(packed, firstRow: 0, rows: m, b: bp.baseAddress!, n: n, ldb: n, bias: biasp.baseAddress!,
-                                      c: yp.baseAddress!, ldc: n, arena: arena)
+                    team.serving {
+                        BF16GEMM.multiply(packed, firstRow: 0, rows: m, b: bp.baseAddress!, n: n, ldb: n, bias: biasp.baseAddress!,
+                                          c: yp.baseAddress!, ldc: n, arena: arena)
+                    }
                 }
                 accumulated.withUnsafeMutableBufferPointer { cp in
                     arena.reset()

@@ -217,7 +217,8 @@ def write_report(results: dict, out: pathlib.Path) -> None:
         "then jump twice and sit down on the floor slowly\" to 6.0 s), 16 kHz. Motion length fixed at "
         f"{swift.get('fixed_frames')} frames (3 s at 20 fps) in every engine so all do the same work "
         "(10 MaskGIT steps and every residual layer, both with classifier-free guidance = batch of 2). "
-        "2 threads everywhere (OpenBLAS threads; `torch.set_num_threads(2)`; ORT `intra_op_num_threads=2`). "
+        "2 threads everywhere (the Swift engine's own GEMM threads over single-threaded OpenBLAS; `torch.set_num_threads(2)`; "
+        "ORT `intra_op_num_threads=2`). "
         "Utterances run one after another after warm-up; samples/s = utterances / wall time.",
         "",
         "Commands (what `make bench` runs; `cd Training` for the Python ones; A3.wav and A6.wav are the two spoken "
@@ -406,8 +407,8 @@ def where_time_goes(results: dict) -> list[str]:
         perf = results["perf"]
         notes = []
         if "sched_yield" in perf or "__schedule" in perf:
-            notes.append("cycles in `sched_yield`/`__schedule` are OpenBLAS's second thread spinning between GEMMs "
-                         "(its threads busy-wait for work)")
+            notes.append("cycles in `sched_yield`/`__schedule` are the engine's GEMM worker thread polling for the "
+                         "next GEMM (up to 0.1 ms after each one, yielding its core, then it sleeps)")
         if "exc_page_fault" in perf or "clear_page" in perf:
             notes.append("page faults (`exc_page_fault`, `clear_page_erms`) are fresh memory being touched, at load "
                          "and during inference")
@@ -419,9 +420,9 @@ def where_time_goes(results: dict) -> list[str]:
     if allocations:
         lines += ["", "Heap allocations of one generation after warm-up, stage by stage (first instruction, counted with "
                   "the model's own layers, 2 threads): " + ", ".join(f"{STAGE_NAMES[k]} {allocations[k]}" for k in STAGE_NAMES)
-                  + ". At 2 threads OpenBLAS's threaded driver mallocs a job array per multi-threaded GEMM call (the "
-                  "engine bench's last lines show it on a raw `cblas_sgemm`); the rest are the arrays the stages hand "
-                  "on (features, condition tokens, motion codes, the motion's features and joints): the sampling loop "
-                  "works in buffers planned at load."]
+                  + ". These are the arrays the stages hand on (features, condition tokens, motion codes, the motion's "
+                  "features and joints): the sampling loop works in buffers planned at load, and the engine's GEMM "
+                  "threads dispatch without allocating (OpenBLAS's own threaded driver, not used, mallocs a job array per "
+                  "multi-threaded GEMM; the engine bench's last lines compare both)."]
     lines.append("")
     return lines
