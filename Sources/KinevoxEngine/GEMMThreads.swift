@@ -122,7 +122,7 @@ struct GEMMJob {
         return min(length, part * blocks / parts * block) ..< min(length, (part + 1) * blocks / parts * block)
     }
 
-    /// Computes part `part` of `parts` with single-threaded OpenBLAS.
+    /// Computes part `part` of `parts` with single-threaded OpenBLAS (or `partRunner` when set).
     func run(part: Int) {
         if let partRunner { return partRunner(partContext, part, parts) }
         let span = Self.range(part: part, of: parts, length: splitRows ? m : n)
