@@ -27,7 +27,9 @@ let package = Package(
         // Libraries, in data-flow order
         .target(name: "KinevoxAudio", dependencies: ["CSndFile", "CSoxr"]),
         .target(name: "KinevoxCapture", dependencies: ["CALSA", "KinevoxAudio"]),
-        .target(name: "KinevoxEngine", dependencies: ["COpenBLAS"]),
+        // bf16 GEMM kernels (AVX-512 BF16, checked at run time; `--precision bf16`), layouts in include/bf16_gemm.h
+        .target(name: "CKinevoxKernels"),
+        .target(name: "KinevoxEngine", dependencies: ["COpenBLAS", "CKinevoxKernels"]),
         .target(name: "KinevoxSpeech", dependencies: ["KinevoxEngine", "KinevoxAudio"]),
         .target(name: "KinevoxMotion", dependencies: ["KinevoxEngine"]),
         .target(name: "KinevoxModel", dependencies: ["KinevoxEngine", "KinevoxSpeech", "KinevoxMotion"]),

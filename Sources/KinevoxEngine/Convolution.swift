@@ -5,6 +5,8 @@ struct ConvolutionKernel {
     let kernel: (h: Int, w: Int), stride: (h: Int, w: Int), padding: (h: Int, w: Int), dilation: (h: Int, w: Int)
     let weight: Tensor
     let bias: Tensor?
+    /// bf16 copy of `weight` when bound with `MatmulPrecision.bf16` (and the CPU supports it), else nil.
+    var bf16Weight: BF16PackedRows? = nil
 
     func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
         ((height + 2 * padding.h - dilation.h * (kernel.h - 1) - 1) / stride.h + 1,
@@ -19,7 +21,8 @@ struct ConvolutionKernel {
     /// Floats of arena scratch `forward` needs for an input of `height` × `width`.
     func scratchCount(height: Int, width: Int) -> Int {
         let out = outputSize(height: height, width: width)
-        return isPointwise ? 0 : (inChannels / groups) * kernel.h * kernel.w * out.height * out.width
+        return (isPointwise ? 0 : (inChannels / groups) * kernel.h * kernel.w * out.height * out.width)
+            + (bf16Weight == nil ? 0 : BF16GEMM.multiplyScratchCount)
     }
 
     func forward(_ x: UnsafePointer<Float>, batch: Int, height: Int, width: Int, into y: UnsafeMutablePointer<Float>, arena: ScratchArena) {
@@ -39,6 +42,11 @@ struct ConvolutionKernel {
                     matrix = UnsafePointer(columns)
                 } else {
                     matrix = xg
+                }
+                if let bf16Weight {
+                    BF16GEMM.multiply(bf16Weight, firstRow: g * og, rows: og, b: matrix, n: outPlane, ldb: outPlane,
+                                      bias: bias.map { UnsafePointer($0.data + g * og) }, c: yg, ldc: outPlane, arena: arena)
+                    continue
                 }
                 if let bias {
                     for o in 0 ..< og { (yg + o * outPlane).update(repeating: bias.data[g * og + o], count: outPlane) }
@@ -104,7 +112,7 @@ struct ConvolutionKernel {
 /// [outChannels, inChannels / groups, kernelSize], `bias` [outChannels]. Computed as im2col + one GEMM per group.
 /// Any thread after loading (scratch from the caller's arena).
 public final class Conv1d {
-    let kernel: ConvolutionKernel
+    var kernel: ConvolutionKernel
     public var inChannels: Int { kernel.inChannels }
     public var outChannels: Int { kernel.outChannels }
     public var weight: Tensor { kernel.weight }
@@ -118,6 +126,8 @@ public final class Conv1d {
             kernel: (1, kernelSize), stride: (1, stride), padding: (0, padding), dilation: (1, dilation),
             weight: try weights.take("weight", shape: [outChannels, inChannels / groups, kernelSize]),
             bias: bias ? try weights.take("bias", shape: [outChannels]) : nil)
+        kernel.bf16Weight = BF16PackedRows.ifRequested(by: weights, weight: kernel.weight, rows: outChannels,
+                                                       columns: inChannels / groups * kernelSize)
     }
 
     /// Output length for an input of `length` frames.
@@ -142,7 +152,7 @@ public final class Conv1d {
 /// State dict: `weight` [outChannels, inChannels / groups, kh, kw], `bias` [outChannels]. im2col + GEMM per group.
 /// Any thread after loading (scratch from the caller's arena).
 public final class Conv2d {
-    let kernel: ConvolutionKernel
+    var kernel: ConvolutionKernel
     public var inChannels: Int { kernel.inChannels }
     public var outChannels: Int { kernel.outChannels }
     public var weight: Tensor { kernel.weight }
@@ -157,6 +167,8 @@ public final class Conv2d {
             kernel: kernelSize, stride: stride, padding: padding, dilation: dilation,
             weight: try weights.take("weight", shape: [outChannels, inChannels / groups, kernelSize.0, kernelSize.1]),
             bias: bias ? try weights.take("bias", shape: [outChannels]) : nil)
+        kernel.bf16Weight = BF16PackedRows.ifRequested(by: weights, weight: kernel.weight, rows: outChannels,
+                                                       columns: inChannels / groups * kernelSize.0 * kernelSize.1)
     }
 
     /// Output (height, width) for an input of `height` × `width`.

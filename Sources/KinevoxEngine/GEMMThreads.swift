@@ -74,6 +74,10 @@ struct GEMMJob {
     var splitRows = false
     /// Number of parts.
     var parts = 1
+    /// When set, computes part `part` of `parts` instead of the sgemm above (the bf16 kernel, `BF16GEMM`), reading
+    /// its product from `partContext`, which the dispatching thread keeps valid until `dispatch` returns.
+    var partRunner: (@convention(c) (UnsafeRawPointer?, Int, Int) -> Void)? = nil
+    var partContext: UnsafeRawPointer? = nil
 
     /// Parts per thread: more than one lets the threads that are running take over the parts of a late one.
     static let partsPerThread = 2
@@ -118,8 +122,9 @@ struct GEMMJob {
         return min(length, part * blocks / parts * block) ..< min(length, (part + 1) * blocks / parts * block)
     }
 
-    /// Computes part `part` of `parts` with single-threaded OpenBLAS.
+    /// Computes part `part` of `parts` with single-threaded OpenBLAS (or `partRunner` when set).
     func run(part: Int) {
+        if let partRunner { return partRunner(partContext, part, parts) }
         let span = Self.range(part: part, of: parts, length: splitRows ? m : n)
         let start = span.lowerBound, end = span.upperBound
         guard start < end, let a, let b, let c else { return }

@@ -7,6 +7,8 @@ public final class Linear {
     public let weight: Tensor
     /// [outFeatures], nil when built with `bias: false`.
     public let bias: Tensor?
+    /// bf16 panels of the weight when bound with `MatmulPrecision.bf16` (and the CPU supports it), else nil.
+    public let bf16Weight: BF16PackedColumns?
 
     /// Binds `weight` (and `bias`) from `weights`.
     public init(_ weights: WeightScope, inFeatures: Int, outFeatures: Int, bias: Bool = true) throws {
@@ -14,6 +16,7 @@ public final class Linear {
         self.outFeatures = outFeatures
         weight = try weights.take("weight", shape: [outFeatures, inFeatures])
         self.bias = bias ? try weights.take("bias", shape: [outFeatures]) : nil
+        bf16Weight = BF16PackedColumns.ifRequested(by: weights, weight: weight, outFeatures: outFeatures, inFeatures: inFeatures)
     }
 
     /// Writes `x Wᵀ + b` into `y`. `x` is [..., inFeatures], `y` has the same rows and `outFeatures` columns;
@@ -22,6 +25,10 @@ public final class Linear {
         precondition(x.shape.last == inFeatures, "Linear(\(inFeatures)→\(outFeatures)): input \(x.shape)")
         let rows = x.shape.rows
         precondition(y.count == rows * outFeatures, "Linear: output \(y.shape) for \(rows) rows of \(outFeatures)")
+        if let bf16Weight {
+            BF16GEMM.affine(x.data, rows: rows, ldx: inFeatures, weight: bf16Weight, bias: bias?.data, y: y.data, ldy: outFeatures)
+            return
+        }
         Linear.affine(x.data, rows: rows, inFeatures: inFeatures, ldx: inFeatures,
                       weight: weight.data, bias: bias?.data, outFeatures: outFeatures, y: y.data, ldy: outFeatures)
     }

@@ -11,6 +11,8 @@ public final class MultiheadAttention {
     /// [3E], nil without bias.
     public let inProjBias: Tensor?
     public let outProj: Linear
+    /// bf16 panels of `inProjWeight` for self-attention when bound with `MatmulPrecision.bf16`, else nil.
+    public let bf16InProj: BF16PackedColumns?
 
     public init(_ weights: WeightScope, embedDim: Int, numHeads: Int, bias: Bool = true) throws {
         precondition(numHeads > 0 && embedDim % numHeads == 0, "MultiheadAttention: \(embedDim) not divisible by \(numHeads) heads")
@@ -19,6 +21,7 @@ public final class MultiheadAttention {
         inProjWeight = try weights.take("in_proj_weight", shape: [3 * embedDim, embedDim])
         inProjBias = bias ? try weights.take("in_proj_bias", shape: [3 * embedDim]) : nil
         outProj = try Linear(weights.scope("out_proj"), inFeatures: embedDim, outFeatures: embedDim, bias: bias)
+        bf16InProj = BF16PackedColumns.ifRequested(by: weights, weight: inProjWeight, outFeatures: 3 * embedDim, inFeatures: embedDim)
     }
 
     /// Self-attention: `y = attention(x, x, x)` for `x` [B, T, E] into `y` [B, T, E] (no overlap with `x`).
@@ -31,8 +34,12 @@ public final class MultiheadAttention {
         let batch = x.shape[0], length = x.shape[1], e = embedDim
         let mark = arena.mark()
         let qkv = arena.allocate(count: batch * length * 3 * e)
-        Linear.affine(x.data, rows: batch * length, inFeatures: e, ldx: e, weight: inProjWeight.data, bias: inProjBias?.data,
-                      outFeatures: 3 * e, y: qkv, ldy: 3 * e)
+        if let bf16InProj {
+            BF16GEMM.affine(x.data, rows: batch * length, ldx: e, weight: bf16InProj, bias: inProjBias?.data, y: qkv, ldy: 3 * e)
+        } else {
+            Linear.affine(x.data, rows: batch * length, inFeatures: e, ldx: e, weight: inProjWeight.data, bias: inProjBias?.data,
+                          outFeatures: 3 * e, y: qkv, ldy: 3 * e)
+        }
         let context = arena.tensor(x.shape)
         MultiheadAttention.attend(
             q: qkv, qStride: 3 * e, k: qkv + e, kStride: 3 * e, v: qkv + 2 * e, vStride: 3 * e,

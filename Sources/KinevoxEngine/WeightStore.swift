@@ -37,14 +37,21 @@ public final class WeightStore {
     /// The underlying file.
     public let file: SafetensorsFile
     private var taken: Set<String> = []
+    /// Precision of the matrix products of the layers bound from now on (set before binding them).
+    public var matmulPrecision: MatmulPrecision = .fp32
 
     /// The metadata key holding the model's config JSON.
     public static let configKey = "kinevox.config"
 
-    public init(file: SafetensorsFile) { self.file = file }
+    public init(file: SafetensorsFile, matmulPrecision: MatmulPrecision = .fp32) {
+        self.file = file
+        self.matmulPrecision = matmulPrecision
+    }
 
     /// Opens the safetensors file at `path`.
-    public convenience init(path: String) throws { self.init(file: try SafetensorsFile(path: path)) }
+    public convenience init(path: String, matmulPrecision: MatmulPrecision = .fp32) throws {
+        self.init(file: try SafetensorsFile(path: path), matmulPrecision: matmulPrecision)
+    }
 
     /// The scope of all names (no prefix).
     public var root: WeightScope { WeightScope(store: self, prefix: "") }

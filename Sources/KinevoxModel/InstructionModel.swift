@@ -47,11 +47,13 @@ public final class InstructionModel {
     private let gemmThreads: GEMMThreads
 
     /// Opens and binds the model file at `path`; every tensor in it must be used by some layer. `threads` CPU
-    /// threads (the calling one included) share each large GEMM of `generate`.
-    public init(path: String, threads: Int = 1) throws {
+    /// threads (the calling one included) share each large GEMM of `generate`. `matmulPrecision` chooses fp32 or
+    /// bf16 products for the Linear, convolution and self-attention input-projection layers (bf16 falls back to
+    /// fp32 on a CPU without AVX-512 BF16).
+    public init(path: String, threads: Int = 1, matmulPrecision: MatmulPrecision = .fp32) throws {
         self.path = path
         gemmThreads = GEMMThreads(count: threads)
-        let store = try WeightStore(path: path)
+        let store = try WeightStore(path: path, matmulPrecision: matmulPrecision)
         frontEnd = try loadSpeechFrontEnd(store)
         encoder = try AudioEncoder(store.scope("audio_encoder"),
                                    config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))

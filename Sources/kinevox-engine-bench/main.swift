@@ -2,12 +2,18 @@
 // Kinevox runs on a 1- and a 2-thread `GEMMThreads` team, each next to raw cblas_sgemm doing the same GEMMs in the
 // same run with OpenBLAS's own threading at the same thread count; then single GEMMs around the split threshold
 // (team vs caller alone vs OpenBLAS threads); then a check that transformer and conv-stack inferences allocate
-// nothing after warm-up at 1 and 2 threads. Run in release:
+// nothing after warm-up at 1 and 2 threads; then the bf16 products (BF16Bench.swift, `--bf16` for that
+// section alone). Run in release:
 //   swift run -c release kinevox-engine-bench
 import CAllocationCounter
 import COpenBLAS
 import Foundation
 import KinevoxEngine
+
+if CommandLine.arguments.contains("--bf16") {  // only the bf16 section (BF16Bench.swift)
+    try runBF16Comparison()
+    exit(0)
+}
 
 /// Seconds from a monotonic clock.
 func now() -> Double {
@@ -327,3 +333,6 @@ usleep(2_000_000)
 let idleShare = (processCPUSeconds() - idleCPUStart) / (now() - idleStart)
 print(String(format: "idle: the whole process (2-thread team, OpenBLAS's own idle threads) used %.2f %% of a core over 2 s after its last GEMM",
              idleShare * 100))
+
+print("")
+try runBF16Comparison()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CAllocationCounter
 import Foundation
+import KinevoxEngine
 import KinevoxModel
 
 /// `kinevox bench` (docs: interfaces, CLI): times the whole pipeline (front end → audio encoder → generator →
@@ -28,6 +29,9 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Utterances in flight at once, each on its own inference thread with its own copy of the model (throughput mode; use --threads 1).")
     var workers: Int = 1
+
+    @Option(help: "Precision of the matrix products: fp32, or bf16 (AVX-512 BF16; fp32 on a CPU without it).")
+    var precision: MatmulPrecision = .fp32
 
     @Option(help: "Fix the motion length in frames (20 fps) for comparable runs; default: the length estimator's choice.")
     var frames: Int?
@@ -69,7 +73,7 @@ struct Bench: ParsableCommand {
         let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
         let loadStarted = ProcessInfo.processInfo.systemUptime
         let benchWorkers = try (0 ..< workers).map { index in
-            try BenchWorker(modelPath: modelPath, threads: threads, utterances: utterances, frames: frames,
+            try BenchWorker(modelPath: modelPath, threads: threads, precision: precision, utterances: utterances, frames: frames,
                             seed: seed &+ UInt64(index) &* 1_000_003, countAllocations: workers == 1)
         }
         let loadSeconds = (ProcessInfo.processInfo.systemUptime - loadStarted) / Double(workers)
@@ -105,13 +109,16 @@ struct Bench: ParsableCommand {
                 runs[index].arenaGrowths += worker.runs[index].arenaGrowths
             }
         }
-        var report = BenchReport(model: modelPath, threads: threads, workers: workers, iterations: iterations, warmup: warmup, fixedFrames: frames,
+        var report = BenchReport(model: modelPath, precision: precision.effective, threads: threads, workers: workers, iterations: iterations, warmup: warmup, fixedFrames: frames,
                                  loadSeconds: loadSeconds, runs: runs, wallSeconds: wall, cpuSeconds: cpu)
-        report.stageAllocations = try StageAllocationProbe.measure(modelPath: modelPath, threads: threads, samples: utterances[0].samples,
-                                                                   frames: frames)
+        report.stageAllocations = try StageAllocationProbe.measure(modelPath: modelPath, threads: threads, precision: precision,
+                                                                   samples: utterances[0].samples, frames: frames)
         return report
     }
 }
+
+/// `--precision fp32|bf16` (bench and generate).
+extension MatmulPrecision: ExpressibleByArgument {}
 
 /// One inference thread's model and results. With several workers each has its own `InstructionModel`
 /// (not thread-safe) and runs on its own thread; heap allocations are counted only with one worker.
@@ -123,9 +130,10 @@ final class BenchWorker {
     var seed: UInt64
     var runs: [BenchRun]
 
-    init(modelPath: String, threads: Int, utterances: [BenchUtterance], frames: Int?, seed: UInt64, countAllocations: Bool) throws {
+    init(modelPath: String, threads: Int, precision: MatmulPrecision, utterances: [BenchUtterance], frames: Int?, seed: UInt64,
+         countAllocations: Bool) throws {
         do {
-            model = try InstructionModel(path: modelPath, threads: threads)
+            model = try InstructionModel(path: modelPath, threads: threads, matmulPrecision: precision)
         } catch {
             let reason = "\(error)"
             throw BenchFailure(status: 1, message: reason.contains(modelPath) ? reason : "model \(modelPath): \(reason)")
@@ -227,6 +235,8 @@ struct BenchReport: Encodable {
     }
 
     let model: String
+    /// Precision the matrix products ran in ("fp32" or "bf16"; bf16 asked for on a CPU without it reports fp32).
+    let precision: String
     let threads: Int
     /// Utterances in flight at once (inference threads, each with its own model copy).
     let workers: Int
@@ -250,16 +260,17 @@ struct BenchReport: Encodable {
     var stageAllocations: StageAllocationProbe?
 
     enum CodingKeys: String, CodingKey {
-        case model, threads, workers, iterations, warmup, fixedFrames = "fixed_frames", loadMs = "load_ms",
+        case model, precision, threads, workers, iterations, warmup, fixedFrames = "fixed_frames", loadMs = "load_ms",
              samplesPerS = "samples_per_s", latencyMs = "latency_ms", stagesMs = "stages_ms",
              heapAllocationsPerUtterance = "heap_allocations_per_utterance", arenaGrowths = "arena_growths", cpuCoresBusy = "cpu_cores_busy",
              rssMb = "rss_mb", peakRssMb = "peak_rss_mb", utterances,
              stageAllocations = "stage_allocations"
     }
 
-    init(model: String, threads: Int, workers: Int, iterations: Int, warmup: Int, fixedFrames: Int?, loadSeconds: Double,
+    init(model: String, precision: MatmulPrecision, threads: Int, workers: Int, iterations: Int, warmup: Int, fixedFrames: Int?, loadSeconds: Double,
          runs: [BenchRun], wallSeconds: Double, cpuSeconds: Double) {
         self.model = model
+        self.precision = precision.rawValue
         self.threads = threads
         self.workers = workers
         self.iterations = iterations
@@ -298,7 +309,7 @@ struct BenchReport: Encodable {
             return label + cells.map { cell($0, 10) }.joined()
         }
         let stageNames = ["frontend", "audio_encoder", "generator", "decoder"]
-        var lines = ["model \(model), \(workers) worker(s) × \(threads) GEMM thread(s), \(iterations) timed pass(es) after \(warmup) warm-up, "
+        var lines = ["model \(model), \(precision), \(workers) worker(s) × \(threads) GEMM thread(s), \(iterations) timed pass(es) after \(warmup) warm-up, "
                      + (fixedFrames.map { "motion fixed at \($0) frames" } ?? "motion length from the estimator")]
         lines.append(row("utterance", ["frames", "p50 ms", "p99 ms", "frontend", "encoder", "generator", "decoder", "allocs"]))
         for u in utterances {

@@ -15,8 +15,9 @@ struct StageAllocationProbe: Encodable {
         case frontend, audioEncoder = "audio_encoder", generator, decoder
     }
 
-    static func measure(modelPath: String, threads: Int, samples: [Float], frames: Int?) throws -> StageAllocationProbe {
-        let store = try WeightStore(path: modelPath)
+    static func measure(modelPath: String, threads: Int, precision: MatmulPrecision, samples: [Float], frames: Int?) throws
+        -> StageAllocationProbe {
+        let store = try WeightStore(path: modelPath, matmulPrecision: precision)
         let frontEnd = try loadSpeechFrontEnd(store)
         let encoder = try AudioEncoder(store.scope("audio_encoder"), config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))
         let generator = try MotionGenerator(store: store)

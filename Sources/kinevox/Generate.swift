@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KinevoxEngine
 import KinevoxAudio
 import KinevoxModel
 import KinevoxMotion
@@ -31,6 +32,9 @@ struct Generate: ParsableCommand {
     @Option(help: "CPU threads for inference.")
     var threads: Int = 2
 
+    @Option(help: "Precision of the matrix products: fp32, or bf16 (AVX-512 BF16; fp32 on a CPU without it).")
+    var precision: MatmulPrecision = .fp32
+
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1–256") }
     }
@@ -48,7 +52,7 @@ struct Generate: ParsableCommand {
         let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
         let result: InstructionResult
         do {
-            let instructionModel = try InstructionModel(path: modelPath, threads: threads)
+            let instructionModel = try InstructionModel(path: modelPath, threads: threads, matmulPrecision: precision)
             result = try instructionModel.generate(samples: samples, seed: seed)
         } catch {
             let reason = "\(error)"

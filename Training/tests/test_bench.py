@@ -109,4 +109,10 @@ def test_report_renders(tmp_path):
     assert "| ≥ 3.0× PyTorch eager | 6.00× by samples/s (wall clock), 6.67× by median latency | met |" in text
     assert "| ≥ 1.3× ONNX Runtime | 1.50× by samples/s (wall clock), 1.67× by median latency | met |" in text
     assert "paper-sized ≥ 2.7 samples/s | 3.00 /s | met" in text
+    results["paper_bf16"] = {**_engine("paper bf16", 200.0, 4.0), "precision": "bf16"}
+    write_report(json.loads(json.dumps(results)), out)
+    text = out.read_text()
+    assert "| paper-sized ≥ 2.7 samples/s | fp32 3.00 /s, bf16 products 4.00 /s | met |" in text
+    assert "| Kinevox, paper-sized, bf16 products | 2 CPU cores (this machine) | both |" in text
+    assert "--precision bf16 --json" in text
     assert (tmp_path / "benchmarks-latency.png").stat().st_size > 1000

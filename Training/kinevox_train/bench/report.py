@@ -196,8 +196,9 @@ def main(argv=None) -> None:
     results["python"] = run_json("pytorch + ort", python + ["kinevox_train.bench.compare", "--model", str(bundled), "--audio", *wavs,
                                            "--iterations", str(n["python"]), "--onnx-dir", str(CACHE / "onnx"), *common],
                                  cwd=TRAINING)
-    results["paper"] = run_json("paper-sized", [str(release / "kinevox"), "bench", "--model", str(paper), "--audio", *wavs,
-                                 "--iterations", str(n["paper"]), "--warmup", "1", "--json", *common])
+    for key, precision in (("paper", "fp32"), ("paper_bf16", "bf16")):
+        results[key] = run_json(f"paper-sized {precision}", [str(release / "kinevox"), "bench", "--model", str(paper), "--audio", *wavs,
+                                "--iterations", str(n["paper"]), "--warmup", "1", "--precision", precision, "--json", *common])
     results["cascade"] = run_json("cascade", python + ["kinevox_train.bench.cascade", "--audio", *wavs,
                                             "--iterations", str(n["cascade"]), *common], cwd=TRAINING)
     results["daemon"] = run_json("kinevoxd", python + ["kinevox_train.bench.daemon_latency", "--binary", str(release / "kinevoxd"),
