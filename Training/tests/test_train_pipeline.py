@@ -101,3 +101,12 @@ def test_alignment_loss_contrastive_term_prefers_the_matching_caption():
     plain, _ = align.alignment_loss(passthrough, targets[:, None], lengths, targets)
     assert torch.isfinite(matched) and abs(float(cos) - 1) < 1e-6 and float(plain) < 1e-10
     assert float(matched) < 0.1 < float(shuffled)
+
+
+def test_drop_frames_zeroes_whole_frames_at_the_given_rate():
+    feats = torch.ones(8, 500, 3)
+    dropped = align.drop_frames(feats, 0.2, torch.Generator().manual_seed(0))
+    frame_kept = dropped.sum(-1) / 3
+    assert set(frame_kept.unique().tolist()) == {0.0, 1.0}  # a frame is kept or zeroed as a whole
+    assert abs(float((frame_kept == 0).float().mean()) - 0.2) < 0.02
+    assert align.drop_frames(feats, 0.0, torch.Generator()) is feats

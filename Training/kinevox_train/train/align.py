@@ -48,6 +48,8 @@ def parse_args(argv=None):
     p.add_argument("--contrastive-weight", type=float, default=0.0,
                    help="add this times an InfoNCE loss that tells each caption's vector from the batch's others")
     p.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature (cosine logits / T)")
+    p.add_argument("--frame-dropout", type=float, default=0.0,
+                   help="augmentation: zero each feature frame of a training utterance with this probability")
     return p.parse_args(argv)
 
 
@@ -57,6 +59,14 @@ def batch_of(conditions, vectors: dict[str, np.ndarray], picks: np.ndarray):
     feats, lengths = pad_features([c.features for c in chosen])
     targets = torch.from_numpy(np.stack([vectors[c.caption] for c in chosen]).astype(np.float32))
     return feats, lengths, targets
+
+
+def drop_frames(feats: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
+    """Training augmentation: each frame of [B, S, F] set to zero with `probability` (padding stays zero)."""
+    if probability <= 0:
+        return feats
+    keep = torch.rand(feats.shape[:2], generator=generator) >= probability
+    return feats * keep.unsqueeze(-1).to(feats.dtype)
 
 
 def alignment_loss(encoder: AudioEncoder, feats, lengths, targets, contrastive_weight: float = 0.0,
@@ -111,6 +121,7 @@ def main(argv=None) -> None:
         step = state["step"]
         run.log(f"resumed at step {step}")
     rng = np.random.default_rng(args.seed + step)
+    augment = torch.Generator().manual_seed(args.seed + step)
     val_batch = batch_of(val, vectors, np.random.default_rng(12345).choice(len(val), min(512, len(val)), replace=False))
     run.write_config({"model": cfg.to_dict(), "args": vars(args)})
     warmup = args.warmup if args.warmup is not None else common.default_warmup(args.steps)
@@ -123,8 +134,9 @@ def main(argv=None) -> None:
         for group in opt.param_groups:
             group["lr"] = common.warmup_cosine_lr(step, args.steps, warmup, args.lr)
         with common.autocast_context(device, args.bf16):
-            loss, cos = alignment_loss(encoder, *batch_of(train, vectors, rng.integers(len(train), size=args.batch)),
-                                       args.contrastive_weight, args.temperature)
+            feats, lengths, targets = batch_of(train, vectors, rng.integers(len(train), size=args.batch))
+            feats = drop_frames(feats, args.frame_dropout, augment)
+            loss, cos = alignment_loss(encoder, feats, lengths, targets, args.contrastive_weight, args.temperature)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
