@@ -25,9 +25,12 @@ from .models import KinevoxConfig, KinevoxModel
 CONFIG_KEY = "kinevox.config"
 
 
-def model_from_runs(rvq_run: str, generator_run: str, residual_run: str | None) -> KinevoxModel:
+def model_from_runs(rvq_run: str, generator_run: str, residual_run: str | None,
+                    encoder_run: str | None = None) -> KinevoxModel:
     """Assemble a KinevoxModel from the stages' final checkpoints. Without a residual run the residual
-    transformer keeps its initial weights: only base-layer decoding is meaningful then (evaluation only)."""
+    transformer keeps its initial weights: only base-layer decoding is meaningful then (evaluation only).
+    `encoder_run` (an alignment run, train.align) replaces the generator run's audio encoder: its output is a
+    sentence vector, which a generator trained on MiniLM conditions reads directly."""
     rvq = torch.load(pathlib.Path(rvq_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
     gen = torch.load(pathlib.Path(generator_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
     res = (torch.load(pathlib.Path(residual_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
@@ -39,6 +42,11 @@ def model_from_runs(rvq_run: str, generator_run: str, residual_run: str | None) 
         print(f"warning: the residual stage last saw the stage-2 encoder of step {res.get('encoder_step')}, "
               f"the exported encoder is from step {gen['step']}", file=sys.stderr)
     generator_cfg = KinevoxConfig.from_dict(gen["config"])
+    if encoder_run:
+        encoder = torch.load(pathlib.Path(encoder_run) / "checkpoint.pt", map_location="cpu", weights_only=False)
+        generator_cfg.audio_encoder = KinevoxConfig.from_dict(encoder["config"]).audio_encoder
+        generator_cfg.frontend = KinevoxConfig.from_dict(encoder["config"]).frontend
+        gen["modules"]["audio_encoder"] = encoder["modules"]["audio_encoder"]
     if generator_cfg.audio_encoder != cfg.audio_encoder:
         # e.g. a residual transformer trained on MiniLM sentence vectors serving an audio encoder distilled to
         # produce them (train.align): the encoder and front end are the generator run's
@@ -109,12 +117,13 @@ def main(argv=None) -> None:
     p.add_argument("--rvq", default="runs/rvq")
     p.add_argument("--generator", default="runs/generator")
     p.add_argument("--residual", default="runs/residual")
+    p.add_argument("--encoder", default=None, help="take the audio encoder from this alignment run (train.align)")
     p.add_argument("--output", default="../Models/kinevox-default.safetensors")
     p.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
     p.add_argument("--no-frontend", action="store_true",
                    help="leave out the frontend.* tensors (e.g. a WavLM model whose front end is converted separately)")
     args = p.parse_args(argv)
-    model = model_from_runs(args.rvq, args.generator, args.residual)
+    model = model_from_runs(args.rvq, args.generator, args.residual, args.encoder)
     use_frontend = not args.no_frontend and model.cfg.frontend["kind"] == "speech_embedding"
     front, front_config = frontend_tensors() if use_frontend else ({}, None)
     if not use_frontend:

@@ -71,6 +71,14 @@ def test_stage_commands_chain_to_an_exported_model(tmp_path):
     distilled_log = (runs / "distilled" / "train.log").read_text()
     assert "audio_encoder warm-started" in distilled_log and "fresh (absent or another shape): none" in distilled_log
     assert torch.load(runs / "distilled" / "checkpoint.pt", weights_only=False)["config"]["audio_encoder"]["dim"] == 384
+    align.main(["--conditions", f"speech:{speech}", "--config", "tiny", "--run-dir", str(runs / "pool"), "--steps", "1",
+                "--batch", "4", "--minilm-store", str(tmp_path / "minilm.npz"), "--threads", "1", "--kind", "avgpool",
+                "--contrastive-weight", "1"])
+    assert torch.load(runs / "pool" / "checkpoint.pt", weights_only=False)["config"]["audio_encoder"]["kind"] == "avgpool"
+    plugged = tmp_path / "plugged.safetensors"
+    export.main(["--rvq", str(runs / "rvq"), "--generator", str(runs / "distilled"), "--residual", "",
+                 "--encoder", str(runs / "pool"), "--output", str(plugged), "--no-frontend"])
+    assert export.load_model(plugged)[0].cfg.audio_encoder.kind == "avgpool"
     out = tmp_path / "model.safetensors"
     export.main(["--rvq", str(runs / "rvq"), "--generator", str(runs / "gen"), "--residual", str(runs / "res"),
                  "--output", str(out), "--no-frontend"])
@@ -80,3 +88,25 @@ def test_stage_commands_chain_to_an_exported_model(tmp_path):
                                           torch.tensor([conds[0].features.shape[0]]), model.cfg.sampling,
                                           seeded_uniform(0))
     assert motion_out.shape == (1, 4 * int(lengths[0]), 263) and torch.isfinite(motion_out).all()
+
+
+def test_alignment_loss_contrastive_term_prefers_the_matching_caption():
+    rng = np.random.default_rng(0)
+    targets = torch.nn.functional.normalize(torch.from_numpy(rng.normal(size=(6, 16)).astype(np.float32)), dim=-1)
+    targets[5] = targets[4]  # a repeated caption is not its own negative
+    passthrough = lambda feats, lengths: feats  # noqa: E731  (the "encoder" outputs its input as the token)
+    lengths = torch.ones(6, dtype=torch.long)
+    matched, cos = align.alignment_loss(passthrough, targets[:, None], lengths, targets, 1.0, 0.1)
+    shuffled, _ = align.alignment_loss(passthrough, targets[[1, 2, 3, 0, 5, 4], None], lengths, targets, 1.0, 0.1)
+    plain, _ = align.alignment_loss(passthrough, targets[:, None], lengths, targets)
+    assert torch.isfinite(matched) and abs(float(cos) - 1) < 1e-6 and float(plain) < 1e-10
+    assert float(matched) < 0.1 < float(shuffled)
+
+
+def test_drop_frames_zeroes_whole_frames_at_the_given_rate():
+    feats = torch.ones(8, 500, 3)
+    dropped = align.drop_frames(feats, 0.2, torch.Generator().manual_seed(0))
+    frame_kept = dropped.sum(-1) / 3
+    assert set(frame_kept.unique().tolist()) == {0.0, 1.0}  # a frame is kept or zeroed as a whole
+    assert abs(float((frame_kept == 0).float().mean()) - 0.2) < 0.02
+    assert align.drop_frames(feats, 0.0, torch.Generator()) is feats

@@ -15,6 +15,7 @@ import argparse
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..models import AudioEncoder
@@ -29,6 +30,8 @@ def parse_args(argv=None):
     p.add_argument("--conditions", required=True, help="speech:FEATURE_ROOT (the dataset build's speech cache)")
     p.add_argument("--config", default="bundled", help="bundled | paper | tiny | JSON path: the audio encoder's shape")
     p.add_argument("--dim", type=int, default=MINILM_DIM, help="encoder width = the sentence-vector width")
+    p.add_argument("--kind", default=None, choices=["memory", "transformer", "conv1d", "avgpool"],
+                   help="audio encoder kind (default: the config's); the others are the paper's Table 6 baselines")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--minilm-store", default="cache/minilm/store.npz", help="MiniLM sentence-vector cache")
     p.add_argument("--steps", type=int, default=3000)
@@ -42,6 +45,11 @@ def parse_args(argv=None):
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--max-minutes", type=float, default=None)
+    p.add_argument("--contrastive-weight", type=float, default=0.0,
+                   help="add this times an InfoNCE loss that tells each caption's vector from the batch's others")
+    p.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature (cosine logits / T)")
+    p.add_argument("--frame-dropout", type=float, default=0.0,
+                   help="augmentation: zero each feature frame of a training utterance with this probability")
     return p.parse_args(argv)
 
 
@@ -53,11 +61,28 @@ def batch_of(conditions, vectors: dict[str, np.ndarray], picks: np.ndarray):
     return feats, lengths, targets
 
 
-def alignment_loss(encoder: AudioEncoder, feats, lengths, targets) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mean squared distance to the targets, mean cosine similarity) of the encoder's first condition token."""
+def drop_frames(feats: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
+    """Training augmentation: each frame of [B, S, F] set to zero with `probability` (padding stays zero)."""
+    if probability <= 0:
+        return feats
+    keep = torch.rand(feats.shape[:2], generator=generator) >= probability
+    return feats * keep.unsqueeze(-1).to(feats.dtype)
+
+
+def alignment_loss(encoder: AudioEncoder, feats, lengths, targets, contrastive_weight: float = 0.0,
+                   temperature: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, mean cosine similarity) of the encoder's first condition token against the targets. The loss is the
+    mean squared distance plus, with `contrastive_weight`, an InfoNCE term: the token's cosine to its own
+    caption vector must beat its cosine to the other captions of the batch (a copy of the same caption is
+    not counted as a negative)."""
     out = encoder(feats, lengths)[:, 0].float()
     loss = ((out - targets) ** 2).sum(-1).mean()
-    cos = torch.nn.functional.cosine_similarity(out, targets, dim=-1).mean()
+    cos = F.cosine_similarity(out, targets, dim=-1).mean()
+    if contrastive_weight > 0:
+        logits = F.normalize(out, dim=-1) @ targets.T / temperature
+        same_caption = (targets @ targets.T > 0.9999) & ~torch.eye(len(targets), dtype=torch.bool)
+        logits = logits.masked_fill(same_caption, float("-inf"))
+        loss = loss + contrastive_weight * F.cross_entropy(logits, torch.arange(len(targets)))
     return loss, cos.detach()
 
 
@@ -73,6 +98,7 @@ def main(argv=None) -> None:
     cfg.frontend["feature_dim"] = input_dim
     cfg.audio_encoder.dim = args.dim
     cfg.audio_encoder.num_cond_tokens = 1
+    cfg.audio_encoder.kind = args.kind or cfg.audio_encoder.kind
     for section in (cfg.length_estimator, cfg.mask_transformer, cfg.res_transformer):
         section.cond_dim = args.dim
     cfg.validate()
@@ -95,6 +121,7 @@ def main(argv=None) -> None:
         step = state["step"]
         run.log(f"resumed at step {step}")
     rng = np.random.default_rng(args.seed + step)
+    augment = torch.Generator().manual_seed(args.seed + step)
     val_batch = batch_of(val, vectors, np.random.default_rng(12345).choice(len(val), min(512, len(val)), replace=False))
     run.write_config({"model": cfg.to_dict(), "args": vars(args)})
     warmup = args.warmup if args.warmup is not None else common.default_warmup(args.steps)
@@ -107,7 +134,9 @@ def main(argv=None) -> None:
         for group in opt.param_groups:
             group["lr"] = common.warmup_cosine_lr(step, args.steps, warmup, args.lr)
         with common.autocast_context(device, args.bf16):
-            loss, cos = alignment_loss(encoder, *batch_of(train, vectors, rng.integers(len(train), size=args.batch)))
+            feats, lengths, targets = batch_of(train, vectors, rng.integers(len(train), size=args.batch))
+            feats = drop_frames(feats, args.frame_dropout, augment)
+            loss, cos = alignment_loss(encoder, feats, lengths, targets, args.contrastive_weight, args.temperature)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
@@ -118,7 +147,7 @@ def main(argv=None) -> None:
         if step % args.log_every == 0 or step == args.steps or out_of_time:
             encoder.eval()
             with torch.no_grad():
-                val_loss, val_cos = alignment_loss(encoder, *val_batch)
+                val_loss, val_cos = alignment_loss(encoder, *val_batch, args.contrastive_weight, args.temperature)
             encoder.train()
             run.record(step, loss=loss.item(), cos=float(cos), val_loss=float(val_loss), val_cos=float(val_cos))
             bar.set_postfix(loss=f"{loss.item():.3f}", val_cos=f"{float(val_cos):.3f}")
