@@ -53,7 +53,7 @@ def test_audio_encoder_kinds_ignore_padding(kind):
 def test_memory_retrieval_starts_with_frame_dependent_attention():
     """Regression: with N(0, 0.02) weights the retrieval softmax was uniform (entropy = log M), every frame got
     the same vector and the generator could never learn to use the audio."""
-    cfg = dataclasses.replace(bundled_config().audio_encoder)
+    cfg = dataclasses.replace(bundled_config().audio_encoder, kind="memory")
     enc = AudioEncoder(cfg)
     retrieval = enc.retrieval
     x = enc.input_norm(torch.randn(4, 30, cfg.input_dim))
