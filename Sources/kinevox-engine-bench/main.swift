@@ -22,28 +22,15 @@ func now() -> Double {
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
 
-/// Best seconds per call of `engine` and of `raw`, measured in alternating rounds of at least 30 ms each so
+/// Best seconds per call of `engine` and of `raw`, measured in alternating rounds (`bestSecondsPerCall`) so
 /// both see the same machine load (best-of smooths a shared machine).
 func secondsPerCall(engine: () -> Void, raw: () -> Void) -> (engine: Double, raw: Double) {
-    func round(_ body: () -> Void) -> Double {
-        var calls = 0
-        let start = now()
-        var elapsed = 0.0
-        repeat {
-            body()
-            calls += 1
-            elapsed = now() - start
-        } while elapsed < 0.03
-        return elapsed / Double(calls)
+    withoutActuallyEscaping(engine) { engine in
+        withoutActuallyEscaping(raw) { raw in
+            let best = bestSecondsPerCall([engine, raw])
+            return (best[0], best[1])
+        }
     }
-    engine()
-    raw()
-    var best = (engine: Double.infinity, raw: Double.infinity)
-    for _ in 0 ..< 7 {
-        best.engine = min(best.engine, round(engine))
-        best.raw = min(best.raw, round(raw))
-    }
-    return best
 }
 
 /// Random weights for every benchmarked layer, written to a temporary safetensors file and loaded back the
