@@ -141,23 +141,27 @@ public final class AudioEncoder {
         inputNorm.forward(features, into: x)
         switch config.kind {
         case "avgpool":
-            let pooled = maskedAdaptiveAveragePool(x, lengths: lengths, bins: k, arena: arena)
+            let pooled = maskedAdaptiveAveragePool(x, bins: k, arena: arena) { lengths[$0] }
             inputProj!.forward(pooled, into: out)
         case "conv1d":
+            // valid frames after `layers` stride-2 convolutions (kernel 3, padding 1): L' = (L - 1) / 2 + 1 per layer
+            func valid(_ sample: Int, after layers: Int) -> Int {
+                (0 ..< layers).reduce(lengths[sample]) { length, _ in (length - 1) / 2 + 1 }
+            }
             var h = transposedBatch(x, arena: arena)
-            var valid = lengths
-            for conv in convs {
+            for (layer, conv) in convs.enumerated() {
                 for i in 0 ..< b {
                     for c in 0 ..< h.shape[1] {
                         let row = h.data + (i * h.shape[1] + c) * h.shape[2]
-                        for t in valid[i] ..< h.shape[2] { row[t] = 0 }
+                        for t in valid(i, after: layer) ..< h.shape[2] { row[t] = 0 }
                     }
                 }
                 h = conv.forward(h, arena: arena)
                 Activation.gelu.apply(h)
-                valid = valid.map { ($0 - 1) / 2 + 1 }
             }
-            let pooled = maskedAdaptiveAveragePool(transposedBatch(h, arena: arena), lengths: valid, bins: k, arena: arena)
+            let pooled = maskedAdaptiveAveragePool(transposedBatch(h, arena: arena), bins: k, arena: arena) {
+                valid($0, after: convs.count)
+            }
             out.copy(from: pooled)
         default:
             let h = retrieval?.forward(x, arena: arena) ?? inputProj!.forward(x, arena: arena)
@@ -190,13 +194,14 @@ public final class AudioEncoder {
     }
 }
 
-/// Per sample, averages the valid frames [0, L) of `x` [B, S, D] into `bins` bins: bin i covers frames
-/// ⌊i·L/bins⌋ ..< ⌈(i+1)·L/bins⌉ (PyTorch's adaptive pooling rule). Returns [B, bins, D] from `arena`.
-func maskedAdaptiveAveragePool(_ x: TensorView, lengths: [Int], bins: Int, arena: ScratchArena) -> TensorView {
+/// Per sample, averages the valid frames [0, L) of `x` [B, S, D] into `bins` bins, L = `validLength(sample)`:
+/// bin i covers frames ⌊i·L/bins⌋ ..< ⌈(i+1)·L/bins⌉ (PyTorch's adaptive pooling rule). Returns [B, bins, D]
+/// from `arena`.
+func maskedAdaptiveAveragePool(_ x: TensorView, bins: Int, arena: ScratchArena, validLength: (Int) -> Int) -> TensorView {
     let b = x.shape[0], s = x.shape[1], d = x.shape[2]
     let out = arena.zeros(Shape(b, bins, d))
     for i in 0 ..< b {
-        let length = lengths[i]
+        let length = validLength(i)
         for bin in 0 ..< bins {
             let start = bin * length / bins, end = ((bin + 1) * length + bins - 1) / bins
             let dst = out.data + (i * bins + bin) * d
