@@ -27,16 +27,10 @@ public enum BF16GEMM {
         weights.store.matmulPrecision == .bf16 && isSupported
     }
 
-    /// Most parts a product is split into on the calling thread's team (1 without a team).
-    static var partLimit: Int {
-        guard let crew = GEMMThreads.currentCrew else { return 1 }
-        return Swift.min((crew.workers + 1) * GEMMJob.partsPerThread, GEMMJob.maximumParts)
-    }
-
     /// Parts for an m × n × k product: 1 below the team's split threshold, else up to `partLimit` whole panels.
     static func partCount(m: Int, n: Int, k: Int) -> Int {
         let panels = (n + Int(KV_BF16_NR) - 1) / Int(KV_BF16_NR)
-        return 2 * m * n * k < GEMMThreads.splitThresholdFLOPs ? 1 : Swift.max(1, Swift.min(partLimit, panels))
+        return 2 * m * n * k < GEMMThreads.splitThresholdFLOPs ? 1 : Swift.max(1, Swift.min(GEMMThreads.partLimit, panels))
     }
 
     /// Output columns `[begin, end)` of part `part` of `parts` for an `n`-column product: whole 48-column panels,
@@ -50,16 +44,7 @@ public enum BF16GEMM {
     /// Runs the `parts` parts of `product` on the calling thread's team (each part claimed by whichever thread is
     /// free), or on the caller alone without a team or while another thread uses it.
     static func run(_ product: BF16Product, parts: Int) {
-        withUnsafePointer(to: product) { context in
-            if parts > 1, let crew = GEMMThreads.currentCrew {
-                var job = GEMMJob()
-                job.parts = parts
-                job.partRunner = runBF16Part
-                job.partContext = UnsafeRawPointer(context)
-                if crew.dispatch(job) { return }
-            }
-            for part in 0 ..< parts { runBF16Part(context, part, parts) }
-        }
+        withUnsafePointer(to: product) { GEMMThreads.runParts(parts, context: UnsafeRawPointer($0), runner: runBF16Part) }
     }
 
     /// `y[r] = W x[r] + b` for `rows` rows (row strides `ldx`, `ldy`), W packed in `weight`.
@@ -75,7 +60,7 @@ public enum BF16GEMM {
     }
 
     /// Floats of arena scratch one `multiply` on the calling thread takes (a B-packing workspace per part).
-    public static var multiplyScratchCount: Int { partLimit * kv_bf16_workspace_count() }
+    public static var multiplyScratchCount: Int { GEMMThreads.partLimit * kv_bf16_workspace_count() }
 
     /// `C = A · B + bias` with A the `m` rows from `firstRow` of `weight`, B the fp32 k × n matrix `b` (row stride
     /// `ldb`) and `bias` one value per row of C (or nil). C has row stride `ldc`. The packing workspaces come from

@@ -56,6 +56,29 @@ public final class GEMMThreads {
     }
 }
 
+extension GEMMThreads {
+    /// Most parts one job is split into on the calling thread's team (1 without a team).
+    static var partLimit: Int {
+        guard let crew = currentCrew else { return 1 }
+        return min((crew.workers + 1) * GEMMJob.partsPerThread, GEMMJob.maximumParts)
+    }
+
+    /// Runs `runner(context, part, parts)` for every part on the calling thread's team (each part claimed by
+    /// whichever thread is free), or on the caller alone without a team or while another thread uses it.
+    /// `context` must stay valid until this returns.
+    static func runParts(_ parts: Int, context: UnsafeRawPointer,
+                         runner: @convention(c) (UnsafeRawPointer?, Int, Int) -> Void) {
+        if parts > 1, let crew = currentCrew {
+            var job = GEMMJob()
+            job.parts = parts
+            job.partRunner = runner
+            job.partContext = context
+            if crew.dispatch(job) { return }
+        }
+        for part in 0 ..< parts { runner(context, part, parts) }
+    }
+}
+
 /// Thread-local slot holding the calling thread's `GEMMCrew` (unretained; `serving` keeps it alive).
 private let currentCrewKey: pthread_key_t = {
     var key = pthread_key_t()

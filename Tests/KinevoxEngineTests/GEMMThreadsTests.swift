@@ -186,4 +186,17 @@ final class GEMMThreadsTests: XCTestCase {
         }
         XCTAssertEqual(GEMMThreads(count: 0).count, 1)
     }
+
+    func testGELUSplitOnATeamEqualsOneThreadBitForBit() {
+        var random = SeededRandom(seed: 11)
+        let count = Activation.parallelCount * 3 + 5  // above the split size, not a whole number of blocks
+        let input = (0 ..< count).map { _ in random.nextFloat() * 8 - 4 }
+        var serial = input, split = input
+        serial.withUnsafeMutableBufferPointer { VectorMath.gelu($0.baseAddress!, count: count) }
+        let team = GEMMThreads(count: 3)
+        XCTAssertGreaterThan(team.serving { GEMMThreads.partLimit }, 1)
+        split.withUnsafeMutableBufferPointer { buffer in team.serving { Activation.gelu.apply(buffer.baseAddress!, count: count) } }
+        XCTAssertEqual(split, serial)
+        XCTAssertNotEqual(split, input)
+    }
 }
