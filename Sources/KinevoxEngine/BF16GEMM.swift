@@ -108,6 +108,13 @@ private let runBF16Part: @convention(c) (UnsafeRawPointer?, Int, Int) -> Void = 
     }
 }
 
+/// Storage for `count` bf16 pairs (at least one), 64-byte aligned for the kernels' zmm loads; release it with
+/// `UnsafeMutableRawPointer(pointer).deallocate()`.
+private func allocateBF16Pairs(_ count: Int) -> UnsafeMutablePointer<UInt32> {
+    let count = Swift.max(count, 1)
+    return UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: UInt32.self, capacity: count)
+}
+
 /// A `Linear` weight W [outFeatures, inFeatures] packed once as bf16 column panels of Wᵀ (the right-hand operand of
 /// `x Wᵀ`). Immutable after creation; any thread may read it.
 public final class BF16PackedColumns {
@@ -121,8 +128,7 @@ public final class BF16PackedColumns {
         precondition(BF16GEMM.isSupported, "BF16PackedColumns: this CPU lacks AVX-512 BF16")
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        let count = Swift.max(kv_bf16_packed_b_count(inFeatures, outFeatures), 1)
-        panels = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: UInt32.self, capacity: count)
+        panels = allocateBF16Pairs(kv_bf16_packed_b_count(inFeatures, outFeatures))
         kv_bf16_pack_b(weight, inFeatures, outFeatures, 1, inFeatures, panels)
     }
 
@@ -147,8 +153,8 @@ public final class BF16PackedRows {
         precondition(BF16GEMM.isSupported, "BF16PackedRows: this CPU lacks AVX-512 BF16")
         self.rows = rows
         self.columns = columns
-        let pairs = kv_bf16_pairs(columns), count = Swift.max(rows * pairs, 1)
-        pairRows = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: UInt32.self, capacity: count)
+        let pairs = kv_bf16_pairs(columns)
+        pairRows = allocateBF16Pairs(rows * pairs)
         kv_bf16_convert_rows(weight, rows, columns, columns, pairRows, pairs)
     }
 

@@ -151,9 +151,10 @@ public final class AudioEncoder {
             var h = transposedBatch(x, arena: arena)
             for (layer, conv) in convs.enumerated() {
                 for i in 0 ..< b {
+                    let length = valid(i, after: layer)
                     for c in 0 ..< h.shape[1] {
                         let row = h.data + (i * h.shape[1] + c) * h.shape[2]
-                        for t in valid(i, after: layer) ..< h.shape[2] { row[t] = 0 }
+                        for t in length ..< h.shape[2] { row[t] = 0 }
                     }
                 }
                 h = conv.forward(h, arena: arena)

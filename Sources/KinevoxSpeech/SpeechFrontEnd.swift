@@ -12,15 +12,6 @@ public protocol SpeechFrontEnd: AnyObject {
     func featureView(of samples: [Float], arena: ScratchArena) -> TensorView
 }
 
-extension SpeechFrontEnd {
-    /// Features of a whole utterance, copied out (`arena` is scratch for the call).
-    public func features(of samples: [Float], arena: ScratchArena) -> FeatureSequence {
-        let mark = arena.mark()
-        defer { arena.release(to: mark) }
-        return FeatureSequence(featureView(of: samples, arena: arena))
-    }
-}
-
 extension SpeechEmbedding: SpeechFrontEnd {
     public var featureDim: Int { config.embeddingDim }
     public var frameMilliseconds: Double { Double(config.windowStride * config.hopLength) * 1000 / Double(config.sampleRate) }

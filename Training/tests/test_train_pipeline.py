@@ -110,3 +110,14 @@ def test_drop_frames_zeroes_whole_frames_at_the_given_rate():
     assert set(frame_kept.unique().tolist()) == {0.0, 1.0}  # a frame is kept or zeroed as a whole
     assert abs(float((frame_kept == 0).float().mean()) - 0.2) < 0.02
     assert align.drop_frames(feats, 0.0, torch.Generator()) is feats
+
+
+def test_alignment_score_known_answers():
+    from kinevox_train.eval.alignment import score
+
+    canon = torch.eye(3)  # three actions along the axes
+    captions = torch.eye(3)[[0, 1, 2, 2]]
+    vectors = torch.tensor([[2.0, 0.1, 0], [0, 3.0, 0], [1.0, 0, 0.5], [0, 0, 0.7]])  # the third points at action a
+    cosine, accuracy = score(vectors, ["a", "b", "c", "c"], captions, canon, ["a", "b", "c"])
+    expected = float(torch.nn.functional.normalize(vectors, dim=-1)[[0, 1, 2, 3], [0, 1, 2, 2]].mean())
+    assert accuracy == 0.75 and abs(cosine - expected) < 1e-6

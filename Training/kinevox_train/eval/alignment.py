@@ -48,6 +48,16 @@ def load_condition_encoder(run_dir: str | pathlib.Path):
     return encode, int(state["step"])
 
 
+def score(vectors: torch.Tensor, truth: list[str], captions: torch.Tensor, canon: torch.Tensor,
+          actions: list[str]) -> tuple[float, float]:
+    """(mean cosine of `vectors` [N, D] to the unit caption vectors `captions` [N, D], share of rows whose nearest
+    canonical caption vector (rows of unit `canon` [A, D], one per `actions` entry) is the true action)."""
+    vectors = F.normalize(vectors.float(), dim=-1)
+    nearest = (vectors @ canon.T).argmax(1).tolist()
+    accuracy = float(np.mean([actions[i] == t for i, t in zip(nearest, truth)]))
+    return float((vectors * captions).sum(-1).mean()), accuracy
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True)
@@ -70,12 +80,6 @@ def main(argv=None) -> None:
     def single_action_subset(conditions):
         return spread_subset([c for c in conditions if "+" not in labels[c.motion_id]], args.limit)
 
-    def score(vectors: torch.Tensor, truth: list[str], captions: torch.Tensor) -> tuple[float, float]:
-        vectors = F.normalize(vectors.float(), dim=-1)
-        nearest = (vectors @ canon_matrix.T).argmax(1).tolist()
-        accuracy = float(np.mean([actions[i] == t for i, t in zip(nearest, truth)]))
-        return float((vectors * captions).sum(-1).mean()), accuracy
-
     result = {"run": str(args.run), "step": step, "sets": {}}
     lines = ["| set | utterances | cosine to caption vector | nearest-action accuracy | same, caption's own vector |",
              "|---|---|---|---|---|"]
@@ -87,8 +91,8 @@ def main(argv=None) -> None:
         with torch.no_grad():
             vectors = torch.cat([encode(*pad_features([c.features for c in conditions[i:i + 64]]))
                                  for i in range(0, len(conditions), 64)])
-        cosine, accuracy = score(vectors, truth, captions)
-        _, reference = score(captions, truth, captions)
+        cosine, accuracy = score(vectors, truth, captions, canon_matrix, actions)
+        _, reference = score(captions, truth, captions, canon_matrix, actions)
         result["sets"][speech_set] = {"utterances": len(conditions), "cosine": cosine, "accuracy": accuracy,
                                       "caption_vector_accuracy": reference}
         lines.append(f"| {speech_set} | {len(conditions)} | {cosine:.3f} | {accuracy * 100:.1f} % | "
