@@ -139,25 +139,22 @@ KV_INLINE KV_TARGET void tile(const int rows, long pairs, const uint32_t *a, lon
     }
 }
 
-/* All rows of one panel column: tiles of MR rows, then the remainder. */
+/* All rows of one panel column: tiles of MR rows, then the remainder as tiles of 4, 2 and 1 rows (each of these
+ * keeps its accumulators in registers; odd-sized tiles of 6 or 7 rows would spill them to the stack). */
 KV_TARGET static void panel_rows(long m, long pairs, const uint32_t *a, long lda, const uint32_t *b, float *c, long ldc,
                                  long cols, int load_c, const float *bias_n, const float *bias_m) {
     long i = 0;
     for (; i + KV_BF16_MR <= m; i += KV_BF16_MR)
         tile(KV_BF16_MR, pairs, a + i * lda, lda, b, c + i * ldc, ldc, cols, load_c, bias_n, bias_m ? bias_m + i : NULL);
-    const uint32_t *ai = a + i * lda;
-    float *ci = c + i * ldc;
-    const float *bm = bias_m ? bias_m + i : NULL;
-    switch (m - i) {
-    case 1: tile(1, pairs, ai, lda, b, ci, ldc, cols, load_c, bias_n, bm); break;
-    case 2: tile(2, pairs, ai, lda, b, ci, ldc, cols, load_c, bias_n, bm); break;
-    case 3: tile(3, pairs, ai, lda, b, ci, ldc, cols, load_c, bias_n, bm); break;
-    case 4: tile(4, pairs, ai, lda, b, ci, ldc, cols, load_c, bias_n, bm); break;
-    case 5: tile(5, pairs, ai, lda, b, ci, ldc, cols, load_c, bias_n, bm); break;
-    case 6: tile(6, pairs, ai, lda, b, ci, ldc, cols, load_c, bias_n, bm); break;
-    case 7: tile(7, pairs, ai, lda, b, ci, ldc, cols, load_c, bias_n, bm); break;
-    default: break;
+    if (m - i >= 4) {
+        tile(4, pairs, a + i * lda, lda, b, c + i * ldc, ldc, cols, load_c, bias_n, bias_m ? bias_m + i : NULL);
+        i += 4;
     }
+    if (m - i >= 2) {
+        tile(2, pairs, a + i * lda, lda, b, c + i * ldc, ldc, cols, load_c, bias_n, bias_m ? bias_m + i : NULL);
+        i += 2;
+    }
+    if (m - i >= 1) tile(1, pairs, a + i * lda, lda, b, c + i * ldc, ldc, cols, load_c, bias_n, bias_m ? bias_m + i : NULL);
 }
 
 /* K = 0: C = bias (or C + bias). */
