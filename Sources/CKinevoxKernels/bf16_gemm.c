@@ -8,6 +8,8 @@
 
 #define KV_TARGET __attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl")))
 #define KV_INLINE static inline __attribute__((always_inline))
+/* Fully unrolls the next loop (over a tile's rows or vectors), so the accumulators stay in registers. */
+#define UNROLLED _Pragma("clang loop unroll(full)")
 
 enum { QC = KV_BF16_KC / 2, VECS = KV_BF16_NR / 16 };
 
@@ -166,25 +168,25 @@ KV_INLINE KV_TARGET void pack_conv_block(const kv_conv1d_input *in, long k0, lon
 KV_INLINE KV_TARGET void tile(const int rows, long pairs, const uint32_t *a, long lda, const uint32_t *b, float *c,
                               long ldc, long cols, int load_c, const float *bias_n, const float *bias_m) {
     __m512 acc[KV_BF16_MR][VECS];
-    for (int r = 0; r < rows; r++)
-        for (int v = 0; v < VECS; v++) acc[r][v] = _mm512_setzero_ps();
+    UNROLLED for (int r = 0; r < rows; r++)
+        UNROLLED for (int v = 0; v < VECS; v++) acc[r][v] = _mm512_setzero_ps();
     for (long q = 0; q < pairs; q++) {
         __m512bh bv[VECS];
-        for (int v = 0; v < VECS; v++) bv[v] = (__m512bh)_mm512_loadu_si512(b + q * KV_BF16_NR + 16 * v);
-        for (int r = 0; r < rows; r++) {
+        UNROLLED for (int v = 0; v < VECS; v++) bv[v] = (__m512bh)_mm512_loadu_si512(b + q * KV_BF16_NR + 16 * v);
+        UNROLLED for (int r = 0; r < rows; r++) {
             __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[r * lda + q]);
-            for (int v = 0; v < VECS; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], av, bv[v]);
+            UNROLLED for (int v = 0; v < VECS; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], av, bv[v]);
         }
     }
     __mmask16 masks[VECS];
-    for (int v = 0; v < VECS; v++) {
+    UNROLLED for (int v = 0; v < VECS; v++) {
         long left = cols - 16 * v;
         masks[v] = (__mmask16)(left >= 16 ? 0xffff : left <= 0 ? 0 : (1u << left) - 1);
     }
-    for (int r = 0; r < rows; r++) {
+    UNROLLED for (int r = 0; r < rows; r++) {
         float *cr = c + r * ldc;
         __m512 rowBias = _mm512_set1_ps(bias_m ? bias_m[r] : 0.0f);
-        for (int v = 0; v < VECS; v++) {
+        UNROLLED for (int v = 0; v < VECS; v++) {
             __m512 out = acc[r][v];
             if (load_c) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(masks[v], cr + 16 * v));
             if (bias_n) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(masks[v], bias_n + 16 * v));
@@ -194,8 +196,8 @@ KV_INLINE KV_TARGET void tile(const int rows, long pairs, const uint32_t *a, lon
     }
 }
 
-/* All rows of one panel column: tiles of MR rows, then the remainder as tiles of 4, 2 and 1 rows (each of these
- * keeps its accumulators in registers; odd-sized tiles of 6 or 7 rows would spill them to the stack). */
+/* All rows of one panel column: tiles of MR rows, then the remainder as tiles of 4, 2 and 1 rows (three tile shapes
+ * instead of seven keeps the code small). */
 KV_TARGET static void panel_rows(long m, long pairs, const uint32_t *a, long lda, const uint32_t *b, float *c, long ldc,
                                  long cols, int load_c, const float *bias_n, const float *bias_m) {
     long i = 0;

@@ -1,3 +1,5 @@
+import CKinevoxKernels
+
 /// Float32 kernels for the element-wise layers and sampling: exp, log and erf as branch-free straight-line code
 /// (so loops over them auto-vectorise, unlike calls into libm, and results do not depend on the libm version) and
 /// 8-lane reductions. Accuracy: exp within 2 ulp for inputs in [-87, 88] (0 below -87); log within 2 ulp;
@@ -44,10 +46,19 @@ enum VectorMath {
         return 1 - exp(-(a * a)) * tail * t
     }
 
-    /// GELU (erf form) of `count` floats in place: 0.5·v·(1 + erf(v/√2)). Blocks of 8 whose arguments all
-    /// take erf's near branch skip computing the far one (same results as `erf` element by element).
-    @inline(__always)
+    /// Whether `gelu` runs the AVX-512 kernel `kv_gelu` (bit-identical to `portableGELU`) on this CPU.
+    static let hasVectorGELU = kv_gelu_supported() != 0
+
+    /// GELU (erf form) of `count` floats in place: 0.5·v·(1 + erf(v/√2)); `kv_gelu` where the CPU has AVX-512,
+    /// else `portableGELU` (the same results).
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        if hasVectorGELU { kv_gelu(x, count) } else { portableGELU(x, count: count) }
+    }
+
+    /// `gelu` in portable Swift. Blocks of 8 whose arguments all take erf's near branch skip computing the far one
+    /// (same results as `erf` element by element).
+    @inline(__always)
+    static func portableGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
         let scale: Float = 0.707_106_781
         var i = 0
         while i + 8 <= count {
