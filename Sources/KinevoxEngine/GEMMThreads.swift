@@ -79,6 +79,41 @@ extension GEMMThreads {
     }
 }
 
+extension GEMMThreads {
+    /// Row-wise and element-wise passes over at least this many floats are split over the calling thread's team
+    /// (`forEachPart`): below it, waking a worker costs more than it saves.
+    public static let parallelElementCount = 1 << 16
+
+    /// Calls `body` once per part of `0 ..< count` (consecutive ranges, together covering it once), on the calling
+    /// thread's team when `elements` (the floats the whole pass touches) reaches `parallelElementCount`, else as one
+    /// range on the caller. Parts may run at the same time on different threads, so `body` must only write what its
+    /// own range owns; each item is computed the same way whichever part and thread it falls in.
+    public static func forEachPart(of count: Int, elements: Int, _ body: (Range<Int>) -> Void) {
+        let parts = elements < parallelElementCount ? 1 : Swift.min(partLimit, count)
+        guard parts > 1 else {
+            if count > 0 { body(0 ..< count) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            var pass = RangePass(count: count, body: body)
+            withUnsafePointer(to: &pass) { GEMMThreads.runParts(parts, context: UnsafeRawPointer($0), runner: runRangePart) }
+        }
+    }
+}
+
+/// One `GEMMThreads.forEachPart` pass as its parts see it (on the dispatching thread's stack while they run).
+private struct RangePass {
+    var count: Int
+    var body: (Range<Int>) -> Void
+}
+
+/// Runs part `part` of `parts` of the `RangePass` at `context` (a `GEMMJob.partRunner`).
+private let runRangePart: @convention(c) (UnsafeRawPointer?, Int, Int) -> Void = { context, part, parts in
+    guard let pass = context?.assumingMemoryBound(to: RangePass.self).pointee else { return }
+    let range = pass.count * part / parts ..< pass.count * (part + 1) / parts
+    if !range.isEmpty { pass.body(range) }
+}
+
 /// Thread-local slot holding the calling thread's `GEMMCrew` (unretained; `serving` keeps it alive).
 private let currentCrewKey: pthread_key_t = {
     var key = pthread_key_t()

@@ -1,5 +1,6 @@
 /// `torch.nn.LayerNorm(normalized_shape = features)`: normalises each row of the last dimension, then applies
-/// `weight` and `bias` [features] (absent when `elementwiseAffine` is false). Any thread after loading.
+/// `weight` and `bias` [features] (absent when `elementwiseAffine` is false). Large inputs are split by rows over the
+/// calling thread's `GEMMThreads` team. Any thread after loading.
 public final class LayerNorm {
     public let features: Int
     public let eps: Float
@@ -16,16 +17,18 @@ public final class LayerNorm {
     /// Normalises `x` [..., features] into `y` (same shape; may be `x` itself).
     public func forward(_ x: TensorView, into y: TensorView) {
         precondition(x.shape.last == features && y.count == x.count, "LayerNorm(\(features)): input \(x.shape), output \(y.shape)")
-        let n = features
+        let n = features, eps = eps
         let w = weight?.data, b = bias?.data
-        for r in 0 ..< x.shape.rows {
-            let src = x.data + r * n, dst = y.data + r * n
-            let (mean, invStd) = meanAndInverseStd(src, count: n, eps: eps)
-            for j in 0 ..< n {
-                var v = (src[j] - mean) * invStd
-                if let w { v *= w[j] }
-                if let b { v += b[j] }
-                dst[j] = v
+        GEMMThreads.forEachPart(of: x.shape.rows, elements: x.count) { rows in
+            for r in rows {
+                let src = x.data + r * n, dst = y.data + r * n
+                let (mean, invStd) = meanAndInverseStd(src, count: n, eps: eps)
+                for j in 0 ..< n {
+                    var v = (src[j] - mean) * invStd
+                    if let w { v *= w[j] }
+                    if let b { v += b[j] }
+                    dst[j] = v
+                }
             }
         }
     }
@@ -44,7 +47,7 @@ func meanAndInverseStd(_ x: UnsafePointer<Float>, count: Int, eps: Float) -> (Fl
 
 /// `torch.nn.GroupNorm(num_groups, num_channels)`: for input [B, C, ...], normalises each group of
 /// C / groups channels over those channels and all positions, then applies per-channel `weight`, `bias` [C].
-/// Any thread after loading.
+/// Large inputs are split by groups over the calling thread's `GEMMThreads` team. Any thread after loading.
 public final class GroupNorm {
     public let groups: Int
     public let channels: Int
@@ -66,15 +69,17 @@ public final class GroupNorm {
         precondition(x.shape.rank >= 2 && x.shape[1] == channels && y.count == x.count, "GroupNorm(\(channels)): input \(x.shape)")
         let batch = x.shape[0]
         let spatial = x.count / (batch * channels)
-        let perGroup = channels / groups
-        for b in 0 ..< batch {
-            for g in 0 ..< groups {
+        let perGroup = channels / groups, groups = groups, channels = channels, eps = eps
+        let w = weight?.data, bias = bias?.data
+        GEMMThreads.forEachPart(of: batch * groups, elements: x.count) { batchGroups in
+            for batchGroup in batchGroups {
+                let b = batchGroup / groups, g = batchGroup % groups
                 let offset = (b * channels + g * perGroup) * spatial
                 let (mean, invStd) = meanAndInverseStd(x.data + offset, count: perGroup * spatial, eps: eps)
                 for c in 0 ..< perGroup {
                     let channel = g * perGroup + c
-                    let scale = invStd * (weight?.data[channel] ?? 1)
-                    let shift = (bias?.data[channel] ?? 0) - mean * scale
+                    let scale = invStd * (w?[channel] ?? 1)
+                    let shift = (bias?[channel] ?? 0) - mean * scale
                     let src = x.data + offset + c * spatial, dst = y.data + offset + c * spatial
                     for i in 0 ..< spatial { dst[i] = src[i] * scale + shift }
                 }
