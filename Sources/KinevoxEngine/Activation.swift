@@ -52,7 +52,7 @@ public func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: In
             row.update(repeating: 0, count: columns)
             continue
         }
-        for j in 0 ..< columns { row[j] = VectorMath.exp(row[j] - m) }
+        VectorMath.expShifted(row, count: columns, shift: m)
         let inverse = 1 / VectorMath.sum(row, count: columns)
         for j in 0 ..< columns { row[j] *= inverse }
     }

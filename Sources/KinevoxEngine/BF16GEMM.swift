@@ -47,14 +47,17 @@ public enum BF16GEMM {
         withUnsafePointer(to: product) { GEMMThreads.runParts(parts, context: UnsafeRawPointer($0), runner: runBF16Part) }
     }
 
-    /// `y[r] = W x[r] + b` for `rows` rows (row strides `ldx`, `ldy`), W packed in `weight`.
+    /// `y[r] = W x[r] + b` for `rows` rows (row strides `ldx`, `ldy`), W packed in `weight`. The rounding of x to
+    /// bf16 is split by rows over the calling thread's team when large, like the product.
     public static func affine(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, weight: BF16PackedColumns,
                               bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, ldy: Int) {
         let k = weight.inFeatures, n = weight.outFeatures, pairs = kv_bf16_pairs(k)
         guard let a = kv_bf16_thread_rows(Swift.max(rows * pairs, 1)) else {
             preconditionFailure("BF16GEMM: out of memory for \(rows)×\(k) bf16 activations")
         }
-        kv_bf16_convert_rows(x, rows, k, ldx, a, pairs)
+        GEMMThreads.forEachPart(of: rows, elements: rows * k) { part in
+            kv_bf16_convert_rows(x + part.lowerBound * ldx, part.count, k, ldx, a + part.lowerBound * pairs, pairs)
+        }
         run(BF16Product(m: rows, n: n, k: k, a: a, lda: pairs, packedB: UnsafePointer(weight.panels), bias: bias, c: y, ldc: ldy),
             parts: partCount(m: rows, n: n, k: k))
     }

@@ -46,13 +46,24 @@ enum VectorMath {
         return 1 - exp(-(a * a)) * tail * t
     }
 
-    /// Whether `gelu` runs the AVX-512 kernel `kv_gelu` (bit-identical to `portableGELU`) on this CPU.
-    static let hasVectorGELU = kv_gelu_supported() != 0
+    /// Whether `gelu` and `expShifted` run the AVX-512 kernels `kv_gelu` and `kv_exp_shifted` (bit-identical to
+    /// the portable loops) on this CPU.
+    static let hasAVX512Kernels = kv_elementwise_supported() != 0
+
+    /// x[i] = exp(x[i] − shift) for `count` floats in place: `kv_exp_shifted` where the CPU has AVX-512, else
+    /// `exp` element by element (the same results).
+    static func expShifted(_ x: UnsafeMutablePointer<Float>, count: Int, shift: Float) {
+        if hasAVX512Kernels {
+            kv_exp_shifted(x, count, shift)
+        } else {
+            for i in 0 ..< count { x[i] = exp(x[i] - shift) }
+        }
+    }
 
     /// GELU (erf form) of `count` floats in place: 0.5·v·(1 + erf(v/√2)); `kv_gelu` where the CPU has AVX-512,
     /// else `portableGELU` (the same results).
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        if hasVectorGELU { kv_gelu(x, count) } else { portableGELU(x, count: count) }
+        if hasAVX512Kernels { kv_gelu(x, count) } else { portableGELU(x, count: count) }
     }
 
     /// `gelu` in portable Swift. Blocks of 8 whose arguments all take erf's near branch skip computing the far one

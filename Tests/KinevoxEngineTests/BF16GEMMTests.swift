@@ -157,6 +157,29 @@ final class BF16GEMMTests: XCTestCase {
         }
     }
 
+    /// `affine` on a 2-thread team (rounding of x split by rows, product split by columns) against the caller alone,
+    /// above the split sizes: every element is rounded and summed the same way, so equal bit for bit.
+    func testAffineSplitOverTeamEqualsCallerAlone() {
+        var random = SeededRandom(seed: 14)
+        for (m, n, k) in [(150, 96, 768), (401, 100, 333)] {
+            XCTAssertGreaterThanOrEqual(m * k, GEMMThreads.parallelElementCount)
+            let x = randomValues(m * k, &random), w = randomValues(n * k, &random), bias = randomValues(n, &random)
+            let packed = w.withUnsafeBufferPointer { BF16PackedColumns(weight: $0.baseAddress!, outFeatures: n, inFeatures: k) }
+            var alone = [Float](repeating: .nan, count: m * n), split = alone
+            x.withUnsafeBufferPointer { xp in bias.withUnsafeBufferPointer { bp in
+                alone.withUnsafeMutableBufferPointer { yp in
+                    BF16GEMM.affine(xp.baseAddress!, rows: m, ldx: k, weight: packed, bias: bp.baseAddress!, y: yp.baseAddress!, ldy: n)
+                }
+                split.withUnsafeMutableBufferPointer { yp in
+                    team.serving {
+                        BF16GEMM.affine(xp.baseAddress!, rows: m, ldx: k, weight: packed, bias: bp.baseAddress!, y: yp.baseAddress!, ldy: n)
+                    }
+                }
+            } }
+            XCTAssertEqual(split, alone, "m \(m) n \(n) k \(k)")
+        }
+    }
+
     /// `convolve` (im2col columns packed straight from a 1-D convolution's input) against `multiply` on the filled
     /// im2col matrix, split over the team: both pack the same bf16 values into the same blocks, so equal bit for bit.
     /// Strides 1 and 2 (vector loads) and 3 and 5 (gathers), dilation, padding wider than the kernel, K odd and across

@@ -1,7 +1,7 @@
-/* GELU on AVX-512 (see include/gelu.h). Every step mirrors VectorMath.exp / erf / gelu in KinevoxEngine: separate
+/* Element-wise kernels on AVX-512 (see include/elementwise.h). Every step mirrors VectorMath.exp / erf / gelu in KinevoxEngine: separate
  * multiplies and adds (no fused multiply-add), the same constants, the same evaluation order, and min/max with the
  * constant first so that a NaN passes through as Swift's min/max let it. */
-#include "gelu.h"
+#include "elementwise.h"
 
 #include <immintrin.h>
 
@@ -10,7 +10,7 @@
 #define KV_TARGET __attribute__((target("avx512f")))
 #define KV_INLINE static inline __attribute__((always_inline))
 
-int kv_gelu_supported(void) {
+int kv_elementwise_supported(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f");
 }
@@ -76,4 +76,13 @@ KV_TARGET void kv_gelu(float *x, long count) {
     long i = 0;
     for (; i + 16 <= count; i += 16) gelu16(x + i, 0xffff);
     if (i < count) gelu16(x + i, (__mmask16)((1u << (count - i)) - 1));
+}
+
+KV_TARGET void kv_exp_shifted(float *x, long count, float shift) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) _mm512_storeu_ps(x + i, exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), splat(shift))));
+    if (i < count) {
+        __mmask16 lanes = (__mmask16)((1u << (count - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, lanes, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, x + i), splat(shift))));
+    }
 }
