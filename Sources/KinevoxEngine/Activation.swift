@@ -16,11 +16,7 @@ public enum Activation: Equatable {
         case .gelu:
             // Split over the calling thread's GEMM team when large: the WavLM front end's feature maps (millions of
             // floats) would otherwise run on one core. Whole 16-float blocks per part.
-            let blocks = (count + GEMMJob.block - 1) / GEMMJob.block
-            GEMMThreads.forEachPart(of: blocks, elements: count) { part in
-                let start = part.lowerBound * GEMMJob.block
-                VectorMath.gelu(x + start, count: Swift.min(count, part.upperBound * GEMMJob.block) - start)
-            }
+            GEMMThreads.forEachPart(of: (count + GEMMJob.block - 1) / GEMMJob.block, elements: count, GELUBlocks(x: x, count: count))
         case .geluTanh:
             for i in 0 ..< count {
                 let v = x[i]
@@ -34,6 +30,17 @@ public enum Activation: Equatable {
         case .silu:
             for i in 0 ..< count { let v = x[i]; x[i] = v / (1 + VectorMath.exp(-v)) }
         }
+    }
+}
+
+/// GELU over `count` floats at `x`, as items of 16-float blocks (the last one partial) for `GEMMThreads.forEachPart`.
+private struct GELUBlocks: PartitionedWork {
+    let x: UnsafeMutablePointer<Float>
+    let count: Int
+
+    func run(_ blocks: Range<Int>) {
+        let start = blocks.lowerBound * GEMMJob.block
+        VectorMath.gelu(x + start, count: Swift.min(count, blocks.upperBound * GEMMJob.block) - start)
     }
 }
 

@@ -55,9 +55,7 @@ public enum BF16GEMM {
         guard let a = kv_bf16_thread_rows(Swift.max(rows * pairs, 1)) else {
             preconditionFailure("BF16GEMM: out of memory for \(rows)×\(k) bf16 activations")
         }
-        GEMMThreads.forEachPart(of: rows, elements: rows * k) { part in
-            kv_bf16_convert_rows(x + part.lowerBound * ldx, part.count, k, ldx, a + part.lowerBound * pairs, pairs)
-        }
+        GEMMThreads.forEachPart(of: rows, elements: rows * k, BF16RowRounding(x: x, ldx: ldx, columns: k, pairRows: a))
         run(BF16Product(m: rows, n: n, k: k, a: a, lda: pairs, packedB: UnsafePointer(weight.panels), bias: bias, c: y, ldc: ldy),
             parts: partCount(m: rows, n: n, k: k))
     }
@@ -97,6 +95,17 @@ public enum BF16GEMM {
                             bias: bias, c: c, ldc: ldc, workspace: workspace, workspaceCount: workspaceCount), parts: parts)
         }
         arena.release(to: mark)
+    }
+}
+
+/// Rounding of fp32 rows (row stride `ldx`, `columns` wide) to bf16 pair-rows, as `GEMMThreads.forEachPart` items.
+private struct BF16RowRounding: PartitionedWork {
+    let x: UnsafePointer<Float>, ldx: Int, columns: Int
+    let pairRows: UnsafeMutablePointer<UInt32>
+
+    func run(_ rows: Range<Int>) {
+        let pairs = kv_bf16_pairs(columns)
+        kv_bf16_convert_rows(x + rows.lowerBound * ldx, rows.count, columns, ldx, pairRows + rows.lowerBound * pairs, pairs)
     }
 }
 

@@ -79,39 +79,52 @@ extension GEMMThreads {
     }
 }
 
+/// Work over the items `0 ..< count` that `GEMMThreads.forEachPart` can split over a team: `run(items)` computes
+/// those items and writes only what they own (parts run at the same time on different threads). Conforming types
+/// hold pointers and sizes, so that splitting allocates nothing.
+public protocol PartitionedWork {
+    func run(_ items: Range<Int>)
+}
+
 extension GEMMThreads {
     /// Row-wise and element-wise passes over at least this many floats are split over the calling thread's team
     /// (`forEachPart`): below it, waking a worker costs more than it saves.
     public static let parallelElementCount = 1 << 16
 
-    /// Calls `body` once per part of `0 ..< count` (consecutive ranges, together covering it once), on the calling
-    /// thread's team when `elements` (the floats the whole pass touches) reaches `parallelElementCount`, else as one
-    /// range on the caller. Parts may run at the same time on different threads, so `body` must only write what its
-    /// own range owns; each item is computed the same way whichever part and thread it falls in.
-    public static func forEachPart(of count: Int, elements: Int, _ body: (Range<Int>) -> Void) {
+    /// Runs `work` over `0 ..< count` in consecutive ranges that together cover it once: on the calling thread's team
+    /// when `elements` (the floats the whole pass touches) reaches `parallelElementCount`, else as one range on the
+    /// caller. Each item is computed the same way whichever range and thread it falls in. No allocation.
+    public static func forEachPart<Work: PartitionedWork>(of count: Int, elements: Int, _ work: Work) {
         let parts = elements < parallelElementCount ? 1 : Swift.min(partLimit, count)
         guard parts > 1 else {
-            if count > 0 { body(0 ..< count) }
+            if count > 0 { work.run(0 ..< count) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            var pass = RangePass(count: count, body: body)
-            withUnsafePointer(to: &pass) { GEMMThreads.runParts(parts, context: UnsafeRawPointer($0), runner: runRangePart) }
+        withUnsafePointer(to: work) { work in
+            var pass = PartitionedPass(count: count, work: UnsafeRawPointer(work), workType: Work.self)
+            withUnsafePointer(to: &pass) { GEMMThreads.runParts(parts, context: UnsafeRawPointer($0), runner: runPartitionedPart) }
         }
     }
 }
 
-/// One `GEMMThreads.forEachPart` pass as its parts see it (on the dispatching thread's stack while they run).
-private struct RangePass {
+/// One `GEMMThreads.forEachPart` call as its parts see it (on the dispatching thread's stack while they run).
+private struct PartitionedPass {
     var count: Int
-    var body: (Range<Int>) -> Void
+    /// The `PartitionedWork` value, of type `workType`.
+    var work: UnsafeRawPointer
+    var workType: any PartitionedWork.Type
 }
 
-/// Runs part `part` of `parts` of the `RangePass` at `context` (a `GEMMJob.partRunner`).
-private let runRangePart: @convention(c) (UnsafeRawPointer?, Int, Int) -> Void = { context, part, parts in
-    guard let pass = context?.assumingMemoryBound(to: RangePass.self).pointee else { return }
-    let range = pass.count * part / parts ..< pass.count * (part + 1) / parts
-    if !range.isEmpty { pass.body(range) }
+/// Runs part `part` of `parts` of the `PartitionedPass` at `context` (a `GEMMJob.partRunner`).
+private let runPartitionedPart: @convention(c) (UnsafeRawPointer?, Int, Int) -> Void = { context, part, parts in
+    guard let pass = context?.assumingMemoryBound(to: PartitionedPass.self).pointee else { return }
+    let items = pass.count * part / parts ..< pass.count * (part + 1) / parts
+    if !items.isEmpty { runWork(pass.workType, at: pass.work, items: items) }
+}
+
+/// Runs the `Work` at `work` over `items`.
+private func runWork<Work: PartitionedWork>(_ type: Work.Type, at work: UnsafeRawPointer, items: Range<Int>) {
+    work.assumingMemoryBound(to: Work.self).pointee.run(items)
 }
 
 /// Thread-local slot holding the calling thread's `GEMMCrew` (unretained; `serving` keeps it alive).
