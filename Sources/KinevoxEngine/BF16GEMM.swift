@@ -120,7 +120,7 @@ struct BF16Product {
     var b: UnsafePointer<Float>? = nil, ldb = 0
     /// Or B the im2col matrix of this convolution input, packed the same way.
     var convInput: UnsafePointer<kv_conv1d_input>? = nil
-    /// Per column of C with `packedB`, per row of C with `b`; nil for none.
+    /// Per column of C with `packedB`, per row of C with `b` or `convInput`; nil for none.
     var bias: UnsafePointer<Float>?
     var c: UnsafeMutablePointer<Float>, ldc: Int
     var workspace: UnsafeMutablePointer<UInt32>? = nil, workspaceCount = 0
