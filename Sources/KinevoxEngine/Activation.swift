@@ -7,10 +7,6 @@ public enum Activation: Equatable {
     case leakyReLU(negativeSlope: Float)
     case silu
 
-    /// GELU over at least this many floats is split across the calling thread's GEMM team (`GEMMThreads`): the
-    /// WavLM front end's feature maps (hundreds of thousands of floats) would otherwise run on one core.
-    static let parallelCount = 1 << 16
-
     /// Applies the function to every element of `x` in place.
     public func apply(_ x: TensorView) { apply(x.data, count: x.count) }
 
@@ -18,13 +14,9 @@ public enum Activation: Equatable {
     public func apply(_ x: UnsafeMutablePointer<Float>, count: Int) {
         switch self {
         case .gelu:
-            let parts = count >= Self.parallelCount ? GEMMThreads.partLimit : 1
-            if parts > 1 {
-                var span = FloatSpan(start: x, count: count)
-                withUnsafePointer(to: &span) { GEMMThreads.runParts(parts, context: UnsafeRawPointer($0), runner: runGELUPart) }
-            } else {
-                VectorMath.gelu(x, count: count)
-            }
+            // Split over the calling thread's GEMM team when large: the WavLM front end's feature maps (millions of
+            // floats) would otherwise run on one core. Whole 16-float blocks per part.
+            GEMMThreads.forEachPart(of: (count + GEMMJob.block - 1) / GEMMJob.block, elements: count, GELUBlocks(x: x, count: count))
         case .geluTanh:
             for i in 0 ..< count {
                 let v = x[i]
@@ -41,17 +33,15 @@ public enum Activation: Equatable {
     }
 }
 
-/// `count` floats from `start`: the context of one parallel element-wise job.
-private struct FloatSpan {
-    var start: UnsafeMutablePointer<Float>
-    var count: Int
-}
+/// GELU over `count` floats at `x`, as items of 16-float blocks (the last one partial) for `GEMMThreads.forEachPart`.
+private struct GELUBlocks: PartitionedWork {
+    let x: UnsafeMutablePointer<Float>
+    let count: Int
 
-/// GELU over part `part` of `parts` of the `FloatSpan` at `context` (whole 16-float blocks, a `GEMMJob.partRunner`).
-private let runGELUPart: @convention(c) (UnsafeRawPointer?, Int, Int) -> Void = { context, part, parts in
-    guard let span = context?.assumingMemoryBound(to: FloatSpan.self).pointee else { return }
-    let range = GEMMJob.range(part: part, of: parts, length: span.count)
-    if !range.isEmpty { VectorMath.gelu(span.start + range.lowerBound, count: range.count) }
+    func run(_ blocks: Range<Int>) {
+        let start = blocks.lowerBound * GEMMJob.block
+        VectorMath.gelu(x + start, count: Swift.min(count, blocks.upperBound * GEMMJob.block) - start)
+    }
 }
 
 /// Numerically stable softmax over the last dimension of `x`, in place (each row: subtract its max,
@@ -69,7 +59,7 @@ public func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: In
             row.update(repeating: 0, count: columns)
             continue
         }
-        for j in 0 ..< columns { row[j] = VectorMath.exp(row[j] - m) }
+        VectorMath.expShifted(row, count: columns, shift: m)
         let inverse = 1 / VectorMath.sum(row, count: columns)
         for j in 0 ..< columns { row[j] *= inverse }
     }

@@ -47,19 +47,20 @@ public enum BF16GEMM {
         withUnsafePointer(to: product) { GEMMThreads.runParts(parts, context: UnsafeRawPointer($0), runner: runBF16Part) }
     }
 
-    /// `y[r] = W x[r] + b` for `rows` rows (row strides `ldx`, `ldy`), W packed in `weight`.
+    /// `y[r] = W x[r] + b` for `rows` rows (row strides `ldx`, `ldy`), W packed in `weight`. The rounding of x to
+    /// bf16 is split by rows over the calling thread's team when large, like the product.
     public static func affine(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, weight: BF16PackedColumns,
                               bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, ldy: Int) {
         let k = weight.inFeatures, n = weight.outFeatures, pairs = kv_bf16_pairs(k)
         guard let a = kv_bf16_thread_rows(Swift.max(rows * pairs, 1)) else {
             preconditionFailure("BF16GEMM: out of memory for \(rows)×\(k) bf16 activations")
         }
-        kv_bf16_convert_rows(x, rows, k, ldx, a, pairs)
+        GEMMThreads.forEachPart(of: rows, elements: rows * k, BF16RowRounding(x: x, ldx: ldx, columns: k, pairRows: a))
         run(BF16Product(m: rows, n: n, k: k, a: a, lda: pairs, packedB: UnsafePointer(weight.panels), bias: bias, c: y, ldc: ldy),
             parts: partCount(m: rows, n: n, k: k))
     }
 
-    /// Floats of arena scratch one `multiply` on the calling thread takes (a B-packing workspace per part).
+    /// Floats of arena scratch one `multiply` or `convolve` on the calling thread takes (a B-packing workspace per part).
     public static var multiplyScratchCount: Int { GEMMThreads.partLimit * kv_bf16_workspace_count() }
 
     /// `C = A · B + bias` with A the `m` rows from `firstRow` of `weight`, B the fp32 k × n matrix `b` (row stride
@@ -77,6 +78,35 @@ public enum BF16GEMM {
                         bias: bias, c: c, ldc: ldc, workspace: workspace, workspaceCount: workspaceCount), parts: parts)
         arena.release(to: mark)
     }
+
+    /// `multiply` with B the im2col matrix of a 1-D convolution over `input` (`weight.columns` must be
+    /// `input.channels · input.kernel`), its columns packed straight from the input by each part: no im2col matrix
+    /// is filled, and the products are the same as `multiply` on a filled one. `n` output positions.
+    public static func convolve(_ weight: BF16PackedRows, firstRow: Int, rows m: Int, input: kv_conv1d_input, n: Int,
+                                bias: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, ldc: Int, arena: ScratchArena) {
+        precondition(firstRow >= 0 && firstRow + m <= weight.rows, "BF16GEMM: rows \(firstRow)..<\(firstRow + m) of \(weight.rows)")
+        precondition(weight.columns == input.channels * input.kernel, "BF16GEMM: \(weight.columns) weight columns for a \(input.channels)-channel, \(input.kernel)-tap input")
+        let k = weight.columns, pairs = kv_bf16_pairs(k)
+        let parts = partCount(m: m, n: n, k: k), workspaceCount = kv_bf16_workspace_count()
+        let mark = arena.mark()
+        let workspace = UnsafeMutableRawPointer(arena.allocate(count: parts * workspaceCount)).assumingMemoryBound(to: UInt32.self)
+        withUnsafePointer(to: input) { input in
+            run(BF16Product(m: m, n: n, k: k, a: UnsafePointer(weight.pairRows + firstRow * pairs), lda: pairs, convInput: input,
+                            bias: bias, c: c, ldc: ldc, workspace: workspace, workspaceCount: workspaceCount), parts: parts)
+        }
+        arena.release(to: mark)
+    }
+}
+
+/// Rounding of fp32 rows (row stride `ldx`, `columns` wide) to bf16 pair-rows, as `GEMMThreads.forEachPart` items.
+private struct BF16RowRounding: PartitionedWork {
+    let x: UnsafePointer<Float>, ldx: Int, columns: Int
+    let pairRows: UnsafeMutablePointer<UInt32>
+
+    func run(_ rows: Range<Int>) {
+        let pairs = kv_bf16_pairs(columns)
+        kv_bf16_convert_rows(x + rows.lowerBound * ldx, rows.count, columns, ldx, pairRows + rows.lowerBound * pairs, pairs)
+    }
 }
 
 /// One bf16 product as its parts see it (on the dispatching thread's stack while they run).
@@ -88,7 +118,9 @@ struct BF16Product {
     var packedB: UnsafePointer<UInt32>? = nil
     /// B as fp32 row-major (row stride `ldb`), packed per block into workspace `part` (`workspaceCount` pairs each).
     var b: UnsafePointer<Float>? = nil, ldb = 0
-    /// Per column of C with `packedB`, per row of C with `b`; nil for none.
+    /// Or B the im2col matrix of this convolution input, packed the same way.
+    var convInput: UnsafePointer<kv_conv1d_input>? = nil
+    /// Per column of C with `packedB`, per row of C with `b` or `convInput`; nil for none.
     var bias: UnsafePointer<Float>?
     var c: UnsafeMutablePointer<Float>, ldc: Int
     var workspace: UnsafeMutablePointer<UInt32>? = nil, workspaceCount = 0
@@ -105,6 +137,9 @@ private let runBF16Part: @convention(c) (UnsafeRawPointer?, Int, Int) -> Void = 
     } else if let b = product.b, let workspace = product.workspace {
         kv_bf16_gemm_b_fp32(product.m, product.n, product.k, product.a, product.lda, b, product.ldb, product.bias, product.c,
                             product.ldc, columns.lowerBound, columns.upperBound, 0, workspace + part * product.workspaceCount)
+    } else if let input = product.convInput, let workspace = product.workspace {
+        kv_bf16_gemm_conv1d(product.m, product.n, product.a, product.lda, input, product.bias, product.c, product.ldc,
+                            columns.lowerBound, columns.upperBound, 0, workspace + part * product.workspaceCount)
     }
 }
 

@@ -1,5 +1,8 @@
+import CKinevoxKernels
+
 /// The im2col + GEMM convolution shared by `Conv1d` (height 1) and `Conv2d`, over [B, C, H, W] row-major.
 /// Weight [outChannels, inChannels / groups, kh, kw] is used as the matrix [outChannels, inChannels / groups * kh * kw].
+/// With bf16 weights, a 1-D convolution fills no im2col matrix: the GEMM's parts pack its columns from the input.
 struct ConvolutionKernel {
     let inChannels: Int, outChannels: Int, groups: Int
     let kernel: (h: Int, w: Int), stride: (h: Int, w: Int), padding: (h: Int, w: Int), dilation: (h: Int, w: Int)
@@ -18,10 +21,16 @@ struct ConvolutionKernel {
         kernel == (1, 1) && stride == (1, 1) && padding == (0, 0)
     }
 
+    /// True when bf16 products read the im2col matrix straight from an input of `height` rows (`BF16GEMM.convolve`):
+    /// a 1-D convolution along the width.
+    private func convolvesDirectly(height: Int) -> Bool {
+        bf16Weight != nil && height == 1 && kernel.h == 1 && padding.h == 0
+    }
+
     /// Floats of arena scratch `forward` needs for an input of `height` × `width`.
     func scratchCount(height: Int, width: Int) -> Int {
         let out = outputSize(height: height, width: width)
-        return (isPointwise ? 0 : (inChannels / groups) * kernel.h * kernel.w * out.height * out.width)
+        return (isPointwise || convolvesDirectly(height: height) ? 0 : (inChannels / groups) * kernel.h * kernel.w * out.height * out.width)
             + (bf16Weight == nil ? 0 : BF16GEMM.multiplyScratchCount)
     }
 
@@ -31,11 +40,19 @@ struct ConvolutionKernel {
         let cg = inChannels / groups, og = outChannels / groups
         let patch = cg * kernel.h * kernel.w
         let mark = arena.mark()
-        let columns = isPointwise ? nil : arena.allocate(count: patch * outPlane)
+        let direct = convolvesDirectly(height: height)
+        let columns = isPointwise || direct ? nil : arena.allocate(count: patch * outPlane)
         for b in 0 ..< batch {
             for g in 0 ..< groups {
                 let xg = x + (b * inChannels + g * cg) * inPlane
                 let yg = y + (b * outChannels + g * og) * outPlane
+                if direct, let bf16Weight {
+                    let input = kv_conv1d_input(x: xg, channels: cg, width: width, kernel: kernel.w, stride: stride.w,
+                                                dilation: dilation.w, padding: padding.w)
+                    BF16GEMM.convolve(bf16Weight, firstRow: g * og, rows: og, input: input, n: outPlane,
+                                      bias: bias.map { UnsafePointer($0.data + g * og) }, c: yg, ldc: outPlane, arena: arena)
+                    continue
+                }
                 let matrix: UnsafePointer<Float>
                 if let columns {
                     fillColumns(columns, from: xg, channels: cg, height: height, width: width, out: out)

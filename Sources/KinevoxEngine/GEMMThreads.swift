@@ -79,6 +79,54 @@ extension GEMMThreads {
     }
 }
 
+/// Work over the items `0 ..< count` that `GEMMThreads.forEachPart` can split over a team: `run(items)` computes
+/// those items and writes only what they own (parts run at the same time on different threads). Conforming types
+/// hold pointers and sizes, so that splitting allocates nothing.
+public protocol PartitionedWork {
+    func run(_ items: Range<Int>)
+}
+
+extension GEMMThreads {
+    /// Row-wise and element-wise passes over at least this many floats are split over the calling thread's team
+    /// (`forEachPart`): below it, waking a worker costs more than it saves.
+    public static let parallelElementCount = 1 << 16
+
+    /// Runs `work` over `0 ..< count` in consecutive ranges that together cover it once: on the calling thread's team
+    /// when `elements` (the floats the whole pass touches) reaches `parallelElementCount`, else as one range on the
+    /// caller. Each item is computed the same way whichever range and thread it falls in. No allocation.
+    public static func forEachPart<Work: PartitionedWork>(of count: Int, elements: Int, _ work: Work) {
+        let parts = elements < parallelElementCount ? 1 : Swift.min(partLimit, count)
+        guard parts > 1 else {
+            if count > 0 { work.run(0 ..< count) }
+            return
+        }
+        withUnsafePointer(to: work) { work in
+            var pass = PartitionedPass(count: count, work: UnsafeRawPointer(work), workType: Work.self)
+            withUnsafePointer(to: &pass) { GEMMThreads.runParts(parts, context: UnsafeRawPointer($0), runner: runPartitionedPart) }
+        }
+    }
+}
+
+/// One `GEMMThreads.forEachPart` call as its parts see it (on the dispatching thread's stack while they run).
+private struct PartitionedPass {
+    var count: Int
+    /// The `PartitionedWork` value, of type `workType`.
+    var work: UnsafeRawPointer
+    var workType: any PartitionedWork.Type
+}
+
+/// Runs part `part` of `parts` of the `PartitionedPass` at `context` (a `GEMMJob.partRunner`).
+private let runPartitionedPart: @convention(c) (UnsafeRawPointer?, Int, Int) -> Void = { context, part, parts in
+    guard let pass = context?.assumingMemoryBound(to: PartitionedPass.self).pointee else { return }
+    let items = pass.count * part / parts ..< pass.count * (part + 1) / parts
+    if !items.isEmpty { runWork(pass.workType, at: pass.work, items: items) }
+}
+
+/// Runs the `Work` at `work` over `items`.
+private func runWork<Work: PartitionedWork>(_ type: Work.Type, at work: UnsafeRawPointer, items: Range<Int>) {
+    work.assumingMemoryBound(to: Work.self).pointee.run(items)
+}
+
 /// Thread-local slot holding the calling thread's `GEMMCrew` (unretained; `serving` keeps it alive).
 private let currentCrewKey: pthread_key_t = {
     var key = pthread_key_t()

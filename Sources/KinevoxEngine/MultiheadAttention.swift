@@ -87,7 +87,9 @@ public final class MultiheadAttention {
                keyPaddingMask: keyPaddingMask, attentionBias: attentionBias, arena: arena)
     }
 
-    /// The attention core over row-strided q, k, v, out (strides in floats between consecutive tokens).
+    /// The attention core over row-strided q, k, v, out (strides in floats between consecutive tokens). When the
+    /// calling thread has a `GEMMThreads` team and the work is large enough, the (batch, head) pairs are split over
+    /// the team, each part with its own scores buffer; else the heads run in turn, each GEMM split over the team.
     static func attend(
         q: UnsafePointer<Float>, qStride: Int, k: UnsafePointer<Float>, kStride: Int, v: UnsafePointer<Float>, vStride: Int,
         out: UnsafeMutablePointer<Float>, outStride: Int, batch: Int, queryLength t: Int, keyLength s: Int,
@@ -98,29 +100,73 @@ public final class MultiheadAttention {
             precondition(attentionBias.shape == Shape(heads, t, s) || attentionBias.shape == Shape(batch, heads, t, s),
                          "attention bias \(attentionBias.shape) for \(heads) heads, \(t) queries, \(s) keys")
         }
-        let scale = 1 / Float(d).squareRoot()
+        let pairs = batch * heads
+        let parts = 4 * t * s * d * pairs < GEMMThreads.splitThresholdFLOPs ? 1 : Swift.min(GEMMThreads.partLimit, pairs)
         let mark = arena.mark()
-        let scores = arena.allocate(count: t * s)
-        for b in 0 ..< batch {
-            for h in 0 ..< heads {
-                let qh = q + b * t * qStride + h * d, kh = k + b * s * kStride + h * d, vh = v + b * s * vStride + h * d
-                BLAS.sgemm(transposeB: true, m: t, n: s, k: d, alpha: scale, a: qh, lda: qStride, b: kh, ldb: kStride,
-                           c: scores, ldc: s)
-                if let attentionBias {
-                    let bias = attentionBias.data + (attentionBias.shape.rank == 4 ? b * heads + h : h) * t * s
-                    for i in 0 ..< t * s { scores[i] += bias[i] }
-                }
-                if let keyPaddingMask {
-                    keyPaddingMask.withUnsafeBufferPointer { mask in
-                        for j in 0 ..< s where mask[b * s + j] {
-                            for i in 0 ..< t { scores[i * s + j] = -.infinity }
-                        }
-                    }
-                }
-                softmaxRows(scores, rows: t, columns: s)
-                BLAS.sgemm(m: t, n: d, k: s, a: scores, lda: s, b: vh, ldb: vStride, c: out + b * t * outStride + h * d, ldc: outStride)
+        let scores = arena.allocate(count: parts * t * s)
+        keyPaddingMask.withOptionalBuffer { mask in
+            var job = AttentionJob(q: q, qStride: qStride, k: k, kStride: kStride, v: v, vStride: vStride, out: out,
+                                   outStride: outStride, queryLength: t, keyLength: s, heads: heads, headDim: d, pairs: pairs,
+                                   keyPaddingMask: mask, bias: attentionBias?.data,
+                                   biasPerBatch: attentionBias?.shape.rank == 4, scores: scores)
+            if parts > 1 {
+                withUnsafePointer(to: &job) { GEMMThreads.runParts(parts, context: UnsafeRawPointer($0), runner: runAttentionPart) }
+            } else {
+                for pair in 0 ..< pairs { job.attendHead(pair: pair, scores: scores) }
             }
         }
         arena.release(to: mark)
+    }
+}
+
+/// One `MultiheadAttention.attend` call as its parts see it (on the dispatching thread's stack while they run).
+private struct AttentionJob {
+    var q: UnsafePointer<Float>, qStride: Int, k: UnsafePointer<Float>, kStride: Int, v: UnsafePointer<Float>, vStride: Int
+    var out: UnsafeMutablePointer<Float>, outStride: Int
+    var queryLength: Int, keyLength: Int, heads: Int, headDim: Int
+    /// batch · heads.
+    var pairs: Int
+    /// [B, S], true for a padded key; nil for none.
+    var keyPaddingMask: UnsafeBufferPointer<Bool>?
+    /// [H, T, S] or, with `biasPerBatch`, [B, H, T, S]; nil for none.
+    var bias: UnsafePointer<Float>?, biasPerBatch: Bool
+    /// One T × S buffer per part.
+    var scores: UnsafeMutablePointer<Float>
+
+    /// Head `pair % heads` of batch item `pair / heads`: `softmax(q kᵀ / √D + bias, masked) v`, scores in `scores`.
+    func attendHead(pair: Int, scores: UnsafeMutablePointer<Float>) {
+        let t = queryLength, s = keyLength, d = headDim, b = pair / heads, h = pair % heads
+        let qh = q + b * t * qStride + h * d, kh = k + b * s * kStride + h * d, vh = v + b * s * vStride + h * d
+        BLAS.sgemm(transposeB: true, m: t, n: s, k: d, alpha: 1 / Float(d).squareRoot(), a: qh, lda: qStride, b: kh,
+                   ldb: kStride, c: scores, ldc: s)
+        if let bias {
+            let headBias = bias + (biasPerBatch ? pair : h) * t * s
+            for i in 0 ..< t * s { scores[i] += headBias[i] }
+        }
+        if let keyPaddingMask {
+            for j in 0 ..< s where keyPaddingMask[b * s + j] {
+                for i in 0 ..< t { scores[i * s + j] = -.infinity }
+            }
+        }
+        softmaxRows(scores, rows: t, columns: s)
+        BLAS.sgemm(m: t, n: d, k: s, a: scores, lda: s, b: vh, ldb: vStride, c: out + b * t * outStride + h * d, ldc: outStride)
+    }
+}
+
+/// The (batch, head) pairs of part `part` of `parts` of the `AttentionJob` at `context` (a `GEMMJob.partRunner`),
+/// in the part's own scores buffer.
+private let runAttentionPart: @convention(c) (UnsafeRawPointer?, Int, Int) -> Void = { context, part, parts in
+    guard let job = context?.assumingMemoryBound(to: AttentionJob.self).pointee else { return }
+    let scores = job.scores + part * job.queryLength * job.keyLength
+    for pair in job.pairs * part / parts ..< job.pairs * (part + 1) / parts { job.attendHead(pair: pair, scores: scores) }
+}
+
+private extension Optional where Wrapped == [Bool] {
+    /// Calls `body` with the array's buffer, or nil for none.
+    func withOptionalBuffer<Result>(_ body: (UnsafeBufferPointer<Bool>?) -> Result) -> Result {
+        switch self {
+        case let .some(array): return array.withUnsafeBufferPointer { body($0) }
+        case .none: return body(nil)
+        }
     }
 }

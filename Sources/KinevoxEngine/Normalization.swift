@@ -1,5 +1,6 @@
 /// `torch.nn.LayerNorm(normalized_shape = features)`: normalises each row of the last dimension, then applies
-/// `weight` and `bias` [features] (absent when `elementwiseAffine` is false). Any thread after loading.
+/// `weight` and `bias` [features] (absent when `elementwiseAffine` is false). Large inputs are split by rows over the
+/// calling thread's `GEMMThreads` team. Any thread after loading.
 public final class LayerNorm {
     public let features: Int
     public let eps: Float
@@ -16,22 +17,33 @@ public final class LayerNorm {
     /// Normalises `x` [..., features] into `y` (same shape; may be `x` itself).
     public func forward(_ x: TensorView, into y: TensorView) {
         precondition(x.shape.last == features && y.count == x.count, "LayerNorm(\(features)): input \(x.shape), output \(y.shape)")
-        let n = features
-        let w = weight?.data, b = bias?.data
-        for r in 0 ..< x.shape.rows {
-            let src = x.data + r * n, dst = y.data + r * n
-            let (mean, invStd) = meanAndInverseStd(src, count: n, eps: eps)
-            for j in 0 ..< n {
-                var v = (src[j] - mean) * invStd
-                if let w { v *= w[j] }
-                if let b { v += b[j] }
-                dst[j] = v
-            }
-        }
+        GEMMThreads.forEachPart(of: x.shape.rows, elements: x.count,
+                                LayerNormRows(x: x.data, y: y.data, features: features, eps: eps, weight: weight?.data, bias: bias?.data))
     }
 
     /// Normalises `x` in place.
     public func forward(_ x: TensorView) { forward(x, into: x) }
+}
+
+/// `LayerNorm` of the rows of `x` into `y`, as `GEMMThreads.forEachPart` items.
+private struct LayerNormRows: PartitionedWork {
+    let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>
+    let features: Int, eps: Float
+    let weight: UnsafeMutablePointer<Float>?, bias: UnsafeMutablePointer<Float>?
+
+    func run(_ rows: Range<Int>) {
+        let n = features
+        for r in rows {
+            let src = x + r * n, dst = y + r * n
+            let (mean, invStd) = meanAndInverseStd(src, count: n, eps: eps)
+            for j in 0 ..< n {
+                var v = (src[j] - mean) * invStd
+                if let weight { v *= weight[j] }
+                if let bias { v += bias[j] }
+                dst[j] = v
+            }
+        }
+    }
 }
 
 /// Mean and 1/sqrt(biased variance + eps) of `count` floats (two passes, 8-lane float accumulation).
@@ -44,7 +56,7 @@ func meanAndInverseStd(_ x: UnsafePointer<Float>, count: Int, eps: Float) -> (Fl
 
 /// `torch.nn.GroupNorm(num_groups, num_channels)`: for input [B, C, ...], normalises each group of
 /// C / groups channels over those channels and all positions, then applies per-channel `weight`, `bias` [C].
-/// Any thread after loading.
+/// Large inputs are split by groups over the calling thread's `GEMMThreads` team. Any thread after loading.
 public final class GroupNorm {
     public let groups: Int
     public let channels: Int
@@ -66,24 +78,36 @@ public final class GroupNorm {
         precondition(x.shape.rank >= 2 && x.shape[1] == channels && y.count == x.count, "GroupNorm(\(channels)): input \(x.shape)")
         let batch = x.shape[0]
         let spatial = x.count / (batch * channels)
-        let perGroup = channels / groups
-        for b in 0 ..< batch {
-            for g in 0 ..< groups {
-                let offset = (b * channels + g * perGroup) * spatial
-                let (mean, invStd) = meanAndInverseStd(x.data + offset, count: perGroup * spatial, eps: eps)
-                for c in 0 ..< perGroup {
-                    let channel = g * perGroup + c
-                    let scale = invStd * (weight?.data[channel] ?? 1)
-                    let shift = (bias?.data[channel] ?? 0) - mean * scale
-                    let src = x.data + offset + c * spatial, dst = y.data + offset + c * spatial
-                    for i in 0 ..< spatial { dst[i] = src[i] * scale + shift }
-                }
-            }
-        }
+        GEMMThreads.forEachPart(of: batch * groups, elements: x.count,
+                                GroupNormGroups(x: x.data, y: y.data, groups: groups, channels: channels, spatial: spatial,
+                                                eps: eps, weight: weight?.data, bias: bias?.data))
     }
 
     /// Normalises `x` in place.
     public func forward(_ x: TensorView) { forward(x, into: x) }
+}
+
+/// `GroupNorm` of `x` [B, C, spatial] into `y`, one `GEMMThreads.forEachPart` item per (batch item, group).
+private struct GroupNormGroups: PartitionedWork {
+    let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>
+    let groups: Int, channels: Int, spatial: Int, eps: Float
+    let weight: UnsafeMutablePointer<Float>?, bias: UnsafeMutablePointer<Float>?
+
+    func run(_ batchGroups: Range<Int>) {
+        let perGroup = channels / groups
+        for batchGroup in batchGroups {
+            let b = batchGroup / groups, g = batchGroup % groups
+            let offset = (b * channels + g * perGroup) * spatial
+            let (mean, invStd) = meanAndInverseStd(x + offset, count: perGroup * spatial, eps: eps)
+            for c in 0 ..< perGroup {
+                let channel = g * perGroup + c
+                let scale = invStd * (weight?[channel] ?? 1)
+                let shift = (bias?[channel] ?? 0) - mean * scale
+                let src = x + offset + c * spatial, dst = y + offset + c * spatial
+                for i in 0 ..< spatial { dst[i] = src[i] * scale + shift }
+            }
+        }
+    }
 }
 
 /// `torch.nn.BatchNorm1d` / `BatchNorm2d` in eval mode: per-channel `(x - running_mean) / sqrt(running_var + eps)

@@ -1,3 +1,5 @@
+import CKinevoxKernels
+
 /// Float32 kernels for the element-wise layers and sampling: exp, log and erf as branch-free straight-line code
 /// (so loops over them auto-vectorise, unlike calls into libm, and results do not depend on the libm version) and
 /// 8-lane reductions. Accuracy: exp within 2 ulp for inputs in [-87, 88] (0 below -87); log within 2 ulp;
@@ -44,10 +46,30 @@ enum VectorMath {
         return 1 - exp(-(a * a)) * tail * t
     }
 
-    /// GELU (erf form) of `count` floats in place: 0.5·v·(1 + erf(v/√2)). Blocks of 8 whose arguments all
-    /// take erf's near branch skip computing the far one (same results as `erf` element by element).
-    @inline(__always)
+    /// Whether `gelu` and `expShifted` run the AVX-512 kernels `kv_gelu` and `kv_exp_shifted` (bit-identical to
+    /// the portable loops) on this CPU.
+    static let hasAVX512Kernels = kv_elementwise_supported() != 0
+
+    /// x[i] = exp(x[i] − shift) for `count` floats in place: `kv_exp_shifted` where the CPU has AVX-512, else
+    /// `exp` element by element (the same results).
+    static func expShifted(_ x: UnsafeMutablePointer<Float>, count: Int, shift: Float) {
+        if hasAVX512Kernels {
+            kv_exp_shifted(x, count, shift)
+        } else {
+            for i in 0 ..< count { x[i] = exp(x[i] - shift) }
+        }
+    }
+
+    /// GELU (erf form) of `count` floats in place: 0.5·v·(1 + erf(v/√2)); `kv_gelu` where the CPU has AVX-512,
+    /// else `portableGELU` (the same results).
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        if hasAVX512Kernels { kv_gelu(x, count) } else { portableGELU(x, count: count) }
+    }
+
+    /// `gelu` in portable Swift. Blocks of 8 whose arguments all take erf's near branch skip computing the far one
+    /// (same results as `erf` element by element).
+    @inline(__always)
+    static func portableGELU(_ x: UnsafeMutablePointer<Float>, count: Int) {
         let scale: Float = 0.707_106_781
         var i = 0
         while i + 8 <= count {
@@ -129,7 +151,8 @@ enum VectorMath {
         var lanes = SIMD8<Float>(repeating: -.infinity)
         var i = 0
         while i + 8 <= count {
-            lanes = pointwiseMax(lanes, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
+            let block = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            lanes.replace(with: block, where: block .> lanes)  // inlines to vmaxps, unlike the generic pointwiseMax
             i += 8
         }
         var best = lanes.max()

@@ -127,12 +127,10 @@ final class WavLMPositionalConvEmbedding {
         let channelsFirst = transposed(x, arena: arena).reshaped(Shape(1, h, t))
         let y = conv.forward(channelsFirst, arena: arena)
         let produced = y.shape[2]
+        Activation.gelu.apply(y)
         for c in 0 ..< h {
             let row = y.data + c * produced
-            for i in 0 ..< t {
-                let v = row[i]
-                x.data[i * h + c] += 0.5 * v * (1 + erff(v * 0.70710678118654752))
-            }
+            for i in 0 ..< t { x.data[i * h + c] += row[i] }
         }
         arena.release(to: mark)
     }
@@ -195,19 +193,12 @@ final class WavLMAttention {
     func forward(_ x: TensorView, positionBias: TensorView, into y: TensorView, arena: ScratchArena) {
         let mark = arena.mark()
         let t = x.shape[0], e = x.shape[1]
-        // Gate per head and query: sigmoid of the two 4-sums of gru_rel_pos_linear(x_h).
+        // Gate per head and query: sigmoid of the two 4-sums of gru_rel_pos_linear(x_h); queries split over the team.
         let projected = gruRelPosLinear.forward(x.reshaped(Shape(t * heads, headDim)), arena: arena)
         let gated = arena.tensor(Shape(heads, t, t))
-        for i in 0 ..< t {
-            for h in 0 ..< heads {
-                let p = projected.data + (i * heads + h) * 8
-                let a = 1 / (1 + expf(-(p[0] + p[1] + p[2] + p[3])))
-                let b = 1 / (1 + expf(-(p[4] + p[5] + p[6] + p[7])))
-                let gate = a * (b * gruRelPosConst.data[h] - 1) + 2
-                let src = positionBias.data + (h * t + i) * t, dst = gated.data + (h * t + i) * t
-                for j in 0 ..< t { dst[j] = gate * src[j] }
-            }
-        }
+        GEMMThreads.forEachPart(of: t, elements: gated.count,
+                                GatedPositionBias(projected: projected.data, relPosConst: gruRelPosConst.data, bias: positionBias.data,
+                                                  gated: gated.data, heads: heads, length: t))
         let shape3 = Shape(1, t, e)
         let q = qProj.forward(x, arena: arena).reshaped(shape3)
         let k = kProj.forward(x, arena: arena).reshaped(shape3)
@@ -216,6 +207,28 @@ final class WavLMAttention {
         MultiheadAttention.attention(q: q, k: k, v: v, into: context, heads: heads, attentionBias: gated, arena: arena)
         outProj.forward(context.reshaped(Shape(t, e)), into: y)
         arena.release(to: mark)
+    }
+}
+
+/// WavLM's gated position bias [H, T, T] for `GEMMThreads.forEachPart`, one item per query i: for each head h,
+/// `gated[h, i, :] = gate(h, i) · bias[h, i, :]` with the gate from `projected` [T·H, 8] (gru_rel_pos_linear's output).
+private struct GatedPositionBias: PartitionedWork {
+    let projected: UnsafeMutablePointer<Float>, relPosConst: UnsafeMutablePointer<Float>
+    let bias: UnsafeMutablePointer<Float>, gated: UnsafeMutablePointer<Float>
+    let heads: Int, length: Int
+
+    func run(_ queries: Range<Int>) {
+        let t = length
+        for i in queries {
+            for h in 0 ..< heads {
+                let p = projected + (i * heads + h) * 8
+                let a = 1 / (1 + expf(-(p[0] + p[1] + p[2] + p[3])))
+                let b = 1 / (1 + expf(-(p[4] + p[5] + p[6] + p[7])))
+                let gate = a * (b * relPosConst[h] - 1) + 2
+                let src = bias + (h * t + i) * t, dst = gated + (h * t + i) * t
+                for j in 0 ..< t { dst[j] = gate * src[j] }
+            }
+        }
     }
 }
 

@@ -81,4 +81,29 @@ final class AttentionParityTests: XCTestCase {
         attention.outProj.forward(context, into: y)
         assertClose(y, try store.scope("mha").data("output"))
     }
+
+    /// Heads split over a 2-thread team (each part one head's GEMMs on one thread) against the heads run in turn
+    /// without a team, on random q, k, v large enough to split (2 × 4 heads, 160 × 96 tokens), with a key padding
+    /// mask and a per-batch bias. Both compute each head with the same single-threaded GEMMs: equal bit for bit.
+    func testHeadsSplitOverTeamMatchHeadsInTurn() {
+        let batch = 2, heads = 4, t = 160, s = 96, e = 256
+        var random = SeededRandom(seed: 11)
+        func values(_ shape: Shape) -> TensorView {
+            let view = arena.tensor(shape)
+            for i in 0 ..< view.count { view.data[i] = random.nextFloat() * 2 - 1 }
+            return view
+        }
+        let q = values(Shape(batch, t, e)), k = values(Shape(batch, s, e)), v = values(Shape(batch, s, e))
+        let bias = values(Shape(batch, heads, t, s))
+        let padding = (0 ..< batch * s).map { $0 % 7 == 3 }
+        XCTAssertGreaterThanOrEqual(4 * t * s * (e / heads) * batch * heads, GEMMThreads.splitThresholdFLOPs)
+        let inTurn = arena.tensor(q.shape), split = arena.tensor(q.shape)
+        MultiheadAttention.attention(q: q, k: k, v: v, into: inTurn, heads: heads, keyPaddingMask: padding, attentionBias: bias, arena: arena)
+        GEMMThreads(count: 2).serving {
+            XCTAssertEqual(GEMMThreads.partLimit, 4)
+            MultiheadAttention.attention(q: q, k: k, v: v, into: split, heads: heads, keyPaddingMask: padding, attentionBias: bias, arena: arena)
+        }
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: split.data, count: split.count)),
+                       Array(UnsafeBufferPointer(start: inTurn.data, count: inTurn.count)))
+    }
 }

@@ -157,6 +157,76 @@ final class BF16GEMMTests: XCTestCase {
         }
     }
 
+    /// `affine` on a 2-thread team (rounding of x split by rows, product split by columns) against the caller alone,
+    /// above the split sizes: every element is rounded and summed the same way, so equal bit for bit.
+    func testAffineSplitOverTeamEqualsCallerAlone() {
+        var random = SeededRandom(seed: 14)
+        for (m, n, k) in [(150, 96, 768), (401, 100, 333)] {
+            XCTAssertGreaterThanOrEqual(m * k, GEMMThreads.parallelElementCount)
+            let x = randomValues(m * k, &random), w = randomValues(n * k, &random), bias = randomValues(n, &random)
+            let packed = w.withUnsafeBufferPointer { BF16PackedColumns(weight: $0.baseAddress!, outFeatures: n, inFeatures: k) }
+            var alone = [Float](repeating: .nan, count: m * n), split = alone
+            x.withUnsafeBufferPointer { xp in bias.withUnsafeBufferPointer { bp in
+                alone.withUnsafeMutableBufferPointer { yp in
+                    BF16GEMM.affine(xp.baseAddress!, rows: m, ldx: k, weight: packed, bias: bp.baseAddress!, y: yp.baseAddress!, ldy: n)
+                }
+                split.withUnsafeMutableBufferPointer { yp in
+                    team.serving {
+                        BF16GEMM.affine(xp.baseAddress!, rows: m, ldx: k, weight: packed, bias: bp.baseAddress!, y: yp.baseAddress!, ldy: n)
+                    }
+                }
+            } }
+            XCTAssertEqual(split, alone, "m \(m) n \(n) k \(k)")
+        }
+    }
+
+    /// `convolve` (im2col columns packed straight from a 1-D convolution's input) against `multiply` on the filled
+    /// im2col matrix, split over the team: both pack the same bf16 values into the same blocks, so equal bit for bit.
+    /// Strides 1 and 2 (vector loads) and 3 and 5 (gathers), dilation, padding wider than the kernel, K odd and across
+    /// the 256-deep block, N across the 480-wide block.
+    func testConvolveMatchesMultiplyOnFilledColumns() {
+        struct Geometry { var channels, width, kernel, stride, dilation, padding, rows: Int }
+        let geometries = [
+            Geometry(channels: 3, width: 50, kernel: 3, stride: 1, dilation: 1, padding: 1, rows: 5),
+            Geometry(channels: 64, width: 1000, kernel: 3, stride: 2, dilation: 1, padding: 0, rows: 19),
+            Geometry(channels: 101, width: 700, kernel: 3, stride: 2, dilation: 2, padding: 3, rows: 13),
+            Geometry(channels: 1, width: 4000, kernel: 10, stride: 5, dilation: 1, padding: 0, rows: 8),
+            Geometry(channels: 7, width: 90, kernel: 4, stride: 3, dilation: 1, padding: 5, rows: 9),
+            Geometry(channels: 16, width: 64, kernel: 1, stride: 1, dilation: 1, padding: 0, rows: 8),
+            Geometry(channels: 5, width: 20, kernel: 8, stride: 1, dilation: 3, padding: 12, rows: 3),
+        ]
+        var random = SeededRandom(seed: 13)
+        let arena = ScratchArena()
+        for g in geometries {
+            let n = (g.width + 2 * g.padding - g.dilation * (g.kernel - 1) - 1) / g.stride + 1, k = g.channels * g.kernel
+            let x = randomValues(g.channels * g.width, &random), w = randomValues(g.rows * k, &random), bias = randomValues(g.rows, &random)
+            var columns = [Float](repeating: 0, count: k * n)
+            for c in 0 ..< g.channels {
+                for j in 0 ..< g.kernel {
+                    for t in 0 ..< n {
+                        let at = t * g.stride + j * g.dilation - g.padding
+                        if at >= 0 && at < g.width { columns[(c * g.kernel + j) * n + t] = x[c * g.width + at] }
+                    }
+                }
+            }
+            let packed = w.withUnsafeBufferPointer { BF16PackedRows(weight: $0.baseAddress!, rows: g.rows, columns: k) }
+            var filled = [Float](repeating: .nan, count: g.rows * n), direct = filled
+            team.serving {
+                columns.withUnsafeBufferPointer { b in bias.withUnsafeBufferPointer { biasp in filled.withUnsafeMutableBufferPointer { c in
+                    BF16GEMM.multiply(packed, firstRow: 0, rows: g.rows, b: b.baseAddress!, n: n, ldb: n, bias: biasp.baseAddress!,
+                                      c: c.baseAddress!, ldc: n, arena: arena)
+                } } }
+                x.withUnsafeBufferPointer { xp in bias.withUnsafeBufferPointer { biasp in direct.withUnsafeMutableBufferPointer { c in
+                    let input = kv_conv1d_input(x: xp.baseAddress!, channels: g.channels, width: g.width, kernel: g.kernel,
+                                                stride: g.stride, dilation: g.dilation, padding: g.padding)
+                    BF16GEMM.convolve(packed, firstRow: 0, rows: g.rows, input: input, n: n, bias: biasp.baseAddress!,
+                                      c: c.baseAddress!, ldc: n, arena: arena)
+                } } }
+            }
+            XCTAssertEqual(direct, filled, "\(g)")
+        }
+    }
+
     /// Self-attention loaded with bf16 products (input projection and out_proj) against the fp32 PyTorch output of
     /// layers.safetensors: within the bf16 tolerance (2e-2: two products in a row, plus softmax) and visibly not fp32.
     func testSelfAttentionWithBF16Projections() throws {

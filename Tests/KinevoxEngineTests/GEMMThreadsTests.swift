@@ -189,7 +189,7 @@ final class GEMMThreadsTests: XCTestCase {
 
     func testGELUSplitOnATeamEqualsOneThreadBitForBit() {
         var random = SeededRandom(seed: 11)
-        let count = Activation.parallelCount * 3 + 5  // above the split size, not a whole number of blocks
+        let count = GEMMThreads.parallelElementCount * 3 + 5  // above the split size, not a whole number of blocks
         let input = (0 ..< count).map { _ in random.nextFloat() * 8 - 4 }
         var serial = input, split = input
         serial.withUnsafeMutableBufferPointer { VectorMath.gelu($0.baseAddress!, count: count) }
@@ -198,5 +198,25 @@ final class GEMMThreadsTests: XCTestCase {
         split.withUnsafeMutableBufferPointer { buffer in team.serving { Activation.gelu.apply(buffer.baseAddress!, count: count) } }
         XCTAssertEqual(split, serial)
         XCTAssertNotEqual(split, input)
+    }
+
+    /// LayerNorm (rows) and GroupNorm (batch × groups) split over a team against the same calls without one, on
+    /// inputs above the split size (the fixture layers' weights): equal bit for bit.
+    func testNormsSplitOnATeamEqualOneThreadBitForBit() throws {
+        let store = try Fixtures.layers()
+        let layerNorm = try LayerNorm(store.scope("layer_norm.layer"), features: 32)
+        let groupNorm = try GroupNorm(store.scope("group_norm.layer"), groups: 4, channels: 16)
+        let arena = ScratchArena()
+        var random = SeededRandom(seed: 12)
+        let team = GEMMThreads(count: 2)
+        for (shape, normalize) in [(KinevoxEngine.Shape(2_101, 32), layerNorm.forward(_:into:)), (KinevoxEngine.Shape(3, 16, 1_501), groupNorm.forward(_:into:))] {
+            XCTAssertGreaterThan(shape.count, GEMMThreads.parallelElementCount)
+            let x = arena.tensor(shape), serial = arena.tensor(shape), split = arena.tensor(shape)
+            for i in 0 ..< x.count { x.data[i] = random.nextFloat() * 6 - 2 }
+            normalize(x, serial)
+            team.serving { normalize(x, split) }
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: split.data, count: split.count)),
+                           Array(UnsafeBufferPointer(start: serial.data, count: serial.count)), "\(shape)")
+        }
     }
 }

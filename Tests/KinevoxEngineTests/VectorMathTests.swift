@@ -1,4 +1,5 @@
 import Foundation
+import CKinevoxKernels
 import XCTest
 @testable import KinevoxEngine
 
@@ -50,6 +51,30 @@ final class VectorMathTests: XCTestCase {
         for (index, (actual, wanted)) in zip(values, expected).enumerated() {
             XCTAssertEqual(actual.bitPattern, wanted.bitPattern, "element \(index): \(actual) vs \(wanted)")
         }
+    }
+
+    /// The AVX-512 kernel behind `gelu` against the portable Swift loop, bit for bit: 100 003 random values over
+    /// ±12 (both erf branches and the clamp, blocks mixed and not, a tail of 3).
+    func testVectorGELUMatchesPortableLoop() throws {
+        try XCTSkipUnless(VectorMath.hasAVX512Kernels, "no AVX-512 on this CPU")
+        var random = SeededRandom(seed: 5)
+        let values = (0 ..< 100_003).map { _ in (random.nextFloat() * 2 - 1) * (random.nextFloat() < 0.5 ? 3 : 12) }
+        var vector = values, portable = values
+        vector.withUnsafeMutableBufferPointer { kv_gelu($0.baseAddress!, $0.count) }
+        portable.withUnsafeMutableBufferPointer { VectorMath.portableGELU($0.baseAddress!, count: $0.count) }
+        XCTAssertEqual(vector.map(\.bitPattern), portable.map(\.bitPattern))
+    }
+
+    /// The AVX-512 kernel behind `expShifted` against `exp` element by element, bit for bit: 10 007 values over
+    /// [−120, 100] around a shift of 7 (both clamps, the underflow to 0), and −inf (a masked score).
+    func testVectorExpShiftedMatchesExp() throws {
+        try XCTSkipUnless(VectorMath.hasAVX512Kernels, "no AVX-512 on this CPU")
+        var random = SeededRandom(seed: 6)
+        var values = (0 ..< 10_007).map { _ in random.nextFloat() * 220 - 120 }
+        values[17] = -.infinity
+        let expected = values.map { VectorMath.exp($0 - 7) }
+        values.withUnsafeMutableBufferPointer { kv_exp_shifted($0.baseAddress!, $0.count, 7) }
+        XCTAssertEqual(values.map(\.bitPattern), expected.map(\.bitPattern))
     }
 
     func testLongSumsStayAccurate() {

@@ -59,4 +59,16 @@ void kv_bf16_gemm_b_fp32(long m, long n, long k, const uint32_t *a, long lda, co
                          const float *bias_m, float *c, long ldc, long n0, long n1, int accumulate,
                          uint32_t *workspace);
 
+/* A 1-D convolution's input read as its im2col matrix B (channels · kernel rows, one column per output position):
+ * row c · kernel + j, column t holds x[c · width + t · stride + j · dilation − padding], zero outside [0, width). */
+typedef struct {
+    const float *x;
+    long channels, width, kernel, stride, dilation, padding;
+} kv_conv1d_input;
+
+/* kv_bf16_gemm_b_fp32 with B the im2col matrix of `input` (K = channels · kernel, N output positions), packed per
+ * cache block straight from the input: the same products as packing a filled im2col matrix, without filling it. */
+void kv_bf16_gemm_conv1d(long m, long n, const uint32_t *a, long lda, const kv_conv1d_input *input,
+                         const float *bias_m, float *c, long ldc, long n0, long n1, int accumulate, uint32_t *workspace);
+
 #endif
