@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from kinevox_train.eval.metrics import (diversity, euclidean_matrix, frechet_distance, mean_ci95, mm_dist,
+from kinevox_train.eval.metrics import (action_accuracy, diversity, euclidean_matrix, frechet_distance, mean_ci95, mm_dist,
                                         multimodality, r_precision)
 
 
@@ -44,3 +44,11 @@ def test_mm_dist_diversity_multimodality_known_values():
 def test_mean_ci95():
     mean, ci = mean_ci95([1.0, 3.0])
     assert mean == 2.0 and ci == pytest.approx(1.96 * 1.0 / np.sqrt(2))
+
+
+def test_action_accuracy_overall_and_per_action():
+    result = action_accuracy(["run", "run", "walk", "wave", "run"], ["run", "dash", "walk", "walk", "run"])
+    assert result["overall"] == pytest.approx(3 / 5)
+    assert result["per_action"] == {"run": (pytest.approx(2 / 3), 3), "walk": (1.0, 1), "wave": (0.0, 1)}
+    with pytest.raises(ValueError):
+        action_accuracy(["run"], ["run", "walk"])

@@ -76,3 +76,12 @@ def mean_ci95(values) -> tuple[float, float]:
 def format_ci(values, digits: int = 3) -> str:
     mean, ci = mean_ci95(values)
     return f"{mean:.{digits}f} ± {ci:.{digits}f}"
+
+
+def action_accuracy(truth: list[str], predicted: list[str]) -> dict:
+    """Overall accuracy and per-action {action: (accuracy, count)} of predicted against true action labels."""
+    per_action: dict[str, list[int]] = {}
+    for t, p in zip(truth, predicted, strict=True):
+        per_action.setdefault(t, []).append(int(t == p))
+    return {"overall": float(np.mean([t == p for t, p in zip(truth, predicted)])),
+            "per_action": {a: (float(np.mean(v)), len(v)) for a, v in per_action.items()}}

@@ -32,7 +32,7 @@ from ..train.batches import pad_features
 from ..train.conditions import Condition, load_conditions
 from ..train.sources import load_motion_split
 from .evaluator import load_evaluator
-from .metrics import diversity, format_ci, frechet_distance, mm_dist, multimodality, r_precision
+from .metrics import action_accuracy, diversity, format_ci, frechet_distance, mm_dist, multimodality, r_precision
 from .texts import canonical_captions, clip_actions
 from .wer import word_error_rate
 
@@ -193,34 +193,33 @@ def actions_report(args) -> dict:
     def single_action_subset(conditions: list[Condition]) -> list[Condition]:
         return spread_subset([c for c in conditions if "+" not in labels[c.motion_id]], args.limit)
 
+    def nearest_action(emb: np.ndarray) -> list[str]:
+        return [actions[i] for i in ((emb[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)]
+
     result = {"conditions": args.conditions, "model": args.model or args.generator_run, "sets": {}}
     for speech_set in args.sets.split(","):
         conditions = load_conditions(args.conditions, speech_set, select=single_action_subset)
         truth = [labels[c.motion_id] for c in conditions]
         emb = evaluator.embed_motions(run_generation(model, conditions, None, seed=5))
-        nearest = [actions[i] for i in ((emb[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)]
-        per_action: dict[str, list[int]] = {}
-        for t, p in zip(truth, nearest):
-            per_action.setdefault(t, []).append(int(t == p))
-        result["sets"][speech_set] = {"overall": float(np.mean([t == p for t, p in zip(truth, nearest)])),
-                                      "per_action": {a: (float(np.mean(v)), len(v)) for a, v in per_action.items()},
-                                      "utterances": [c.utterance for c in conditions]}
+        result["sets"][speech_set] = dict(action_accuracy(truth, nearest_action(emb)),
+                                          utterances=[c.utterance for c in conditions])
         if args.conditions.startswith("text-asr:"):
             result["sets"][speech_set]["wer"] = word_error_rate([(c.caption, c.transcript) for c in conditions])
     if args.reference:
         conds = load_conditions(args.conditions, args.sets.split(",")[0], select=single_action_subset)
-        emb = evaluator.embed_motions(gt_motions(args.motion, conds))
-        nearest = [actions[i] for i in ((emb[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)]
-        result["real_motion_accuracy"] = float(np.mean([labels[c.motion_id] == p for c, p in zip(conds, nearest)]))
+        real_emb = evaluator.embed_motions(gt_motions(args.motion, conds))
+        result["real_motion"] = action_accuracy([labels[c.motion_id] for c in conds], nearest_action(real_emb))
     sets = list(result["sets"])
-    lines = ["| action | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
-    for a in sorted({a for s in sets for a in result["sets"][s]["per_action"]}):
+    columns = [result["sets"][s] for s in sets] + ([result["real_motion"]] if args.reference else [])
+    names = sets + ([f"real motion ({sets[0]} clips)"] if args.reference else [])
+    lines = ["| action | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for a in sorted({a for column in columns for a in column["per_action"]}):
         cells = []
-        for s in sets:
-            acc, n = result["sets"][s]["per_action"].get(a, (float("nan"), 0))
+        for column in columns:
+            acc, n = column["per_action"].get(a, (float("nan"), 0))
             cells.append(f"{acc * 100:.0f} % (n={n})" if n else "–")
         lines.append(f"| {a} | " + " | ".join(cells) + " |")
-    lines.append("| **all** | " + " | ".join(f"**{result['sets'][s]['overall'] * 100:.1f} %**" for s in sets) + " |")
+    lines.append("| **all** | " + " | ".join(f"**{column['overall'] * 100:.1f} %**" for column in columns) + " |")
     if all("wer" in result["sets"][s] for s in sets):
         lines.append("| ASR word error rate | " + " | ".join(f"{result['sets'][s]['wer'] * 100:.1f} %" for s in sets)
                      + " |")
