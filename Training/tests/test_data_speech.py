@@ -117,3 +117,22 @@ def test_rare_clips_get_extra_utterances_and_top_up_equals_full_build(tmp_path):
     for name in ("train", "test_festival"):
         np.testing.assert_array_equal(np.load(full / "speech" / f"features_{name}.npy"),
                                       np.load(topped / "speech" / f"features_{name}.npy"))
+
+
+def test_top_up_with_more_renderings_appends_only_new_training_utterances(tmp_path):
+    from kinevox_train.data.speech import build_speech
+
+    _tiny_cache(tmp_path)
+    build_speech(SpeechConfig(cache=tmp_path))
+    before = json.loads((tmp_path / "speech" / "index.json").read_text())
+    old_train = np.load(tmp_path / "speech" / "features_train.npy")
+    old_val = np.load(tmp_path / "speech" / "features_val.npy")
+    build_speech(SpeechConfig(cache=tmp_path, utterances_per_clip=2), top_up=True)
+    after = json.loads((tmp_path / "speech" / "index.json").read_text())
+    added = [u for u in after["utterances"] if u not in before["utterances"]]
+    assert [u["id"] for u in added] == ["train-c0-1", "train-c1-1"]
+    assert after["counts"]["utterances"] == dict(before["counts"]["utterances"], train=4)
+    train = np.load(tmp_path / "speech" / "features_train.npy")
+    np.testing.assert_array_equal(train[:len(old_train)], old_train)
+    assert added[0]["offset"] == len(old_train) and len(train) == len(old_train) + sum(u["n_frames"] for u in added)
+    np.testing.assert_array_equal(np.load(tmp_path / "speech" / "features_val.npy"), old_val)

@@ -143,7 +143,8 @@ def _save_atomically(path: Path, array: np.ndarray) -> None:
 
 def build_speech(config: SpeechConfig, top_up: bool = False) -> dict:
     """Make every utterance and its features; returns the counts also stored in ``speech/index.json``.
-    ``top_up``: keep an existing cache and append only the rare-action extra utterances it lacks."""
+    ``top_up``: keep an existing cache and append only the training utterances it lacks: the rare-action
+    extras, or more renderings of every training clip when ``utterances_per_clip`` grew."""
     out = config.cache / "speech"
     for name in WAV_SETS:
         (out / "wav" / name).mkdir(parents=True, exist_ok=True)
@@ -151,7 +152,8 @@ def build_speech(config: SpeechConfig, top_up: bool = False) -> dict:
     if top_up:
         previous = json.loads((out / "index.json").read_text())["utterances"]
         have = {u["id"] for u in previous}
-        jobs = [j for j in plan_jobs(config, extras_only=True) if j["record"]["id"] not in have]
+        jobs = [j for j in plan_jobs(config) if j["kind"] == "tts" and j["record"]["set"] == "train"
+                and j["record"]["id"] not in have]
     else:
         jobs = plan_jobs(config)
     results: list[tuple[dict, np.ndarray]] = []
@@ -199,7 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--utterances-per-clip", type=int, default=1)
     parser.add_argument("--limit", type=int, default=0, help="at most N clips per split (quick check)")
-    parser.add_argument("--top-up", action="store_true", help="append missing rare-action utterances to an existing cache")
+    parser.add_argument("--top-up", action="store_true", help="append the training utterances an existing cache lacks (rare-action extras; "
+                        "more renderings per clip with a larger --utterances-per-clip)")
     args = parser.parse_args(argv)
     counts = build_speech(SpeechConfig(cache=args.cache, seed=args.seed, workers=args.workers,
                                        utterances_per_clip=args.utterances_per_clip, limit=args.limit), top_up=args.top_up)

@@ -199,15 +199,16 @@ def bundled_config() -> KinevoxConfig:
     """The bundled default: speech_embedding features, sized to train on 2 shared CPU cores (Models/README.md).
     One condition token of width 384 = the MiniLM sentence-vector width, so the audio encoder can be distilled
     onto sentence vectors and stand in for the text condition (train.align). The encoder is the Conv1d one: on
-    these 12.5 Hz features it beat memory retrieval at equal steps and cost ~20x less per step (docs/results.md,
-    Table 2); memory retrieval stays the paper-sized default."""
+    these 12.5 Hz features it beat memory retrieval at equal steps and cost ~20x less per step, and six stride-2
+    layers (a 127-frame, 10 s receptive field) beat three (15 frames) (docs/results.md, Table 2); memory
+    retrieval stays the paper-sized default."""
     d = 192
     c = 384
     codes = 256
     return KinevoxConfig(
         frontend=frontend_section("speech_embedding", 96, 80.0),
         audio_encoder=AudioEncoderConfig(kind="conv1d", input_dim=96, dim=c, num_memory=256, num_layers=2,
-                                         num_heads=4, ff_dim=384, num_cond_tokens=1, num_conv_layers=3,
+                                         num_heads=4, ff_dim=384, num_cond_tokens=1, num_conv_layers=6,
                                          max_positions=512),
         length_estimator=LengthEstimatorConfig(cond_dim=c, hidden_dim=128, num_lengths=50),
         rvq=RVQConfig(width=256, code_dim=256, num_codes=codes, num_quantizers=4, depth=2),
