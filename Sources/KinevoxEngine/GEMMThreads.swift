@@ -16,7 +16,7 @@ import Synchronization
 /// operand (each part re-reads A and a slice of B), else of its rows, in whole 16-float blocks (64 bytes) but
 /// the last; `partsPerThread` parts per thread. The caller and the workers claim parts until none is left,
 /// so a worker that is late (asleep, or descheduled on a busy machine) never holds the caller up. Each part is
-/// one single-threaded `cblas_sgemm` whichever thread runs it, so results repeat bit for bit run to run.
+/// one single-threaded `BLAS.sgemmOnThisThread` whichever thread runs it, so results repeat bit for bit run to run.
 ///
 /// Dispatch never allocates (one preallocated job slot, an atomic claim word, POSIX semaphores). After its
 /// last part a worker polls for the next GEMM for up to 0.1 ms, yielding its core between polls, then sleeps
@@ -200,13 +200,13 @@ struct GEMMJob {
         let start = span.lowerBound, end = span.upperBound
         guard start < end, let a, let b, let c else { return }
         if splitRows {
-            cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                        Int32(end - start), Int32(n), Int32(k), alpha, transposeA ? a + start : a + start * lda, Int32(lda),
-                        b, Int32(ldb), beta, c + start * ldc, Int32(ldc))
+            BLAS.sgemmOnThisThread(transposeA: transposeA, transposeB: transposeB, m: end - start, n: n, k: k, alpha: alpha,
+                                   a: transposeA ? a + start : a + start * lda, lda: lda, b: b, ldb: ldb, beta: beta,
+                                   c: c + start * ldc, ldc: ldc)
         } else {
-            cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(end - start), Int32(k), alpha, a, Int32(lda),
-                        transposeB ? b + start * ldb : b + start, Int32(ldb), beta, c + start, Int32(ldc))
+            BLAS.sgemmOnThisThread(transposeA: transposeA, transposeB: transposeB, m: m, n: end - start, k: k, alpha: alpha,
+                                   a: a, lda: lda, b: transposeB ? b + start * ldb : b + start, ldb: ldb, beta: beta,
+                                   c: c + start, ldc: ldc)
         }
     }
 }
@@ -217,7 +217,7 @@ struct GEMMJob {
 /// workers claim parts with compare-and-swap until none is left, so a worker that is late (asleep, or
 /// descheduled on a busy machine) never holds the caller up: the caller computes the unclaimed parts itself.
 /// Which thread computes a part does not change its result (each part is the same single-threaded
-/// `cblas_sgemm` call), so the output repeats bit for bit.
+/// `BLAS.sgemmOnThisThread` call), so the output repeats bit for bit.
 final class GEMMCrew {
     /// How long an idle worker polls for the next job (yielding its core to any other runnable thread between
     /// polls) before sleeping, and how long the caller polls for workers' parts before sleeping, in nanoseconds.

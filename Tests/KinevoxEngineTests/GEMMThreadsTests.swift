@@ -108,6 +108,21 @@ final class GEMMThreadsTests: XCTestCase {
         }
     }
 
+    /// `A · B` with fewer than `BLAS.fewColumns` columns runs as one sgemv per column (OpenBLAS's small-matrix kernel
+    /// would malloc): the tiny convolutions at the end of the Conv1d audio encoder, alone and split by rows.
+    func testFewColumnProductsMatchOneCall() {
+        for threads in [1, 2] {
+            let team = GEMMThreads(count: threads)
+            for n in 1 ..< BLAS.fewColumns {
+                for shape in [Shape(m: 384, n: n, k: 1152, pad: n % 3), Shape(m: 2000, n: n, k: 700, alpha: 0.5, beta: -1.5),
+                              Shape(m: 5, n: n, k: 3, pad: 2, beta: 1)] {
+                    let operands = Operands(shape, seed: UInt64(n))
+                    assertMatches(operands.engine(on: team), operands.reference(), shape)
+                }
+            }
+        }
+    }
+
     func testTheLargeShapesReallySplitAndTheSmallOnesDoNot() {
         for shape in Self.shapes.prefix(12) {
             let split = GEMMJob.partition(m: shape.m, n: shape.n, k: shape.k, threads: 2)

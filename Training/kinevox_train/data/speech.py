@@ -90,10 +90,10 @@ def run_job(job: dict) -> list[tuple[dict, np.ndarray]]:
     return out
 
 
-def plan_jobs(config: SpeechConfig, extras_only: bool = False) -> list[dict]:
+def plan_jobs(config: SpeechConfig) -> list[dict]:
     """Every utterance to make, in a fixed order; all random choices come from (seed, utterance id).
     The extra utterances of rare-action training clips come last, so that a cache built before they
-    existed can be topped up by appending them (``extras_only``)."""
+    existed can be topped up by appending them (``build_speech(top_up=True)``)."""
     index = json.loads((config.cache / "motion" / "index.json").read_text())
     table = json.loads((config.cache / "captions" / "captions.json").read_text())
     pool = voices.training_voice_pool()
@@ -131,7 +131,7 @@ def plan_jobs(config: SpeechConfig, extras_only: bool = False) -> list[dict]:
     for name, records in festival.items():
         for start in range(0, len(records), FESTIVAL_BATCH):
             jobs.append({"kind": "festival", "voice": name, "records": records[start:start + FESTIVAL_BATCH], "wav_dir": wav_dir})
-    return extras if extras_only else jobs + extras
+    return jobs + extras
 
 
 def _save_atomically(path: Path, array: np.ndarray) -> None:
