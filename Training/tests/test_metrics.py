@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from kinevox_train.eval.metrics import (action_accuracy, diversity, euclidean_matrix, frechet_distance, mean_ci95, mm_dist,
-                                        multimodality, r_precision)
+from kinevox_train.eval.metrics import (action_accuracy, diversity, euclidean_matrix, frechet_distance, mean_ci95,
+                                        mm_dist, multimodality, r_precision)
 
 
 def test_fid_zero_for_identical_and_mean_shift_for_shifted():
