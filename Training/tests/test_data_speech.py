@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kinevox_train.data import augment, voices
-from kinevox_train.data.speech import SpeechConfig, plan_jobs
+from kinevox_train.data.speech import SpeechConfig, is_training_job, plan_jobs
 from kinevox_train.frontends import speech_embedding as se
 
 
@@ -87,7 +87,7 @@ def test_job_plan_is_deterministic_and_holds_out_festival(tmp_path):
 
 def test_one_utterance_job_is_reproducible(tmp_path):
     _tiny_cache(tmp_path)
-    job = next(j for j in plan_jobs(SpeechConfig(cache=tmp_path, seed=1)) if j["kind"] == "tts" and j["record"]["set"] == "train")
+    job = next(j for j in plan_jobs(SpeechConfig(cache=tmp_path, seed=1)) if is_training_job(j))
     from kinevox_train.data.speech import run_job
 
     (first_record, first), = run_job(json.loads(json.dumps(job)))
@@ -104,7 +104,7 @@ def test_rare_clips_get_extra_utterances_and_top_up_equals_full_build(tmp_path):
     for root in (full, topped):
         root.mkdir()
         _tiny_cache(root, repeat=2.5)
-    train_ids = [j["record"]["id"] for j in plan_jobs(SpeechConfig(cache=full)) if j["kind"] == "tts" and j["record"]["set"] == "train"]
+    train_ids = [j["record"]["id"] for j in plan_jobs(SpeechConfig(cache=full)) if is_training_job(j)]
     assert train_ids[-2:] == ["train-c1-1", "train-c1-2"]  # the extras come last
     build_speech(SpeechConfig(cache=full))
     build_speech(SpeechConfig(cache=topped, max_utterances_per_clip=1))

@@ -134,6 +134,11 @@ def plan_jobs(config: SpeechConfig) -> list[dict]:
     return jobs + extras
 
 
+def is_training_job(job: dict) -> bool:
+    """Whether a planned job makes one training-set utterance (the only kind ``top_up`` appends)."""
+    return job["kind"] == "tts" and job["record"]["set"] == "train"
+
+
 def _save_atomically(path: Path, array: np.ndarray) -> None:
     """Write an .npy so that a reader never sees a half-written file."""
     partial = path.with_suffix(".partial.npy")
@@ -152,8 +157,7 @@ def build_speech(config: SpeechConfig, top_up: bool = False) -> dict:
     if top_up:
         previous = json.loads((out / "index.json").read_text())["utterances"]
         have = {u["id"] for u in previous}
-        jobs = [j for j in plan_jobs(config) if j["kind"] == "tts" and j["record"]["set"] == "train"
-                and j["record"]["id"] not in have]
+        jobs = [j for j in plan_jobs(config) if is_training_job(j) and j["record"]["id"] not in have]
     else:
         jobs = plan_jobs(config)
     results: list[tuple[dict, np.ndarray]] = []
