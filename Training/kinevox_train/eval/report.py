@@ -15,8 +15,10 @@ whole pipeline (estimated length) and scores the evaluator's nearest canonical a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import pathlib
+import sys
 import time
 
 import numpy as np
@@ -253,6 +255,32 @@ def condition_use_report(args) -> dict:
     return {"pairs": args.pairs, **result, "markdown": "\n".join(lines)}
 
 
+def fidelity_command(args) -> dict:
+    """Per-action physical-predicate pass rates of the real clips, the RVQ-VAE and the generator (eval/fidelity.py)."""
+    from .fidelity import fidelity_report
+
+    torch.set_num_threads(args.threads)
+    model = model_from_args(args)
+    evaluator = None
+    if pathlib.Path(args.evaluator, "checkpoint.pt").exists():
+        evaluator = load_evaluator(args.evaluator)
+    else:
+        print(f"no evaluator in {args.evaluator}: the evaluator column is left out", file=sys.stderr)
+    frontend = None
+    if args.audio:
+        from ..frontends.speech_embedding import SpeechEmbedding
+
+        frontend = SpeechEmbedding()
+    index = json.loads((pathlib.Path(args.motion) / "index.json").read_text())["clips"]
+    captions = json.loads(pathlib.Path(args.captions).read_text())
+    seeds = list(range(args.seeds))
+    result = fidelity_report(model, args.motion, captions, index, args.captions_per_action, seeds,
+                             args.real_per_action, evaluator, frontend)
+    result["model"] = args.model or args.generator_run
+    result["sampling"] = dataclasses.asdict(model.cfg.sampling)
+    return result
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -260,13 +288,13 @@ def main(argv=None) -> None:
     r.add_argument("--motion", required=True)
     r.add_argument("--rvq-run", default="runs/rvq")
     r.add_argument("--limit", type=int, default=0, help="evaluate an evenly spaced subset of this many clips")
-    for name in ("generation", "actions", "condition-use"):
+    for name in ("generation", "actions", "condition-use", "fidelity"):
         g = sub.add_parser(name)
         g.add_argument("--model", default=None, help="model file (or --rvq-run + --generator-run)")
         g.add_argument("--rvq-run", default=None)
         g.add_argument("--generator-run", default=None)
         g.add_argument("--motion", required=True)
-        g.add_argument("--conditions", required=True, help="speech:ROOT, text-oral:ROOT, text-asr:ROOT or text-original:JSON")
+        g.add_argument("--conditions", required=name != "fidelity", help="speech:ROOT, text-oral:ROOT, text-asr:ROOT or text-original:JSON")
         g.add_argument("--evaluator", default="runs/evaluator")
         g.add_argument("--limit", type=int, default=0)
         g.add_argument("--threads", type=int, default=1)
@@ -285,10 +313,16 @@ def main(argv=None) -> None:
     act = sub.choices["actions"]
     act.add_argument("--sets", default="test,test_festival,test_10db")
     act.add_argument("--reference", action="store_true", help="also score the real test motions")
+    fid = sub.choices["fidelity"]
+    fid.add_argument("--captions", required=True, help="the dataset build's captions.json")
+    fid.add_argument("--captions-per-action", type=int, default=20, help="captions of each kind (original, oral)")
+    fid.add_argument("--seeds", type=int, default=3)
+    fid.add_argument("--real-per-action", type=int, default=60, help="real clips per action for the ceiling and RVQ")
+    fid.add_argument("--audio", action="store_true", help="also speak the oral captions with training voices")
     p.add_argument("--output", default=None, help="JSON path (default runs/eval/<command>.json)")
     args = p.parse_args(argv)
     result = {"rvq": rvq_report, "generation": generation_report, "actions": actions_report,
-              "condition-use": condition_use_report}[args.command](args)
+              "condition-use": condition_use_report, "fidelity": fidelity_command}[args.command](args)
     out = pathlib.Path(args.output or f"runs/eval/{args.command}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float))

@@ -115,7 +115,16 @@ def generate(model, features: torch.Tensor, feature_lengths: torch.Tensor, sampl
     """KinevoxModel + front-end features [B, S, F] -> (motion [B, 4 T, 263] un-normalised, codes, lengths).
     Frames beyond 2^down_t * length of each sample are padding."""
     model.eval()
-    cond = model.audio_encoder(features, feature_lengths)
+    return generate_from_condition(model, model.audio_encoder(features, feature_lengths), sampling, uniform,
+                                   token_lengths)
+
+
+@torch.no_grad()
+def generate_from_condition(model, cond: torch.Tensor, sampling: SamplingConfig, uniform: Uniform,
+                            token_lengths: Optional[torch.Tensor] = None):
+    """`generate` from condition tokens [B, K, dim] instead of front-end features: what the generator does with a
+    condition such as the MiniLM sentence vector the audio encoder was distilled onto."""
+    model.eval()
     if token_lengths is None:
         token_lengths = sample_lengths(model.length_estimator(cond), sampling, uniform)
     base = maskgit_generate(model.mask_transformer, cond, token_lengths, sampling, uniform)
