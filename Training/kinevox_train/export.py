@@ -112,8 +112,31 @@ def load_model(path: str | pathlib.Path) -> tuple[KinevoxModel, dict[str, torch.
     return model.eval(), frontend
 
 
+def unpack_model(path: str | pathlib.Path, out_dir: str | pathlib.Path) -> None:
+    """Write a model file's parts as stage run folders, so training can start from a shipped model:
+    OUT/rvq (the --rvq of the generator stages), OUT/generator (audio encoder, masked transformer, length estimator:
+    a --warm-start or --encoder run) and OUT/residual (a residual --warm-start)."""
+    model, _ = load_model(path)
+    cfg = model.cfg.to_dict()
+    out = pathlib.Path(out_dir)
+    parts = {
+        "rvq": {"model": model.rvq.state_dict(), "config": cfg, "step": 0,
+                "mean": model.motion_mean.numpy(), "std": model.motion_std.numpy()},
+        "generator": {"modules": {n: getattr(model, n).state_dict()
+                                  for n in ("audio_encoder", "mask_transformer", "length_estimator")},
+                      "config": cfg, "step": 0},
+        "residual": {"modules": {"res_transformer": model.res_transformer.state_dict()}, "config": cfg, "step": 0},
+    }
+    for name, state in parts.items():
+        (out / name).mkdir(parents=True, exist_ok=True)
+        torch.save(state, out / name / "checkpoint.pt")
+    print(f"unpacked {path} into {out}/{{rvq,generator,residual}}")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--unpack", default=None, metavar="MODEL",
+                   help="instead of exporting: write MODEL's parts as run folders under --output (a folder)")
     p.add_argument("--rvq", default="runs/rvq")
     p.add_argument("--generator", default="runs/generator")
     p.add_argument("--residual", default="runs/residual")
@@ -123,6 +146,9 @@ def main(argv=None) -> None:
     p.add_argument("--no-frontend", action="store_true",
                    help="leave out the frontend.* tensors (e.g. a WavLM model whose front end is converted separately)")
     args = p.parse_args(argv)
+    if args.unpack:
+        unpack_model(args.unpack, args.output)
+        return
     model = model_from_runs(args.rvq, args.generator, args.residual, args.encoder)
     use_frontend = not args.no_frontend and model.cfg.frontend["kind"] == "speech_embedding"
     front, front_config = frontend_tensors() if use_frontend else ({}, None)

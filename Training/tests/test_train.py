@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from kinevox_train.train import rvq as rvq_stage
-from kinevox_train.train.batches import PairedExample, sample_motion_windows, sample_pairs
+from kinevox_train.train.batches import PairedExample, action_balanced_weights, sample_motion_windows, sample_pairs
 from kinevox_train.train.common import RunDir, default_warmup, warmup_cosine_lr
 
 TRAINING = pathlib.Path(__file__).resolve().parents[1]
@@ -47,13 +47,23 @@ def test_batches_shapes_and_cropping():
     assert w.shape == (5, 16, 3) and bool((w == 1).all())  # only the long clip fits a 16-frame window
     ex = [PairedExample(np.ones((4, 2), np.float16), np.arange(20).reshape(10, 2)),
           PairedExample(np.ones((7, 2), np.float16), np.arange(6).reshape(3, 2))]
-    feats, flens, codes, tlens, targets = sample_pairs(ex, 6, 5, rng)
+    feats, flens, codes, tlens, targets, labels = sample_pairs(ex, 6, 5, rng)
     assert targets.shape == (6, 0)
     assert feats.shape[0] == 6 and feats.shape[2] == 2 and codes.shape[2] == 2
     for i in range(6):
         n = int(tlens[i])
         assert n in (3, 5) and bool((codes[i, n:] == -1).all()) and bool((codes[i, :n] >= 0).all())
         assert float(feats[i, int(flens[i]):].abs().sum()) == 0.0
+
+
+def test_action_balanced_weights_known_answers_and_sampling():
+    assert action_balanced_weights([0, 0, 0, 1], 0.0) is None
+    np.testing.assert_allclose(action_balanced_weights([0, 0, 0, 1], 1.0), [1 / 6, 1 / 6, 1 / 6, 1 / 2])
+    half = action_balanced_weights([0, 0, 0, 0, 1], 0.5)  # action share n ** 0.5: 2 against 1
+    assert half[:4].sum() == pytest.approx(2 / 3) and half[4] == pytest.approx(1 / 3)
+    ex = [PairedExample(np.ones((2, 2), np.float16), np.zeros((4, 1)), label=k) for k in (0, 0, 0, 1)]
+    labels = sample_pairs(ex, 4000, 4, np.random.default_rng(0), action_balanced_weights([0, 0, 0, 1], 1.0))[5]
+    assert abs(float((labels == 1).float().mean()) - 0.5) < 0.03
 
 
 def test_rvq_command_checkpoints_and_resumes(motion_root, tmp_path):

@@ -121,3 +121,57 @@ def test_alignment_score_known_answers():
     cosine, accuracy = score(vectors, ["a", "b", "c", "c"], captions, canon, ["a", "b", "c"])
     expected = float(torch.nn.functional.normalize(vectors, dim=-1)[[0, 1, 2, 3], [0, 1, 2, 2]].mean())
     assert accuracy == 0.75 and abs(cosine - expected) < 1e-6
+
+
+def test_unpacked_model_warm_starts_an_action_balanced_run_with_the_action_term(tmp_path):
+    motion, speech = _fake_data(tmp_path)
+    ids = [f"c{i}" for i in range(8)]
+    clips = [{"id": i, "action": ("walk", "run", "kick", "walk+run")[k % 4]} for k, i in enumerate(ids)]
+    (motion / "index.json").write_text(json.dumps({"clips": clips}))
+    runs = tmp_path / "runs"
+    small = ["--threads", "1", "--log-every", "1", "--save-every", "2", "--batch", "4"]
+    rvq.main(["--data", str(motion), "--run-dir", str(runs / "rvq"), "--config", "tiny", "--steps", "1",
+              "--window", "16"] + small)
+    common = ["--data", str(motion), "--conditions", f"speech:{speech}", "--rvq", str(runs / "rvq")] + small
+    generator.main(["--stage", "mask", "--run-dir", str(runs / "gen"), "--steps", "1"] + common)
+    generator.main(["--stage", "residual", "--run-dir", str(runs / "res"), "--encoder-run", str(runs / "gen"),
+                    "--steps", "1"] + common)
+    model_file = tmp_path / "model.safetensors"
+    export.main(["--rvq", str(runs / "rvq"), "--generator", str(runs / "gen"), "--residual", str(runs / "res"),
+                 "--output", str(model_file), "--no-frontend"])
+    export.main(["--unpack", str(model_file), "--output", str(tmp_path / "unpacked")])
+    unpacked = tmp_path / "unpacked"
+    generator.main(["--stage", "mask", "--run-dir", str(runs / "act"), "--steps", "2", "--action-weight", "1",
+                    "--action-balance", "1", "--warm-start", str(unpacked / "generator"),
+                    "--data", str(motion), "--conditions", f"speech:{speech}", "--rvq", str(unpacked / "rvq")] + small)
+    log = (runs / "act" / "train.log").read_text()
+    assert "fresh (absent or another shape): none" in log and " action " in log and "val_action" in log
+    checkpoint = torch.load(runs / "act" / "checkpoint.pt", weights_only=False)
+    assert set(checkpoint["heads"]) == {"action_head"}
+    assert checkpoint["heads"]["action_head"]["weight"].shape[0] == 3  # walk, run, kick; the two-action clip has none
+
+
+def test_action_term_step_lowers_it():
+    from kinevox_train.models import KinevoxModel, tiny_config
+
+    torch.manual_seed(0)
+    model = KinevoxModel(tiny_config())
+    stage = generator.MaskStage(model, length_weight=0.0, action_weight=1.0, num_actions=3).train()
+    feats = torch.randn(6, 9, model.cfg.audio_encoder.input_dim)
+    flens = torch.tensor([9, 7, 9, 5, 8, 9])
+    codes = torch.randint(0, model.cfg.rvq.num_codes, (6, 8, model.cfg.rvq.num_quantizers))
+    tlens = torch.tensor([8, 8, 6, 7, 8, 5])
+    labels = torch.tensor([0, 1, 2, 0, -1, 1])
+
+    def action_loss():
+        torch.manual_seed(1)
+        return stage(feats, flens, codes, tlens, torch.zeros(6, 0), labels)[1]["action"]
+
+    opt = torch.optim.AdamW([p for m in stage.trained().values() for p in m.parameters()], lr=1e-2)
+    before = action_loss()
+    torch.manual_seed(1)
+    total, _ = stage(feats, flens, codes, tlens, torch.zeros(6, 0), labels)
+    opt.zero_grad()
+    total.backward()
+    opt.step()
+    assert float(action_loss()) < float(before)

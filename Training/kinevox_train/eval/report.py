@@ -239,7 +239,7 @@ def condition_use_report(args) -> dict:
     codes = torch.load(pathlib.Path(args.codes), weights_only=False)["val"]
     examples = [PairedExample(c.features, codes[c.motion_id]) for c in load_conditions(args.conditions, "val")
                 if c.motion_id in codes]
-    feats, flens, batch_codes, lengths, _ = sample_pairs(examples, args.pairs, model.cfg.length_estimator.num_lengths - 1,
+    feats, flens, batch_codes, lengths, _, _ = sample_pairs(examples, args.pairs, model.cfg.length_estimator.num_lengths - 1,
                                                       np.random.default_rng(0))
     result = {}
     with torch.no_grad():

@@ -34,10 +34,12 @@ def sample_motion_windows(clips: list[np.ndarray], batch: int, window: int, rng:
 @dataclass
 class PairedExample:
     """One training pair: condition features [S, F], the motion's codes [T, Q] (full clip) and, for the
-    semantic alignment loss, the MiniLM embedding of the spoken caption [384] (None when unused)."""
+    semantic alignment loss, the MiniLM embedding of the spoken caption [384] (None when unused); `label` is the
+    clip's action index for the condition's action term (-1: none, e.g. a two-action clip)."""
     features: np.ndarray
     codes: np.ndarray
     target: np.ndarray | None = None
+    label: int = -1
 
 
 def pad_features(features: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,11 +51,26 @@ def pad_features(features: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor
     return out, lengths
 
 
-def sample_pairs(examples: list[PairedExample], batch: int, max_tokens: int, rng: np.random.Generator):
+def action_balanced_weights(labels: list[int], balance: float) -> np.ndarray | None:
+    """Sampling probabilities over examples such that an action with n examples is drawn in proportion to
+    n ** (1 - balance): 0 = every example alike (None), 1 = every action alike. Unlabelled examples (-1) count as
+    one group of their own."""
+    if balance <= 0:
+        return None
+    labels = np.asarray(labels)
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    weights = counts[inverse].astype(np.float64) ** -balance
+    return weights / weights.sum()
+
+
+def sample_pairs(examples: list[PairedExample], batch: int, max_tokens: int, rng: np.random.Generator,
+                 p: np.ndarray | None = None):
     """A batch of (features [B,S,F], feature lengths [B], codes [B,T,Q] (-1 padded), token lengths [B],
-    targets [B, D] (the examples' alignment targets; [B, 0] when they have none)).
-    Clips longer than max_tokens are cropped at a random token offset."""
-    chosen = [examples[i] for i in rng.integers(len(examples), size=batch)]
+    targets [B, D] (the examples' alignment targets; [B, 0] when they have none), action labels [B]).
+    Examples are drawn with probabilities `p` (uniform when None); clips longer than max_tokens are cropped at a
+    random token offset."""
+    chosen = [examples[i] for i in rng.choice(len(examples), size=batch, p=p)] if p is not None else \
+        [examples[i] for i in rng.integers(len(examples), size=batch)]
     feats, flens = pad_features([e.features for e in chosen])
     lengths = [min(e.codes.shape[0], max_tokens) for e in chosen]
     t = max(lengths)
@@ -64,4 +81,5 @@ def sample_pairs(examples: list[PairedExample], batch: int, max_tokens: int, rng
         codes[i, :n] = e.codes[start:start + n]
     targets = (torch.from_numpy(np.stack([e.target for e in chosen]).astype(np.float32))
                if chosen[0].target is not None else torch.zeros(batch, 0))
-    return feats, flens, torch.from_numpy(codes), torch.tensor(lengths, dtype=torch.long), targets
+    labels = torch.tensor([e.label for e in chosen], dtype=torch.long)
+    return feats, flens, torch.from_numpy(codes), torch.tensor(lengths, dtype=torch.long), targets, labels

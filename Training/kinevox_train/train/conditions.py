@@ -3,7 +3,8 @@
 Specs (the --conditions argument):
 - `speech:FEATURE_ROOT` — precomputed front-end features of spoken captions (the dataset build's speech cache,
   e.g. ../cache/speech); the split name selects the set (train, val, test, test_festival, test_10db).
-- `text-original:CAPTIONS_JSON` — the descriptive ("original") captions of each clip, and
+- `text-original:CAPTIONS_JSON` — the descriptive ("original") captions of each clip,
+  `text-captions:CAPTIONS_JSON` — those and every oral rewrite of them (no speech cache needed), and
   `text-oral:FEATURE_ROOT` — the oral captions exactly as spoken in the speech cache (same utterances as
   `speech:`), both embedded with the frozen MiniLM sentence encoder (all-MiniLM-L6-v2, 384-d, mean pooling +
   L2 norm) as one condition token each (the text-conditioned baseline).
@@ -40,12 +41,12 @@ class Condition:
 def describe_conditions(spec: str) -> tuple[str, int]:
     """(kind, feature width) of a condition spec."""
     kind = spec.split(":", 1)[0]
-    if kind in ("text-original", "text-oral", "text-asr"):
+    if kind in ("text-original", "text-captions", "text-oral", "text-asr"):
         return "text", MINILM_DIM
     if kind == "speech":
         return "speech", speech_feature_dim(spec.split(":", 1)[1])
-    raise ValueError(f"unknown condition spec {spec!r}: use speech:ROOT, text-oral:ROOT, text-asr:ROOT or "
-                     "text-original:CAPTIONS_JSON")
+    raise ValueError(f"unknown condition spec {spec!r}: use speech:ROOT, text-oral:ROOT, text-asr:ROOT, "
+                     "text-original:CAPTIONS_JSON or text-captions:CAPTIONS_JSON")
 
 
 def load_conditions(spec: str, split: str,
@@ -54,8 +55,8 @@ def load_conditions(spec: str, split: str,
     are made, so only those are computed; the order and filtering are the same for every spec of one set."""
     kind, rest = spec.split(":", 1)
     keep = select or (lambda conditions: conditions)
-    if kind == "text-original":
-        return with_text_features(keep(original_text_conditions(rest, split)))
+    if kind in ("text-original", "text-captions"):
+        return with_text_features(keep(original_text_conditions(rest, split, oral=kind == "text-captions")))
     if kind == "text-oral":
         return with_text_features(keep(speech_conditions(rest, split, load_features=False)))
     if kind == "text-asr":
@@ -128,14 +129,16 @@ def with_asr_text_features(conditions: list[Condition], speech_set: str) -> list
                                 transcript=transcripts[c.utterance]) for c in conditions]
 
 
-def original_text_conditions(captions_json: str, split: str) -> list[Condition]:
-    """One Condition per (clip, original caption) of the clips in `split` (test_* sets map to test), without
-    features (`with_text_features` embeds the captions)."""
+def original_text_conditions(captions_json: str, split: str, oral: bool = False) -> list[Condition]:
+    """One Condition per (clip, original caption) of the clips in `split` (test_* sets map to test) — and per oral
+    rewrite of each when `oral` — without features (`with_text_features` embeds the captions)."""
     path = pathlib.Path(captions_json)
     table = json.loads(path.read_text())
     ids = read_split_ids(path, "test" if split.startswith("test") else split)
+    texts = (lambda e: e["original"] + [c for rewrites in e["oral"] for c in rewrites]) if oral else \
+        (lambda e: e["original"])
     return [Condition(clip_id, np.zeros((1, 1), np.float16), caption=c)
-            for clip_id, entry in table.items() if clip_id in ids for c in entry["original"]]
+            for clip_id, entry in table.items() if clip_id in ids for c in texts(entry)]
 
 
 def speech_feature_dim(root: str) -> int:

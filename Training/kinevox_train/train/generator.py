@@ -15,6 +15,7 @@ text-conditioned baseline (MiniLM sentence embedding as one condition token, enc
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 
 import numpy as np
@@ -24,7 +25,7 @@ from tqdm import tqdm
 
 from ..models import KinevoxConfig, KinevoxModel, RVQVAE
 from . import common
-from .batches import PairedExample, sample_pairs
+from .batches import PairedExample, action_balanced_weights, sample_pairs
 from .conditions import MINILM_DIM, describe_conditions, embed_sentences, load_conditions
 from .sources import load_motion_split, model_config_from_args
 
@@ -32,17 +33,22 @@ from .sources import load_motion_split, model_config_from_args
 class MaskStage(torch.nn.Module):
     """Stage 2 as one module (so DDP sees one forward): masked-token CE + length CE (on detached condition)
     + optionally the semantic alignment loss: 1 - cos(align_head(mean of the condition tokens), MiniLM
-    embedding of the spoken caption), which teaches the audio encoder what the words mean (training only;
-    align_head is not exported)."""
+    embedding of the spoken caption), which teaches the audio encoder what the words mean, + optionally the action
+    term: CE of action_head(the masked transformer's projected condition) against the clip's action, which makes
+    that projection keep actions apart that the sentence vectors place close together ("run" and "walk").
+    align_head and action_head are for training only (not exported)."""
 
     def __init__(self, model: KinevoxModel, length_weight: float, align_weight: float = 0.0,
-                 align_dim: int = MINILM_DIM):
+                 align_dim: int = MINILM_DIM, action_weight: float = 0.0, num_actions: int = 0):
         super().__init__()
         self.audio_encoder = model.audio_encoder
         self.mask_transformer = model.mask_transformer
         self.length_estimator = model.length_estimator
         self.length_weight = length_weight
         self.align_weight = align_weight
+        self.action_weight = action_weight
+        self.action_head = (torch.nn.Linear(model.cfg.mask_transformer.latent_dim, num_actions)
+                            if action_weight > 0 else None)
         self.align_head = None
         if align_weight > 0:
             self.align_head = torch.nn.Linear(model.cfg.audio_encoder.dim, align_dim)
@@ -53,9 +59,10 @@ class MaskStage(torch.nn.Module):
     def trained(self) -> dict:
         modules = {"audio_encoder": self.audio_encoder, "mask_transformer": self.mask_transformer,
                    "length_estimator": self.length_estimator}
-        return modules | ({"align_head": self.align_head} if self.align_head is not None else {})
+        heads = {"align_head": self.align_head, "action_head": self.action_head}
+        return modules | {name: head for name, head in heads.items() if head is not None}
 
-    def forward(self, feats, flens, codes, tlens, targets):
+    def forward(self, feats, flens, codes, tlens, targets, labels):
         cond = self.audio_encoder(feats, flens)
         ce, acc = self.mask_transformer.training_loss(codes[..., 0].long(), tlens, cond)
         length_logits = self.length_estimator(cond.detach()).float()
@@ -70,6 +77,12 @@ class MaskStage(torch.nn.Module):
             align = (1 - cos).mean()
             total = total + self.align_weight * align
             parts["align"] = align.detach()
+        if self.action_head is not None:
+            logits = self.action_head(self.mask_transformer.cond_emb(cond).mean(1)).float()
+            action = F.cross_entropy(logits, labels, ignore_index=-1)
+            if bool((labels >= 0).any()):
+                total = total + self.action_weight * action
+                parts["action"] = action.detach()
         return total, parts
 
 
@@ -89,7 +102,7 @@ class ResidualStage(torch.nn.Module):
         self.audio_encoder.eval()
         return self
 
-    def forward(self, feats, flens, codes, tlens, targets):
+    def forward(self, feats, flens, codes, tlens, targets, labels):
         with torch.no_grad():
             cond = self.audio_encoder(feats, flens)
         ce, acc = self.res_transformer.training_loss(codes.long(), tlens, cond)
@@ -126,6 +139,11 @@ def parse_args(argv=None):
     p.add_argument("--align-weight", type=float, default=0.0,
                    help="stage mask, speech: weight of the semantic alignment loss (condition -> MiniLM embedding "
                         "of the spoken caption); 0 = off (the paper's objective)")
+    p.add_argument("--action-weight", type=float, default=0.0,
+                   help="stage mask: weight of the action term on the projected condition (0 = off)")
+    p.add_argument("--action-balance", type=float, default=0.0,
+                   help="draw an action with n training pairs in proportion to n ** (1 - this): 0 = every pair "
+                        "alike (the default), 1 = every action alike")
     p.add_argument("--minilm-store", default="cache/minilm/store.npz", help="MiniLM sentence-vector cache")
     p.add_argument("--bf16", action="store_true")
     p.add_argument("--threads", type=int, default=2)
@@ -151,12 +169,25 @@ def encode_clips(rvq: RVQVAE, clips: list[np.ndarray], names: list[str]) -> dict
     return out
 
 
-def build_examples(codes: dict[str, np.ndarray], conditions, captions: dict[str, np.ndarray] | None = None
-                   ) -> list[PairedExample]:
-    """Pairs of the conditions whose clip has codes; `captions` (caption -> MiniLM vector) adds alignment targets."""
+def build_examples(codes: dict[str, np.ndarray], conditions, captions: dict[str, np.ndarray] | None = None,
+                   labels: dict[str, int] | None = None) -> list[PairedExample]:
+    """Pairs of the conditions whose clip has codes; `captions` (caption -> MiniLM vector) adds alignment targets,
+    `labels` (clip id -> action index) the action labels."""
     return [PairedExample(features=c.features, codes=codes[c.motion_id],
-                          target=captions[c.caption] if captions is not None else None)
+                          target=captions[c.caption] if captions is not None else None,
+                          label=(labels or {}).get(c.motion_id, -1))
             for c in conditions if c.motion_id in codes]
+
+
+def action_labels(motion_root: str) -> tuple[dict[str, int], list[str]]:
+    """clip id -> index of its action in the sorted action list of the motion folder's index.json (two-action clips
+    get none), and that list; empty without an index.json."""
+    index = pathlib.Path(motion_root) / "index.json"
+    if not index.exists():
+        return {}, []
+    clips = json.loads(index.read_text())["clips"]
+    actions = sorted({c["action"] for c in clips if "+" not in c["action"]})
+    return {c["id"]: actions.index(c["action"]) for c in clips if "+" not in c["action"]}, actions
 
 
 def warm_start(trained: dict, names: list[str], run_dir: str, run: common.RunDir) -> None:
@@ -177,13 +208,13 @@ def warm_start(trained: dict, names: list[str], run_dir: str, run: common.RunDir
 def validation_losses(stage: torch.nn.Module, batch: list[torch.Tensor], seed: int) -> tuple[dict, float]:
     """Validation losses, and the CE with the conditions rotated by one within the batch (same masks):
     val_ce_shuffled - val_ce is how much the generator uses its condition."""
-    feats, flens, codes, tlens, targets = batch
+    feats, flens, codes, tlens, targets, labels = batch
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        _, parts = stage(feats, flens, codes, tlens, targets)
+        _, parts = stage(feats, flens, codes, tlens, targets, labels)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        _, rotated = stage(feats.roll(1, 0), flens.roll(1, 0), codes, tlens, targets.roll(1, 0))
+        _, rotated = stage(feats.roll(1, 0), flens.roll(1, 0), codes, tlens, targets.roll(1, 0), labels.roll(1, 0))
     return parts, float(rotated["ce"])
 
 
@@ -253,14 +284,18 @@ def main(argv=None) -> None:
         if args.stage != "mask" or kind != "speech":
             raise SystemExit("--align-weight applies to stage mask with speech conditions")
         captions = embed_sentences([c.caption for c in train_conditions + val_conditions], args.minilm_store)
-    train = build_examples(codes["train"], train_conditions, captions)
-    val = build_examples(codes["val"], val_conditions, captions)
+    labels, actions = action_labels(args.data)
+    train = build_examples(codes["train"], train_conditions, captions, labels)
+    val = build_examples(codes["val"], val_conditions, captions, labels)
+    if args.action_weight > 0 and not actions:
+        raise SystemExit("--action-weight needs the motion folder's index.json (the dataset build writes it)")
+    draw = action_balanced_weights([e.label for e in train], args.action_balance)
     if not train:
         raise SystemExit("no (condition, motion) pairs matched: check --data and --conditions")
     max_tokens = cfg.length_estimator.num_lengths - 1
 
-    stage = (MaskStage(model, args.length_weight, args.align_weight).to(info.device) if args.stage == "mask"
-             else ResidualStage(model))
+    stage = (MaskStage(model, args.length_weight, args.align_weight, action_weight=args.action_weight,
+                       num_actions=len(actions)).to(info.device) if args.stage == "mask" else ResidualStage(model))
     trained = stage.trained()
     params = [p for m in trained.values() for p in m.parameters()]
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay)
@@ -300,7 +335,7 @@ def main(argv=None) -> None:
     while step < args.steps:
         for group in opt.param_groups:
             group["lr"] = common.warmup_cosine_lr(step, args.steps, warmup, args.lr)
-        batch = sample_pairs(train, args.batch, max_tokens, rng)
+        batch = sample_pairs(train, args.batch, max_tokens, rng, draw)
         total, parts = losses(batch)
         opt.zero_grad(set_to_none=True)
         total.backward()
@@ -331,8 +366,8 @@ def main(argv=None) -> None:
                 encoder_state = {"step": fresh["step"]}
                 run.log(f"reloaded the audio encoder (stage-2 step {fresh['step']})")
         if step % args.save_every == 0 or step == args.steps or out_of_time:
-            run.save({"modules": {n: m.state_dict() for n, m in trained.items() if n != "align_head"},
-                      "heads": {n: m.state_dict() for n, m in trained.items() if n == "align_head"},
+            run.save({"modules": {n: m.state_dict() for n, m in trained.items() if not n.endswith("_head")},
+                      "heads": {n: m.state_dict() for n, m in trained.items() if n.endswith("_head")},
                       "optimizer": opt.state_dict(),
                       "step": step, "config": cfg.to_dict(),
                       **({"encoder_step": encoder_state["step"]} if encoder_state else {})})
