@@ -103,6 +103,29 @@ def test_rvq_step_lowers_loss_and_codes_round_trip():
     assert model.decode(padded).shape == (4, 20, 263)
 
 
+def test_rvq_root_and_velocity_terms_step_lowers_them():
+    cfg = tiny_config()
+    cfg.rvq.quantize_dropout_prob = 0.0
+    model = KinevoxModel(cfg).rvq
+    motion = torch.randn(4, 16, 263)
+    model.train()
+    model(motion)
+    model.eval()
+    for part in ("root", "velocity"):
+        weights = {"root_weight": 1.0 if part == "root" else 0.0, "velocity_weight": 1.0 if part == "velocity" else 0.0}
+        seen = []
+
+        def loss_fn():
+            recon, _, commit = model(motion)
+            total, parts = model.loss(motion, recon, commit, **weights)
+            seen.append(float(parts[part]))
+            return total
+
+        _step_lowers(model, model.parameters(), loss_fn, lr=1e-2)
+        assert seen[1] < seen[0], part
+    assert set(model.loss(motion, motion, torch.tensor(0.0))[1]) == {"rec", "joint", "commit"}
+
+
 def test_mask_transformer_and_length_estimator_step_lowers_loss():
     cfg = tiny_config()
     model = KinevoxModel(cfg).train()

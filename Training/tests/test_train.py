@@ -76,6 +76,11 @@ def test_rvq_command_checkpoints_and_resumes(motion_root, tmp_path):
     state = torch.load(run / "checkpoint.pt", weights_only=False)
     assert state["step"] == 4 and [h["step"] for h in state["history"]] == [2, 4]
     assert "resumed at step 2" in (run / "train.log").read_text()
+    tuned = tmp_path / "tuned"
+    rvq_stage.main(["--data", str(motion_root), "--run-dir", str(tuned), "--config", "tiny", "--batch", "4", "--window", "16",
+              "--threads", "1", "--steps", "1", "--init-from", str(run), "--root-weight", "1", "--velocity-weight", "1"])
+    log = (tuned / "train.log").read_text()
+    assert f"initialised from {run}" in log and " root " in log and " velocity " in log
 
 
 def test_ddp_two_process_gloo_smoke(motion_root, tmp_path):

@@ -124,6 +124,13 @@ class EMAQuantizer(nn.Module):
         for key, value in state.items():
             getattr(self, key).copy_(value)
 
+    def ema_from_codebook(self) -> None:
+        """Start the EMA statistics from the current codebook (each code counted once), e.g. to fine-tune a
+        shipped model, whose file holds the codebooks but not their statistics."""
+        self.code_sum.copy_(self.codebook)
+        self.code_count.fill_(1.0)
+        self.initialized.fill_(True)
+
     def nearest(self, x: torch.Tensor) -> torch.Tensor:
         """x [N, D] -> indices [N] of the nearest code (squared Euclidean distance)."""
         dist2 = (x.pow(2).sum(1, keepdim=True) - 2 * x @ self.codebook.t()
@@ -254,11 +261,26 @@ class RVQVAE(nn.Module):
         z = self.quantizer.lookup(indices)  # [B, N, D]
         return self.decoder(z.transpose(1, 2)).transpose(1, 2)
 
-    def loss(self, motion: torch.Tensor, recon: torch.Tensor, commit: torch.Tensor):
+    def loss(self, motion: torch.Tensor, recon: torch.Tensor, commit: torch.Tensor, root_weight: float = 0.0,
+             velocity_weight: float = 0.0):
         """smooth-L1 on all features + joint_loss_weight * smooth-L1 on the root-relative joint positions
-        (features 4 : 4 + 3 (J - 1)) + commit_weight * commitment. Returns (total, parts dict)."""
+        (features 4 : 4 + 3 (J - 1)) + commit_weight * commitment; optionally + root_weight * smooth-L1 on the root
+        channels (0 : 4, whose errors add up along the path) + velocity_weight * smooth-L1 on the joint velocities
+        (the last 3 J + 4 features but the 4 foot contacts: what keeps large, fast motions large and fast).
+        Returns (total, parts dict)."""
         rec = F.smooth_l1_loss(recon, motion)
-        end = 4 + 3 * (self.cfg.num_joints - 1)
+        j = self.cfg.num_joints
+        end = 4 + 3 * (j - 1)
         joint = F.smooth_l1_loss(recon[..., 4:end], motion[..., 4:end])
         total = rec + self.cfg.joint_loss_weight * joint + self.cfg.commit_weight * commit
-        return total, {"rec": rec.detach(), "joint": joint.detach(), "commit": commit.detach()}
+        parts = {"rec": rec.detach(), "joint": joint.detach(), "commit": commit.detach()}
+        if root_weight > 0:
+            root = F.smooth_l1_loss(recon[..., :4], motion[..., :4])
+            total = total + root_weight * root
+            parts["root"] = root.detach()
+        if velocity_weight > 0:
+            start = motion.shape[-1] - 4 - 3 * j
+            velocity = F.smooth_l1_loss(recon[..., start:-4], motion[..., start:-4])
+            total = total + velocity_weight * velocity
+            parts["velocity"] = velocity.detach()
+        return total, parts

@@ -7,6 +7,8 @@ Resumes from runs/<name>/checkpoint.pt when present. With torchrun the batch is 
 from __future__ import annotations
 
 import argparse
+import json
+import pathlib
 import random
 
 import numpy as np
@@ -15,7 +17,7 @@ from tqdm import tqdm
 
 from ..models import KinevoxConfig, RVQVAE
 from . import common
-from .batches import sample_motion_windows
+from .batches import action_balanced_weights, sample_motion_windows
 from .sources import load_motion_split, model_config_from_args
 
 
@@ -30,6 +32,13 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--warmup", type=int, default=None, help="default: min(2000, steps / 10)")
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--root-weight", type=float, default=0.0, help="extra loss weight on the root channels")
+    p.add_argument("--velocity-weight", type=float, default=0.0, help="extra loss weight on the joint velocities")
+    p.add_argument("--action-balance", type=float, default=0.0,
+                   help="draw windows of an action with n clips in proportion to n ** (1 - this) instead of by the "
+                        "index's sampling weights (needs index.json); 0 = the index's weights")
+    p.add_argument("--init-from", default=None, metavar="RUN",
+                   help="new run only: start from RUN's RVQ-VAE (e.g. a shipped model unpacked by export --unpack)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -38,6 +47,14 @@ def parse_args(argv=None):
     p.add_argument("--max-minutes", type=float, default=None, help="checkpoint and stop after this long")
     p.add_argument("--device", default="auto")
     return p.parse_args(argv)
+
+
+def clip_labels(motion_root: str, names: list[str]) -> list[int]:
+    """Action index of each clip (from the motion folder's index.json; two-action clips share one group)."""
+    index = json.loads((pathlib.Path(motion_root) / "index.json").read_text())["clips"]
+    action = {c["id"]: c["action"] for c in index}
+    order = sorted(set(action.values()))
+    return [order.index(action[n]) for n in names]
 
 
 @torch.no_grad()
@@ -63,7 +80,17 @@ def main(argv=None) -> None:
     model = RVQVAE(cfg.rvq).to(info.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay)
     step = 0
+    weights = train.weights
+    if args.action_balance > 0:
+        labels = clip_labels(args.data, train.names)
+        weights = action_balanced_weights(labels, args.action_balance)
     state = run.load()
+    if state is None and args.init_from:
+        model.load_state_dict(torch.load(f"{args.init_from}/checkpoint.pt", map_location="cpu",
+                                         weights_only=False)["model"])
+        for layer in model.quantizer.layers:
+            layer.ema_from_codebook()
+        run.log(f"initialised from {args.init_from}")
     if state is not None:
         model.load_state_dict(state["model"])
         for layer, ema in zip(model.quantizer.layers, state["ema"]):
@@ -85,10 +112,10 @@ def main(argv=None) -> None:
     while step < args.steps:
         for group in opt.param_groups:
             group["lr"] = common.warmup_cosine_lr(step, args.steps, warmup, args.lr)
-        x = sample_motion_windows(train.clips, args.batch, args.window, rng, train.weights).to(info.device)
+        x = sample_motion_windows(train.clips, args.batch, args.window, rng, weights).to(info.device)
         with common.autocast_context(info.device, args.bf16):
             recon, _, commit = ddp(x)
-        loss, parts = model.loss(x, recon.float(), commit.float())
+        loss, parts = model.loss(x, recon.float(), commit.float(), args.root_weight, args.velocity_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
