@@ -96,3 +96,22 @@ def test_unknown_action_and_bad_shape_are_named_errors():
         passes("sit", standing())
     with pytest.raises(ValueError, match="22, 3"):
         measure(np.zeros((10, 21, 3)))
+
+
+def test_two_step_judgement_needs_both_parts_in_order(tmp_path):
+    from kinevox_train.eval.ood import judge, load_commands
+
+    body = standing(160)
+    t = np.arange(160) / 20.0
+    path = np.where(t < 4, 1.2 * t, 1.2 * 4 - 0.8 * (t - 4))  # 4 s forward, then 4 s backwards
+    body[:, :, 2] += path[:, None]
+    walk_then_back = {"actions": ["walk", "walk-back"], "kind": "two-step"}
+    back_then_walk = {"actions": ["walk-back", "walk"], "kind": "two-step"}
+    assert judge(walk_then_back, body) is True
+    assert judge(back_then_walk, body) is False
+    assert judge({"actions": ["walk"], "kind": "single"}, body[:80]) is True
+    assert judge({"actions": ["guide"], "kind": "single"}, body) is None  # no predicate: the evaluator judges it
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "text": "sit", "kind": "question", "actions": []}\n')
+    with pytest.raises(ValueError, match="question"):
+        load_commands(bad)

@@ -281,6 +281,30 @@ def fidelity_command(args) -> dict:
     return result
 
 
+def ood_command(args) -> dict:
+    """The out-of-distribution table (eval/ood.py)."""
+    from .ood import audio_conditions, load_commands, ood_report, text_conditions
+
+    torch.set_num_threads(args.threads)
+    model = model_from_args(args)
+    evaluator = load_evaluator(args.evaluator) if pathlib.Path(args.evaluator, "checkpoint.pt").exists() else None
+    commands = load_commands(args.commands)
+    conditions, sources = {}, {}
+    if args.text:
+        conditions, sources = text_conditions(commands)
+    if args.audio:
+        from ..frontends.speech_embedding import SpeechEmbedding
+
+        spoken, spoken_sources = audio_conditions(model, SpeechEmbedding(), args.audio)
+        conditions.update(spoken)
+        sources.update(spoken_sources)
+    if not conditions:
+        raise SystemExit("give --text and/or --audio MANIFEST")
+    result = ood_report(model, commands, conditions, sources, list(range(args.seeds)), evaluator)
+    result["model"] = args.model or args.generator_run
+    return result
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -288,13 +312,13 @@ def main(argv=None) -> None:
     r.add_argument("--motion", required=True)
     r.add_argument("--rvq-run", default="runs/rvq")
     r.add_argument("--limit", type=int, default=0, help="evaluate an evenly spaced subset of this many clips")
-    for name in ("generation", "actions", "condition-use", "fidelity"):
+    for name in ("generation", "actions", "condition-use", "fidelity", "ood"):
         g = sub.add_parser(name)
         g.add_argument("--model", default=None, help="model file (or --rvq-run + --generator-run)")
         g.add_argument("--rvq-run", default=None)
         g.add_argument("--generator-run", default=None)
         g.add_argument("--motion", required=True)
-        g.add_argument("--conditions", required=name != "fidelity", help="speech:ROOT, text-oral:ROOT, text-asr:ROOT or text-original:JSON")
+        g.add_argument("--conditions", required=name not in ("fidelity", "ood"), help="speech:ROOT, text-oral:ROOT, text-asr:ROOT or text-original:JSON")
         g.add_argument("--evaluator", default="runs/evaluator")
         g.add_argument("--limit", type=int, default=0)
         g.add_argument("--threads", type=int, default=1)
@@ -319,10 +343,15 @@ def main(argv=None) -> None:
     fid.add_argument("--seeds", type=int, default=3)
     fid.add_argument("--real-per-action", type=int, default=60, help="real clips per action for the ceiling and RVQ")
     fid.add_argument("--audio", action="store_true", help="also speak the oral captions with training voices")
+    ood = sub.choices["ood"]
+    ood.add_argument("--commands", default="kinevox_train/data/ood/ood_commands.jsonl")
+    ood.add_argument("--audio", default=None, metavar="MANIFEST", help="the rendered OOD speech (manifest.json)")
+    ood.add_argument("--text", action="store_true", help="also feed the exact words (MiniLM) to the generator")
+    ood.add_argument("--seeds", type=int, default=3)
     p.add_argument("--output", default=None, help="JSON path (default runs/eval/<command>.json)")
     args = p.parse_args(argv)
     result = {"rvq": rvq_report, "generation": generation_report, "actions": actions_report,
-              "condition-use": condition_use_report, "fidelity": fidelity_command}[args.command](args)
+              "condition-use": condition_use_report, "fidelity": fidelity_command, "ood": ood_command}[args.command](args)
     out = pathlib.Path(args.output or f"runs/eval/{args.command}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float))

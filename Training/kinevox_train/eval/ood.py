@@ -1,0 +1,169 @@
+"""Out-of-distribution table: everyday commands the model never trained on, in voices it never heard.
+
+    python -m kinevox_train.eval.report ood --model ../Models/kinevox-default.safetensors \
+        --commands kinevox_train/data/ood/ood_commands.jsonl --audio cache/ood/manifest.json [--text]
+
+Every command (data/ood/, written by hand, frozen) is judged on the motion the model makes for it, over several
+seeds: by the physical predicates (eval/predicates.py) of its action — for a two-step command, a cut point where the
+part before passes the first action's predicate and the part after the second's — and, with --evaluator, by the
+evaluator's nearest canonical action caption. `--audio` runs the model's own audio path on the rendered speech
+(held-out voices, clean and noisy; manifest written by the OOD rendering command); `--text` feeds the command's exact
+words to the generator as their MiniLM sentence vector instead (the ceiling any speech front end can reach).
+Non-commands have no action to do: the table reports how often the model would have moved for them.
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+from collections import defaultdict
+
+import numpy as np
+import torch
+
+from ..data.humanml3d import features_to_joints
+from ..train.conditions import embed_sentences
+from .fidelity import generate_from_conditions
+from .predicates import PREDICATES, measure
+
+MIN_PART_FRAMES = 20  # a part of a two-step motion is at least 1 s
+
+
+def load_commands(path: str | pathlib.Path) -> list[dict]:
+    """The OOD commands (one JSON object a line: id, text, kind, actions, style, side, count)."""
+    commands = [json.loads(line) for line in pathlib.Path(path).read_text().splitlines() if line.strip()]
+    kinds = {"single", "styled", "two-step", "non-command"}
+    for c in commands:
+        if c.get("kind") not in kinds:
+            raise ValueError(f"{path}: command {c.get('id')!r} has kind {c.get('kind')!r}, not one of {sorted(kinds)}")
+    return commands
+
+
+def two_step_passes(first: str, second: str, joints: np.ndarray) -> bool:
+    """Whether some cut leaves a first part passing `first`'s predicate and a second part passing `second`'s."""
+    for cut in range(MIN_PART_FRAMES, len(joints) - MIN_PART_FRAMES + 1, 2):
+        if PREDICATES[first](measure(joints[:cut])) and PREDICATES[second](measure(joints[cut:])):
+            return True
+    return False
+
+
+def judge(command: dict, joints: np.ndarray) -> bool | None:
+    """The predicate verdict for one generated motion, or None when an action has no predicate."""
+    actions = command["actions"]
+    if not actions or any(a not in PREDICATES for a in actions):
+        return None
+    if len(actions) == 1:
+        return bool(PREDICATES[actions[0]](measure(joints)))
+    return two_step_passes(actions[0], actions[1], joints)
+
+
+def ood_report(model, commands: list[dict], conditions: dict[str, np.ndarray], sources: dict[str, dict],
+               seeds: list[int], evaluator=None) -> dict:
+    """conditions: source key -> condition tokens [K, dim]; sources: key -> {"id": command id, "voice", "noise"}."""
+    started = time.time()
+    by_id = {c["id"]: c for c in commands}
+    keys = sorted(conditions)
+    cond = np.stack([conditions[k] for k in keys])
+    motions = generate_from_conditions(model, cond, seeds, desc="ood")
+    canon_names, canon_emb = None, None
+    if evaluator is not None:
+        from .texts import canonical_captions
+
+        canon = canonical_captions()
+        canon_names = list(canon)
+        canon_emb = evaluator.embed_texts([canon[a] for a in canon_names])
+    results = []
+    for key, per_seed in zip(keys, motions):
+        src, command = sources[key], by_id[sources[key]["id"]]
+        verdicts = [judge(command, features_to_joints(f)) for f in per_seed]
+        row = {"key": key, "id": command["id"], "kind": command["kind"], "actions": command["actions"],
+               "voice": src.get("voice", "text"), "noise": src.get("noise", "clean"),
+               "predicate": verdicts, "frames": [int(len(f)) for f in per_seed]}
+        if command["kind"] == "non-command":
+            row["rejected"] = [len(f) == 0 for f in per_seed]
+        if evaluator is not None and len(command["actions"]) == 1:
+            emb = evaluator.embed_motions(per_seed)
+            nearest = ((emb[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)
+            row["evaluator"] = [canon_names[i] == command["actions"][0] for i in nearest]
+        results.append(row)
+    summary = summarise(results, len(seeds))
+    return {"seeds": seeds, "results": results, "summary": summary, "seconds": time.time() - started,
+            "markdown": ood_markdown(summary)}
+
+
+def _rate(rows: list[dict], field: str, seed: int) -> float | None:
+    values = [r[field][seed] for r in rows if field in r and r[field][seed] is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _spread(rows: list[dict], field: str, n_seeds: int) -> dict | None:
+    per_seed = [_rate(rows, field, s) for s in range(n_seeds)]
+    if any(v is None for v in per_seed):
+        return None
+    return {"mean": float(np.mean(per_seed)), "min": float(min(per_seed)), "max": float(max(per_seed)),
+            "n": sum(1 for r in rows if r.get(field) and r[field][0] is not None)}
+
+
+def summarise(results: list[dict], n_seeds: int) -> dict:
+    """Pass rates (mean and range over seeds) by kind × condition (voice/noise), by action, by voice."""
+    groups: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        condition = "text" if r["voice"] == "text" else ("clean" if r["noise"] == "clean" else f"{r['noise']}")
+        groups["kind"][f"{r['kind']} · {condition}"].append(r)
+        if r["kind"] in ("single", "styled"):
+            groups["action"][f"{r['actions'][0]} · {condition}"].append(r)
+        groups["voice"][f"{r['voice']} · {r['noise']}"].append(r)
+    out = {}
+    for name, group in groups.items():
+        out[name] = {k: {"predicate": _spread(rows, "predicate", n_seeds), "evaluator": _spread(rows, "evaluator", n_seeds),
+                         "rejected": _spread(rows, "rejected", n_seeds),
+                         "commands": len({r["id"] for r in rows}), "renderings": len(rows)}
+                     for k, rows in sorted(group.items())}
+    return out
+
+
+def _fmt(s: dict | None) -> str:
+    if s is None:
+        return "–"
+    return f"{s['mean'] * 100:.1f} % ({s['min'] * 100:.0f}–{s['max'] * 100:.0f})"
+
+
+def ood_markdown(summary: dict) -> str:
+    lines = []
+    for name, title in (("kind", "kind · condition"), ("voice", "voice · noise"), ("action", "action · condition")):
+        lines += [f"| {title} | commands | renderings | physical predicates | evaluator | non-commands rejected |",
+                  "|---|---|---|---|---|---|"]
+        for key, s in summary.get(name, {}).items():
+            lines.append(f"| {key} | {s['commands']} | {s['renderings']} | {_fmt(s['predicate'])} | "
+                         f"{_fmt(s['evaluator'])} | {_fmt(s['rejected'])} |")
+        lines.append("")
+    lines.append("Rates are the mean over seeds (range in brackets). A non-command counts as rejected when the model "
+                 "makes no motion for it.")
+    return "\n".join(lines)
+
+
+def text_conditions(commands: list[dict]) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """The exact words of every command with words, as MiniLM condition tokens [1, 384]."""
+    with_text = [c for c in commands if c["text"].strip()]
+    vectors = embed_sentences([c["text"] for c in with_text])
+    return ({f"text:{c['id']}": vectors[c["text"]][None] for c in with_text},
+            {f"text:{c['id']}": {"id": c["id"], "voice": "text", "noise": "clean"} for c in with_text})
+
+
+def audio_conditions(model, frontend, manifest: str | pathlib.Path) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """The model's audio-path condition for every rendering in the OOD manifest (entries: wav, id, voice, noise)."""
+    from ..data.voices import read_wav
+
+    manifest = pathlib.Path(manifest)
+    entries = json.loads(manifest.read_text())
+    entries = entries["renderings"] if isinstance(entries, dict) else entries
+    conditions, sources = {}, {}
+    with torch.no_grad():
+        for e in entries:
+            wav = pathlib.Path(e["wav"])
+            wav = wav if wav.is_absolute() else manifest.parent / wav
+            feats = torch.from_numpy(frontend(read_wav(wav)))[None]
+            key = f"{e['voice']}:{e['noise']}:{e['id']}"
+            conditions[key] = model.audio_encoder(feats, torch.tensor([feats.shape[1]]))[0].numpy()
+            sources[key] = {"id": e["id"], "voice": e["voice"], "noise": e["noise"]}
+    return conditions, sources
