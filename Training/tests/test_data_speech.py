@@ -136,3 +136,22 @@ def test_top_up_with_more_renderings_appends_only_new_training_utterances(tmp_pa
     np.testing.assert_array_equal(train[:len(old_train)], old_train)
     assert added[0]["offset"] == len(old_train) and len(train) == len(old_train) + sum(u["n_frames"] for u in added)
     np.testing.assert_array_equal(np.load(tmp_path / "speech" / "features_val.npy"), old_val)
+
+
+def test_test_split_alone_makes_the_same_test_utterances_as_a_full_build(tmp_path):
+    from kinevox_train.data.speech import build_speech
+
+    full, tests_only = tmp_path / "full", tmp_path / "tests"
+    for root in (full, tests_only):
+        root.mkdir()
+        _tiny_cache(root)
+    build_speech(SpeechConfig(cache=full))
+    build_speech(SpeechConfig(cache=tests_only, splits=("test",)))
+    a = json.loads((full / "speech" / "index.json").read_text())
+    b = json.loads((tests_only / "speech" / "index.json").read_text())
+    assert b["counts"]["utterances"]["train"] == 0 and b["counts"]["utterances"]["val"] == 0
+    wanted = ("test", "test_festival", "test_10db")
+    assert [u for u in a["utterances"] if u["set"] in wanted] == [u for u in b["utterances"] if u["set"] in wanted]
+    for name in wanted:
+        np.testing.assert_array_equal(np.load(full / "speech" / f"features_{name}.npy"),
+                                      np.load(tests_only / "speech" / f"features_{name}.npy"))

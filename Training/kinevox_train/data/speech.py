@@ -50,6 +50,9 @@ class SpeechConfig:
     max_utterances_per_clip: int = 4
     test_snr_db: float = 10.0
     limit: int = 0  # at most this many clips per split (0 = all); for quick checks
+    # Make only the utterances of these splits (the test split brings its festival and 10 dB sets); the plan stays
+    # the full one, so each utterance is the one a whole build makes.
+    splits: tuple[str, ...] = ("train", "val", "test")
 
 
 def _frontend():
@@ -134,6 +137,11 @@ def plan_jobs(config: SpeechConfig) -> list[dict]:
     return jobs + extras
 
 
+def job_split(job: dict) -> str:
+    """The motion split whose clip a planned job speaks (festival batches belong to the test split)."""
+    return "test" if job["kind"] == "festival" else job["record"]["split"]
+
+
 def is_training_job(job: dict) -> bool:
     """Whether a planned job makes one training-set utterance (the only kind ``top_up`` appends)."""
     return job["kind"] == "tts" and job["record"]["set"] == "train"
@@ -159,7 +167,7 @@ def build_speech(config: SpeechConfig, top_up: bool = False) -> dict:
         have = {u["id"] for u in previous}
         jobs = [j for j in plan_jobs(config) if is_training_job(j) and j["record"]["id"] not in have]
     else:
-        jobs = plan_jobs(config)
+        jobs = [j for j in plan_jobs(config) if job_split(j) in config.splits]
     results: list[tuple[dict, np.ndarray]] = []
     with Pool(config.workers) as pool:
         for result in tqdm(pool.imap(run_job, jobs, chunksize=4), total=len(jobs), desc="speech", unit="job"):
@@ -205,11 +213,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--utterances-per-clip", type=int, default=1)
     parser.add_argument("--limit", type=int, default=0, help="at most N clips per split (quick check)")
+    parser.add_argument("--splits", default="train,val,test",
+                        help="make only these splits' utterances, e.g. test for the evaluation sets alone")
     parser.add_argument("--top-up", action="store_true", help="append the training utterances an existing cache lacks (rare-action extras; "
                         "more renderings per clip with a larger --utterances-per-clip)")
     args = parser.parse_args(argv)
     counts = build_speech(SpeechConfig(cache=args.cache, seed=args.seed, workers=args.workers,
-                                       utterances_per_clip=args.utterances_per_clip, limit=args.limit), top_up=args.top_up)
+                                       utterances_per_clip=args.utterances_per_clip, limit=args.limit,
+                                       splits=tuple(args.splits.split(","))), top_up=args.top_up)
     print(json.dumps(counts, indent=1))
 
 

@@ -317,7 +317,7 @@ def main(argv=None) -> None:
         g.add_argument("--model", default=None, help="model file (or --rvq-run + --generator-run)")
         g.add_argument("--rvq-run", default=None)
         g.add_argument("--generator-run", default=None)
-        g.add_argument("--motion", required=True)
+        g.add_argument("--motion", required=name != "ood")
         g.add_argument("--conditions", required=name not in ("fidelity", "ood"), help="speech:ROOT, text-oral:ROOT, text-asr:ROOT or text-original:JSON")
         g.add_argument("--evaluator", default="runs/evaluator")
         g.add_argument("--limit", type=int, default=0)
