@@ -14,7 +14,17 @@ APT_PACKAGES := pkg-config libasound2-dev libasound2-plugins alsa-utils libopenb
   festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all chromium libjs-three python3-venv \
   systemd pocketsphinx pocketsphinx-en-us
 
-.PHONY: run test bench system-deps venv build build-release install clean
+.PHONY: run test bench system-deps swift-toolchain venv build build-release install clean
+
+## The Swift toolchain is not a Debian package: check for it first and say how to get it, instead of
+## failing later with "swift: command not found" (make: Error 127).
+swift-toolchain:
+	@if ! command -v $(SWIFT) >/dev/null 2>&1; then \
+	  echo "Kinevox needs a Swift toolchain (5.10 or newer; tested with 6.3.1) and found no '$(SWIFT)' on PATH."; \
+	  echo "  Get it from https://www.swift.org/install/linux/ (the tarball or swiftly), then"; \
+	  echo "  put its usr/bin on PATH (e.g. export PATH=\$$HOME/swift/usr/bin:\$$PATH), or run make SWIFT=/path/to/swift"; \
+	  exit 1; \
+	fi
 
 ## System packages: installed when root, otherwise the exact apt command is printed.
 system-deps:
@@ -39,10 +49,10 @@ $(VENV)/.installed: Training/requirements.txt
 	$(VENV)/bin/pip install -q --no-deps openwakeword==0.5.1
 	touch $@
 
-build: system-deps
+build: swift-toolchain system-deps
 	$(SWIFT) build --build-tests
 
-build-release: system-deps
+build-release: swift-toolchain system-deps
 	$(SWIFT) build -c release
 
 test: system-deps venv build
