@@ -48,6 +48,21 @@ final class ViewerBrowserTests: XCTestCase {
         XCTAssertNotEqual(try firstShot.map { try Data(contentsOf: $0) }, try Data(contentsOf: secondShot))
     }
 
+    /// A 0.5 s 440 Hz WAV at 22050 Hz, built in the page and given to the drop handler.
+    static let sendBeepWAV = """
+            (function () {
+              var rate = 22050, n = rate / 2, bytes = new ArrayBuffer(44 + 2 * n), v = new DataView(bytes);
+              function text(o, s) { for (var i = 0; i < s.length; i++) v.setUint8(o + i, s.charCodeAt(i)); }
+              text(0, "RIFF"); v.setUint32(4, 36 + 2 * n, true); text(8, "WAVEfmt ");
+              v.setUint32(16, 16, true); v.setUint16(20, 1, true); v.setUint16(22, 1, true);
+              v.setUint32(24, rate, true); v.setUint32(28, rate * 2, true); v.setUint16(32, 2, true);
+              v.setUint16(34, 16, true); text(36, "data"); v.setUint32(40, 2 * n, true);
+              for (var i = 0; i < n; i++) v.setInt16(44 + 2 * i, 16000 * Math.sin(2 * Math.PI * 440 * i / rate), true);
+              window.kinevoxViewer.sendFile(new File([bytes], "beep.wav", { type: "audio/wav" }));
+              return true;
+            })()
+            """
+
     /// Push-to-talk from the page: a held button records Chromium's fake microphone (a beep) and
     /// a WAV handed to the drop handler is decoded, resampled to 16 kHz and uploaded.
     func testPushToTalkAndWavDropUpload() throws {
@@ -63,13 +78,7 @@ final class ViewerBrowserTests: XCTestCase {
         XCTAssertTrue(try browser.waitUntil("window.kinevoxViewer && window.kinevoxViewer.connected", timeout: 30))
 
         // Hold the button for 1.5 s with real (DevTools) mouse input, a user gesture.
-        let rect = try browser.evaluate(
-            "(function(){var r=document.getElementById('talk').getBoundingClientRect();return [r.x+r.width/2,r.y+r.height/2];})()")
-            as? [Double] ?? [0, 0]
-        let point: [String: Any] = ["x": rect[0], "y": rect[1], "button": "left", "clickCount": 1]
-        _ = try browser.call("Input.dispatchMouseEvent", point.merging(["type": "mousePressed"]) { $1 })
-        Thread.sleep(forTimeInterval: 1.5)
-        _ = try browser.call("Input.dispatchMouseEvent", point.merging(["type": "mouseReleased"]) { $1 })
+        try browser.holdTalkButton(seconds: 1.5)
         try waitForUploads(harness, 1)
         let spoken = try XCTUnwrap(harness.uploads.first)
         XCTAssertEqual(spoken.sampleRate, 16_000)
@@ -77,20 +86,7 @@ final class ViewerBrowserTests: XCTestCase {
         XCTAssertLessThan(spoken.durationMs, 3_000)
         XCTAssertGreaterThan(spoken.samples.map { abs(Int($0)) }.max() ?? 0, 1_000, "the fake microphone beeps")
 
-        // A 0.5 s 440 Hz WAV at 22050 Hz, built in the page and given to the drop handler.
-        _ = try browser.evaluate("""
-            (function () {
-              var rate = 22050, n = rate / 2, bytes = new ArrayBuffer(44 + 2 * n), v = new DataView(bytes);
-              function text(o, s) { for (var i = 0; i < s.length; i++) v.setUint8(o + i, s.charCodeAt(i)); }
-              text(0, "RIFF"); v.setUint32(4, 36 + 2 * n, true); text(8, "WAVEfmt ");
-              v.setUint32(16, 16, true); v.setUint16(20, 1, true); v.setUint16(22, 1, true);
-              v.setUint32(24, rate, true); v.setUint32(28, rate * 2, true); v.setUint16(32, 2, true);
-              v.setUint16(34, 16, true); text(36, "data"); v.setUint32(40, 2 * n, true);
-              for (var i = 0; i < n; i++) v.setInt16(44 + 2 * i, 16000 * Math.sin(2 * Math.PI * 440 * i / rate), true);
-              window.kinevoxViewer.sendFile(new File([bytes], "beep.wav", { type: "audio/wav" }));
-              return true;
-            })()
-            """)
+        _ = try browser.evaluate(Self.sendBeepWAV)
         try waitForUploads(harness, 2)
         let dropped = harness.uploads[1]
         XCTAssertEqual(dropped.sampleRate, 16_000)
@@ -107,6 +103,31 @@ final class ViewerBrowserTests: XCTestCase {
         }
         XCTAssertEqual(harness.uploads.count, count, "uploads reaching the server", line: line)
         if harness.uploads.count < count { throw StreamClient.Failure.timeout }
+    }
+
+    /// Opened from another host over plain HTTP (here a name mapped to loopback, which Chromium does not
+    /// count as a secure origin) the page has no getUserMedia: it says so instead of throwing, and WAV drop
+    /// still uploads.
+    func testRemotePlainHTTPPageExplainsTheMicrophoneAndKeepsWavDrop() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.chromium) else {
+            throw XCTSkip("chromium is not installed (Debian package chromium); the browser test needs it")
+        }
+        let harness = try ServerHarness()
+        defer { harness.stop() }
+        let browser = try HeadlessChromium(url: "http://kinevox.test:\(harness.server.port)/",
+                                           extraArguments: ["--host-resolver-rules=MAP kinevox.test 127.0.0.1"])
+        defer { browser.stop() }
+        XCTAssertTrue(try browser.waitUntil("window.kinevoxViewer && window.kinevoxViewer.connected", timeout: 30))
+        XCTAssertEqual(try browser.evaluate("window.isSecureContext") as? Bool, false)
+        XCTAssertEqual(try browser.evaluate("window.kinevoxViewer.micAvailable") as? Bool, false)
+        try browser.holdTalkButton(seconds: 0.3)
+        let status = try browser.evaluate("document.getElementById('status').textContent") as? String ?? ""
+        XCTAssertEqual(status, "microphone needs HTTPS or localhost — drop a WAV file instead")
+        XCTAssertEqual(try browser.evaluate("window.kinevoxViewer.error") as? NSNull, NSNull(), "no uncaught error shown")
+        XCTAssertEqual(try browser.evaluate("window.kinevoxViewer.pageErrors.length") as? Int, 0)
+        _ = try browser.evaluate(Self.sendBeepWAV)
+        try waitForUploads(harness, 1)
+        XCTAssertEqual(harness.uploads[0].samples.count, 8_000, accuracy: 2)
     }
 
     /// Without three.js the page says what to install (and the server log does too).
@@ -224,6 +245,17 @@ final class HeadlessChromium {
             Thread.sleep(forTimeInterval: 0.1)
         }
         return false
+    }
+
+    /// Presses the viewer's "Hold to talk" button for `seconds` with DevTools mouse input (a user gesture).
+    func holdTalkButton(seconds: Double) throws {
+        let rect = try evaluate(
+            "(function(){var r=document.getElementById('talk').getBoundingClientRect();return [r.x+r.width/2,r.y+r.height/2];})()")
+            as? [Double] ?? [0, 0]
+        let point: [String: Any] = ["x": rect[0], "y": rect[1], "button": "left", "clickCount": 1]
+        _ = try call("Input.dispatchMouseEvent", point.merging(["type": "mousePressed"]) { $1 })
+        Thread.sleep(forTimeInterval: seconds)
+        _ = try call("Input.dispatchMouseEvent", point.merging(["type": "mouseReleased"]) { $1 })
     }
 
     /// Where three.js last drew the pelvis sphere.

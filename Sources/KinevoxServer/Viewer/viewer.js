@@ -21,10 +21,13 @@
     lastUtterance: null,
     latencyMs: null,
     error: null,
+    pageErrors: [],
     threeLoaded: typeof THREE !== "undefined",
     pelvisRendered: function () { return avatar ? avatar.joints[0].position.toArray() : null; }
   };
   window.kinevoxViewer = state;
+  window.addEventListener("error", function (e) { state.pageErrors.push(String(e.message)); });
+  window.addEventListener("unhandledrejection", function (e) { state.pageErrors.push(String(e.reason)); });
 
   function showProblem(text) {
     problemEl.textContent = text;
@@ -232,8 +235,19 @@
     }
   }
 
+  // Browsers offer the microphone only to secure pages (HTTPS, or http://localhost): a page opened from
+  // another host over plain HTTP has no navigator.mediaDevices at all.
+  var MIC_NEEDS_SECURE_PAGE = "microphone needs HTTPS or localhost — drop a WAV file instead";
+  var micAvailable = !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
+  state.micAvailable = micAvailable;
+
   function startTalking() {
     if (mic || talkEl.disabled) return;
+    if (!micAvailable) {
+      statusEl.textContent = MIC_NEEDS_SECURE_PAGE;
+      state.notice = MIC_NEEDS_SECURE_PAGE;
+      return;
+    }
     mic = { chunks: [], live: true };
     talkEl.classList.add("live");
     navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true } })
@@ -314,6 +328,11 @@
     dropEl.style.display = "none";
     if (e.dataTransfer.files.length) sendFile(e.dataTransfer.files[0]);
   });
+
+  if (!micAvailable) {
+    talkEl.title = MIC_NEEDS_SECURE_PAGE;
+    document.getElementById("hint").textContent = MIC_NEEDS_SECURE_PAGE;
+  }
 
   // ---- start -------------------------------------------------------------------------------
   if (!state.threeLoaded) {
