@@ -63,6 +63,20 @@ final class DaemonFirstContactTests: XCTestCase {
         XCTAssertEqual(try client.receiveJSON()["type"] as? String, "hello")
     }
 
+    /// A viewer's hello carries the rest pose, the microphone's state and the model file's command list.
+    func testHelloCarriesTheModelsCommandsAndTheMicrophoneState() throws {
+        let daemon = try launch(["--config", try config()])
+        XCTAssertTrue(daemon.waitForLog("ready:", timeout: 30), daemon.stderr)
+        let client = try WebSocketTestClient(port: try port(from: daemon), timeout: 10)
+        let hello = try client.receiveJSON()
+        XCTAssertEqual((hello["pose"] as? [[Double]])?.count, 22)
+        let microphone = try XCTUnwrap(hello["microphone"] as? [String: Any], "\(hello)")
+        XCTAssertTrue(["off", "none"].contains(microphone["state"] as? String ?? ""), "\(microphone)")
+        let commands = try XCTUnwrap(hello["commands"] as? [String: Any], "\(hello)")
+        XCTAssertTrue((commands["examples"] as? [String] ?? []).contains("wave your right hand"), "\(commands)")
+        XCTAssertEqual((commands["actions"] as? [[String: Any]])?.count, 25)
+    }
+
     func testUnresolvableListenHostIsRefusedWithFileLineBeforeReady() throws {
         let path = try config(listen: "no-such-host.invalid:8766")
         for arguments in [["--config", path, "--check-config"], ["--config", path]] {
