@@ -141,7 +141,7 @@ final class ViewerBrowserTests: XCTestCase {
         let pixels = try XCTUnwrap(body["pixels"] as? Int), bodyPixels = try XCTUnwrap(body["bodyPixels"] as? Int)
         XCTAssertGreaterThan(box[3] - box[1], 150, "the standing body is tall on screen: \(box)")
         XCTAssertGreaterThan(Double(bodyPixels) / Double(pixels), 0.2,
-                             "\(bodyPixels) of \(pixels) pixels in the body's box have its colour (ball-and-stick gave far fewer)")
+                             "\(bodyPixels) of \(pixels) pixels in the body's box have its colour")
 
         let panel = try browser.evaluate("document.getElementById('panel').innerText") as? String ?? ""
         XCTAssertTrue(panel.contains("Try saying…") && panel.contains("“wave your right hand”"), panel)
