@@ -87,6 +87,21 @@ private struct ParsedBVH {
         return world.map(\.position)
     }
 
+    /// The largest per-axis distance (metres) between the file's forward kinematics and `joints` (T × 22 × 3).
+    func worstError(against joints: [Float]) -> Double {
+        var worst = 0.0
+        for frame in 0..<frames.count {
+            let posed = positions(frame: frame)
+            for (fileIndex, joint) in self.joints.enumerated() {
+                let smpl = BVHAnimation.jointNames.firstIndex(of: joint.name)!
+                for axis in 0..<3 {
+                    worst = max(worst, abs(posed[fileIndex][axis] - Double(joints[frame * 66 + smpl * 3 + axis])))
+                }
+            }
+        }
+        return worst
+    }
+
     private func multiply(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
         (0..<3).map { i in (0..<3).map { j in (0..<3).reduce(0) { $0 + a[i][$1] * b[$1][j] } } }
     }
@@ -102,17 +117,7 @@ final class BVHExportTests: XCTestCase {
         XCTAssertEqual(bvh.joints.count, 22)
         XCTAssertEqual(bvh.frames.count, 170)
         XCTAssertEqual(bvh.frameTime, 0.05, accuracy: 1e-9)
-        var worst = 0.0
-        for frame in 0..<bvh.frames.count {
-            let positions = bvh.positions(frame: frame)
-            for (fileIndex, joint) in bvh.joints.enumerated() {
-                let smpl = BVHAnimation.jointNames.firstIndex(of: joint.name)!
-                for axis in 0..<3 {
-                    let expected = Double(joints[frame * 66 + smpl * 3 + axis])
-                    worst = max(worst, abs(positions[fileIndex][axis] - expected))
-                }
-            }
-        }
+        let worst = bvh.worstError(against: joints)
         XCTAssertLessThan(worst, 0.01, "worst joint error \(worst) m")
     }
 
@@ -121,17 +126,7 @@ final class BVHExportTests: XCTestCase {
     /// the lengths: the round trip of a clip whose bones stretch by ±10 % stays within 0.1 mm.
     func testRoundTripOfAClipWhoseBonesChangeLength() throws {
         let joints = TestData.stretchingBones(try TestData.shared("new_joints_012314.npy").scalars)
-        let bvh = try ParsedBVH(try BVHAnimation(joints: joints).text())
-        var worst = 0.0
-        for frame in 0..<bvh.frames.count {
-            let positions = bvh.positions(frame: frame)
-            for (fileIndex, joint) in bvh.joints.enumerated() {
-                let smpl = BVHAnimation.jointNames.firstIndex(of: joint.name)!
-                for axis in 0..<3 {
-                    worst = max(worst, abs(positions[fileIndex][axis] - Double(joints[frame * 66 + smpl * 3 + axis])))
-                }
-            }
-        }
+        let worst = try ParsedBVH(try BVHAnimation(joints: joints).text()).worstError(against: joints)
         XCTAssertLessThan(worst, 1e-4, "worst joint error \(worst) m")
     }
 

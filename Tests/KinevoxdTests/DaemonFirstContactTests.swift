@@ -5,24 +5,7 @@ import XCTest
 /// `--check-config` that opens the model, a warning for a stream open to other hosts without a token, the
 /// viewer URL with its token, and a quiet, honest log without a sound card (libasound's and libwebsockets'
 /// lines through the daemon's logger, the first failure in full, then only changes).
-final class DaemonFirstContactTests: XCTestCase {
-    private var scratch: ScratchFolder!
-    private var daemons: [DaemonProcess] = []
-
-    override func setUpWithError() throws {
-        scratch = try ScratchFolder()
-    }
-
-    override func tearDown() {
-        daemons.forEach { $0.terminateIfRunning() }
-        scratch.remove()
-    }
-
-    private func launch(_ arguments: [String]) throws -> DaemonProcess {
-        let daemon = try DaemonProcess(arguments: arguments)
-        daemons.append(daemon)
-        return daemon
-    }
+final class DaemonFirstContactTests: DaemonTestCase {
 
     /// A configuration on the tiny model capturing from a device that never opens (as without a sound card).
     private func config(listen: String = "127.0.0.1:0", modelPath: String = DaemonFixtures.tinyModel,

@@ -193,3 +193,26 @@ final class ListeningSocket {
 
     deinit { close(fd) }
 }
+
+/// A test case that starts kinevoxd processes: each test gets a scratch folder, and every daemon it
+/// launched is killed (if still running) and the folder removed after it.
+class DaemonTestCase: XCTestCase {
+    private(set) var scratch: ScratchFolder!
+    private var daemons: [DaemonProcess] = []
+
+    override func setUpWithError() throws {
+        scratch = try ScratchFolder()
+    }
+
+    override func tearDown() {
+        daemons.forEach { $0.terminateIfRunning() }
+        scratch.remove()
+    }
+
+    /// Starts kinevoxd with `arguments` (see `DaemonProcess.init`).
+    func launch(_ arguments: [String], environment: [String: String] = [:], journal: Bool = false) throws -> DaemonProcess {
+        let daemon = try DaemonProcess(arguments: arguments, environment: environment, journal: journal)
+        daemons.append(daemon)
+        return daemon
+    }
+}
