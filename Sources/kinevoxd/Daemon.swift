@@ -39,8 +39,9 @@ final class Daemon {
     private let noSoundCard: Bool
     private let viewerURL: String
     private var watchdogTimer: DispatchSourceTimer?
-    /// How long `start` waits for the microphone's first open attempt, so the "ready" line can say how it went.
-    static let firstCaptureOutcomeWait: TimeInterval = 2
+    /// How long `start` waits for the microphone's first open attempt, so the "ready" line can say how it went
+    /// (opening an ALSA PCM takes milliseconds; the main thread, which also handles SIGTERM, waits no longer).
+    static let firstCaptureOutcomeWait: TimeInterval = 0.5
 
     init(config: DaemonConfig, logger: Logger) throws {
         self.logger = logger
