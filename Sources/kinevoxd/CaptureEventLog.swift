@@ -10,7 +10,7 @@ import Logging
 /// `reminderInterval` seconds, and every change (another reason, opened, lost) at once. Events that can
 /// repeat every period (overruns, ring overflow) are written at most once per `repeatInterval` seconds,
 /// each line carrying the running total. `record` and `recordALSA` are called on the capture thread;
-/// `waitForFirstOutcome` and `state` on any thread.
+/// `waitForFirstOutcome` on any thread.
 final class CaptureEventLog: @unchecked Sendable {
     /// What the microphone is doing now.
     enum State: Equatable {
@@ -42,9 +42,6 @@ final class CaptureEventLog: @unchecked Sendable {
         self.reminderInterval = reminderInterval
         self.onChange = onChange
     }
-
-    /// The microphone's state now.
-    var state: State { condition.withLock { current } }
 
     /// Waits until the capture thread's first open attempt has succeeded or failed, at most `timeout` seconds.
     func waitForFirstOutcome(timeout: TimeInterval) -> State {

@@ -104,6 +104,7 @@ final class Daemon {
             }
         }
         ALSAErrorLog.route { captureLog.recordALSA($0) }
+        server.setMicrophone(.starting)
         let rate = config.capture.sampleRate
         let capture = try AudioCapture(config.capture, decode: { path in
             s16Samples(from: try WAVFile.readMono(path, sampleRate: Double(rate), limitSeconds: Daemon.fileSourceLimitSeconds))
