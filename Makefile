@@ -66,7 +66,7 @@ build: swift-toolchain system-deps
 build-release: swift-toolchain system-deps
 	$(SWIFT) build -c release
 
-test: system-deps venv build
+test: swift-toolchain system-deps venv build
 	$(SWIFT) test --skip-build
 	$(PY) -m pytest -q Training/tests
 	Systemd/check_unit.sh Systemd/kinevoxd.service .build/debug/kinevoxd
