@@ -26,7 +26,9 @@ let package = Package(
 
         // Libraries, in data-flow order
         .target(name: "KinevoxAudio", dependencies: ["CSndFile", "CSoxr"]),
-        .target(name: "KinevoxCapture", dependencies: ["CALSA", "KinevoxAudio"]),
+        // libasound's error messages routed to a callback (its handler is a C variadic function)
+        .target(name: "CALSAErrors", dependencies: ["CALSA"]),
+        .target(name: "KinevoxCapture", dependencies: ["CALSA", "CALSAErrors", "KinevoxAudio"]),
         // bf16 GEMM kernels (AVX-512 BF16, checked at run time; `--precision bf16`), layouts in include/bf16_gemm.h
         .target(name: "CKinevoxKernels"),
         .target(name: "KinevoxEngine", dependencies: ["COpenBLAS", "CKinevoxKernels"]),

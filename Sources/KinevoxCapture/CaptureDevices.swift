@@ -1,4 +1,5 @@
 import CALSA
+import Foundation
 
 /// An ALSA PCM that can capture: its name (for `[capture] device`) and ALSA's one-line description.
 public struct CaptureDeviceName: Equatable, Sendable {
@@ -27,4 +28,20 @@ public func captureDeviceNames() -> [CaptureDeviceName] {
         devices.append(CaptureDeviceName(name: name, description: description))
     }
     return devices
+}
+
+/// The sound cards ALSA sees (`snd_card_next`), by their long names; empty on a machine without one. Any thread.
+public func soundCardNames() -> [String] {
+    var names: [String] = []
+    var card: Int32 = -1
+    while snd_card_next(&card) >= 0 && card >= 0 {
+        var name: UnsafeMutablePointer<CChar>?
+        if snd_card_get_longname(card, &name) >= 0, let name {
+            names.append(String(cString: name))
+            free(name)
+        } else {
+            names.append("card \(card)")
+        }
+    }
+    return names
 }

@@ -102,6 +102,12 @@ public struct UtteranceSegmenter: Sendable {
         return closed
     }
 
+    /// Whether the VAD finds any speech in a whole recording: what uploads and `kinevox generate` check
+    /// before running the model (silence and noise give no utterance).
+    public static func containsSpeech(_ samples: [Int16], config: VADConfig) throws -> Bool {
+        try !utterances(in: samples, config: config).isEmpty
+    }
+
     /// Segments a whole recording at once.
     public static func utterances(in samples: [Int16], config: VADConfig) throws -> [Utterance] {
         var segmenter = try UtteranceSegmenter(config: config)

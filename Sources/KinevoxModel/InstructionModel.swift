@@ -40,6 +40,11 @@ public struct InstructionResult: Sendable {
 public final class InstructionModel {
     /// The model file this was loaded from.
     public let path: String
+    /// What the model can be asked to do, as the JSON object of the file's `kinevox.commands` metadata
+    /// (`{"examples":[…],"actions":[{"action":…,"say":[…]},…],"styles":[…]}`), or nil when the file has none.
+    public let commandsJSON: String?
+    /// The metadata key of `commandsJSON`.
+    public static let commandsKey = "kinevox.commands"
     private let frontEnd: any SpeechFrontEnd
     private let encoder: AudioEncoder
     private let generator: MotionGenerator
@@ -54,6 +59,7 @@ public final class InstructionModel {
         self.path = path
         gemmThreads = GEMMThreads(count: threads)
         let store = try WeightStore(path: path, matmulPrecision: matmulPrecision)
+        commandsJSON = try Self.commands(in: store.file)
         frontEnd = try loadSpeechFrontEnd(store)
         encoder = try AudioEncoder(store.scope("audio_encoder"),
                                    config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))
@@ -105,4 +111,20 @@ public final class InstructionModel {
     }
 
     private static func now() -> Double { ProcessInfo.processInfo.systemUptime }
+
+    /// The `kinevox.commands` metadata, checked to be a JSON object holding an `examples` list of strings.
+    private static func commands(in file: SafetensorsFile) throws -> String? {
+        guard let text = file.metadata[commandsKey] else { return nil }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              object["examples"] is [String]
+        else {
+            throw ModelMetadataError(description: "\(file.path): the \(commandsKey) metadata is not a JSON object with an \"examples\" list of strings")
+        }
+        return text
+    }
+}
+
+/// A model file whose metadata is malformed (message names the file and key).
+public struct ModelMetadataError: Error, CustomStringConvertible {
+    public let description: String
 }

@@ -4,12 +4,18 @@ import Foundation
 /// as text that Blender (and other BVH readers) import.
 ///
 /// Rest pose: a T-pose (legs down, arms out along ±X, feet forward along +Z, facing +Z) whose bone
-/// lengths are the motion's own (mean over frames), so forward kinematics gives the joints back.
-/// Joints with several children (pelvis, spine3) keep the motion's own arrangement of those
-/// children, turned as a whole to best match the T-pose. Rotations: per joint, the shortest arc
-/// from the rest bone to the observed bone in the parent's frame (pelvis and spine3: the best rigid
-/// fit of all their children). Channels `Zrotation Yrotation Xrotation` in degrees; the root also
-/// has `Xposition Yposition Zposition` in metres. 20 fps. A value; safe from any thread.
+/// lengths are the motion's own (mean over frames). Joints with several children (pelvis, spine3) keep
+/// the motion's own arrangement of those children, turned as a whole to best match the T-pose.
+/// Rotations: per joint, the shortest arc from the rest bone to the observed bone in the parent's frame
+/// (pelvis and spine3: the best rigid fit of all their children).
+///
+/// Every joint has `Xposition Yposition Zposition Zrotation Yrotation Xrotation` channels (degrees,
+/// metres). A joint's position channels are its position in its parent's frame, as Blender's importer
+/// reads them (they replace the OFFSET; the root's OFFSET is zero, so for it "replace" and "add" agree).
+/// They are needed because generated joints do not keep their bone lengths: across one motion a bone
+/// varies by centimetres (σ up to 4 cm in a wave), which rotations alone on fixed offsets cannot
+/// reproduce (9.5 cm off at the wrist). With them forward kinematics gives every joint back exactly; a
+/// reader that ignores them still gets the bone directions. 20 fps. A value; safe from any thread.
 public struct BVHAnimation: Sendable {
     /// BVH joint names by SMPL index (those of MoMask's SMPL BVH template).
     public static let jointNames: [String] = [
@@ -31,7 +37,9 @@ public struct BVHAnimation: Sendable {
     /// Rest offset of each joint from its parent (metres; the root's is zero).
     public let restOffsets: [SIMD3<Double>]
     /// Pelvis position per frame (metres).
-    public let rootPositions: [SIMD3<Double>]
+    public var rootPositions: [SIMD3<Double>] { localPositions.map { $0[0] } }
+    /// Position of each joint in its parent's frame, per frame (metres; the root's in the world).
+    public let localPositions: [[SIMD3<Double>]]
     /// Local rotation per frame and joint as (Z, Y, X) Euler angles in degrees.
     public let rotations: [[SIMD3<Double>]]
 
@@ -54,12 +62,16 @@ public struct BVHAnimation: Sendable {
         }
         let offsets = Self.fitRestOffsets(positions)
         var rotations: [[SIMD3<Double>]] = []
+        var localPositions: [[SIMD3<Double>]] = []
         rotations.reserveCapacity(frames)
+        localPositions.reserveCapacity(frames)
         for pose in positions {
-            rotations.append(Self.solve(pose: pose, offsets: offsets).map { $0.eulerZYX * (180 / Double.pi) })
+            let solved = Self.solve(pose: pose, offsets: offsets)
+            rotations.append(solved.rotations.map { $0.eulerZYX * (180 / Double.pi) })
+            localPositions.append(solved.positions)
         }
         self.restOffsets = offsets
-        self.rootPositions = positions.map { $0[0] }
+        self.localPositions = localPositions
         self.rotations = rotations
     }
 
@@ -69,11 +81,12 @@ public struct BVHAnimation: Sendable {
         writeJoint(0, depth: 0, into: &out)
         out += "MOTION\nFrames: \(rootPositions.count)\nFrame Time: \(Self.number(1 / Double(Skeleton.fps)))\n"
         let order = Self.depthFirstOrder
-        for (frame, root) in rootPositions.enumerated() {
-            var values = [root.x, root.y, root.z]
+        for frame in localPositions.indices {
+            var values: [Double] = []
             for joint in order {
+                let position = localPositions[frame][joint]
                 let angles = rotations[frame][joint]
-                values += [angles.x, angles.y, angles.z]
+                values += [position.x, position.y, position.z, angles.x, angles.y, angles.z]
             }
             out += values.map(Self.number).joined(separator: " ") + "\n"
         }
@@ -106,11 +119,7 @@ public struct BVHAnimation: Sendable {
         }
         out += "\(indent){\n"
         out += "\(indent)\tOFFSET \(Self.number(offset.x)) \(Self.number(offset.y)) \(Self.number(offset.z))\n"
-        if joint == 0 {
-            out += "\(indent)\tCHANNELS 6 Xposition Yposition Zposition Zrotation Yrotation Xrotation\n"
-        } else {
-            out += "\(indent)\tCHANNELS 3 Zrotation Yrotation Xrotation\n"
-        }
+        out += "\(indent)\tCHANNELS 6 Xposition Yposition Zposition Zrotation Yrotation Xrotation\n"
         if Self.children[joint].isEmpty {
             let end = normalized(offset) * Self.endSiteLength
             out += "\(indent)\tEnd Site\n\(indent)\t{\n"
@@ -151,28 +160,29 @@ public struct BVHAnimation: Sendable {
         return offsets
     }
 
-    /// Local rotations of one pose, each joint after its parent (SMPL order has parents first).
-    /// Each bone is aimed from the joint's position as rebuilt so far, so errors do not pile up.
-    private static func solve(pose: [SIMD3<Double>], offsets: [SIMD3<Double>]) -> [Rotation3] {
+    /// Local rotations and positions of one pose, each joint after its parent (SMPL order has parents
+    /// first). A joint's local position places it exactly where the pose has it; its rotation aims its
+    /// rest bone(s) at its child(ren).
+    private static func solve(pose: [SIMD3<Double>], offsets: [SIMD3<Double>]) -> (rotations: [Rotation3], positions: [SIMD3<Double>]) {
         var global = [Rotation3](repeating: .identity, count: Skeleton.jointCount)
         var local = global
-        var rebuilt = pose
+        var positions = pose
         for joint in 0..<Skeleton.jointCount {
             let parent = Skeleton.parents[joint]
             let parentGlobal = parent >= 0 ? global[parent] : .identity
-            if parent >= 0 { rebuilt[joint] = rebuilt[parent] + parentGlobal * offsets[joint] }
+            if parent >= 0 { positions[joint] = parentGlobal.transposed * (pose[joint] - pose[parent]) }
             let kids = children[joint]
             switch kids.count {
             case 0:
                 global[joint] = parentGlobal
             case 1:
-                let target = parentGlobal.transposed * (pose[kids[0]] - rebuilt[joint])
+                let target = parentGlobal.transposed * (pose[kids[0]] - pose[joint])
                 global[joint] = parentGlobal * Rotation3.shortestArc(from: offsets[kids[0]], to: target)
             default:
-                global[joint] = Rotation3.bestFit(from: kids.map { offsets[$0] }, to: kids.map { pose[$0] - rebuilt[joint] })
+                global[joint] = Rotation3.bestFit(from: kids.map { offsets[$0] }, to: kids.map { pose[$0] - pose[joint] })
             }
             local[joint] = parentGlobal.transposed * global[joint]
         }
-        return local
+        return (local, positions)
     }
 }

@@ -20,4 +20,15 @@ public enum Skeleton {
 
     /// Frames per second of every motion.
     public static let fps = 20
+
+    /// An adult standing at rest, arms hanging, at the origin facing +Z (metres; proportions of the SMPL
+    /// neutral body, 1.6 m to the top of the head joint). What viewers show before the first motion.
+    public static let standingPose: [SIMD3<Float>] = [
+        SIMD3(0, 0.93, 0), SIMD3(0.06, 0.84, -0.01), SIMD3(-0.06, 0.84, -0.01), SIMD3(0, 1.04, -0.01),
+        SIMD3(0.10, 0.47, 0), SIMD3(-0.10, 0.47, 0), SIMD3(0, 1.17, 0), SIMD3(0.09, 0.08, -0.03),
+        SIMD3(-0.09, 0.08, -0.03), SIMD3(0, 1.22, 0.01), SIMD3(0.11, 0.02, 0.09), SIMD3(-0.11, 0.02, 0.09),
+        SIMD3(0, 1.43, -0.01), SIMD3(0.07, 1.34, 0), SIMD3(-0.07, 1.34, 0), SIMD3(0, 1.52, 0.04),
+        SIMD3(0.17, 1.36, -0.01), SIMD3(-0.17, 1.36, -0.01), SIMD3(0.22, 1.10, -0.03), SIMD3(-0.22, 1.10, -0.03),
+        SIMD3(0.25, 0.86, 0.01), SIMD3(-0.25, 0.86, 0.01),
+    ]
 }

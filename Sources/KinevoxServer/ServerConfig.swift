@@ -27,8 +27,9 @@ public struct ServerConfig: Sendable {
     /// that stops reading fills it within seconds and is then cut by `maxQueuedMessages`; at
     /// 20 frames of ≈ 0.6 kB per second it still covers seconds of network hiccups.
     public var socketSendBufferBytes: Int = 65_536
-    /// Longest push-to-talk upload, seconds of audio.
-    public var maxUploadSeconds: Double = 15
+    /// Longest push-to-talk upload, seconds of audio: the 30 s `kinevox generate` accepts from a file
+    /// (`WAVFile.defaultLimitSeconds`), room for silence around one command.
+    public var maxUploadSeconds: Double = 30
     /// Push-to-talk uploads one client may start per minute.
     public var maxUploadsPerMinute: Int = 12
 
@@ -53,9 +54,52 @@ public struct ServerConfig: Sendable {
         return (host, port)
     }
 
+    /// `listen` as the numeric address libwebsockets binds, and its port. libwebsockets reads a non-numeric
+    /// host as a network interface name ("localhost" is none), so host names are resolved here, IPv4 first;
+    /// a name that does not resolve is an error naming it. Wildcards ("0.0.0.0", "::") stay as written.
+    public func bindAddress() throws -> (host: String, port: Int) {
+        let (host, port) = try listenAddress()
+        if Self.isNumericAddress(host) { return (host, port) }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var results: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, &hints, &results)
+        guard status == 0, let results else {
+            throw ServerError.invalidConfig("listen host \"\(host)\" does not resolve (\(String(cString: gai_strerror(status)))); "
+                                            + "write an address such as \"127.0.0.1:\(port)\"")
+        }
+        defer { freeaddrinfo(results) }
+        var addresses: [String] = []
+        var entry: UnsafeMutablePointer<addrinfo>? = results
+        while let current = entry {
+            var text = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            if getnameinfo(current.pointee.ai_addr, current.pointee.ai_addrlen, &text, socklen_t(text.count), nil, 0,
+                           NI_NUMERICHOST) == 0 {
+                addresses.append(String(cString: text))
+            }
+            entry = current.pointee.ai_next
+        }
+        guard let chosen = addresses.first(where: { $0.contains(".") }) ?? addresses.first else {
+            throw ServerError.invalidConfig("listen host \"\(host)\" resolves to no usable address")
+        }
+        return (chosen, port)
+    }
+
+    /// True when `listen` binds a loopback address only (127.0.0.0/8 or ::1), so other hosts cannot connect.
+    public var listensOnLoopbackOnly: Bool {
+        guard let host = try? bindAddress().host else { return false }
+        return host.hasPrefix("127.") || host == "::1"
+    }
+
+    private static func isNumericAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
     /// Checks every limit; the error names the field and the accepted range.
     public func validate() throws {
-        _ = try listenAddress()
+        _ = try bindAddress()
         if maxClients < 1 { throw ServerError.invalidConfig("max_clients must be ≥ 1, got \(maxClients)") }
         if maxMessageBytes < 1024 {
             throw ServerError.invalidConfig("max_message_bytes must be ≥ 1024, got \(maxMessageBytes)")

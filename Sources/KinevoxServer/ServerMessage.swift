@@ -1,10 +1,36 @@
 import Foundation
 import KinevoxMotion
 
+/// The server's microphone as viewers see it (`hello.microphone` and the `microphone` message). A value.
+public enum MicrophoneStatus: Sendable, Equatable {
+    /// The capture thread has not opened or failed yet.
+    case starting
+    /// Capturing from the named device or file.
+    case on(device: String)
+    /// Not capturing, for `reason` (retried meanwhile).
+    case off(reason: String)
+    /// The machine has no sound card; push-to-talk from a browser still works.
+    case noSoundCard
+
+    /// `{"state":"on|off|none|starting","detail":…}` (the object's members, without braces).
+    var jsonMembers: String {
+        switch self {
+        case .starting: return "\"state\":\"starting\""
+        case .on(let device): return "\"state\":\"on\",\"detail\":" + ServerMessage.quoted(device)
+        case .off(let reason): return "\"state\":\"off\",\"detail\":" + ServerMessage.quoted(reason)
+        case .noSoundCard: return "\"state\":\"none\",\"detail\":\"no sound card on the server\""
+        }
+    }
+}
+
 /// A server → client JSON message of protocol `kinevox.v1` (see docs/interfaces.md). Values; any thread.
 public enum ServerMessage: Sendable {
-    /// Sent on connect; `pose` is the avatar's current pose, when one exists.
-    case hello(pose: [SIMD3<Float>]?)
+    /// Sent on connect; `pose` is the avatar's current pose (its rest pose before any motion). `microphone`
+    /// is the server microphone's state, and `commandsJSON` the model's command list (a JSON object, from the
+    /// model file's `kinevox.commands` metadata), when known.
+    case hello(pose: [SIMD3<Float>]?, microphone: MicrophoneStatus? = nil, commandsJSON: String? = nil)
+    /// The server microphone changed state (`{"type":"microphone","state":…,"detail":…}`).
+    case microphone(MicrophoneStatus)
     /// An utterance was closed (VAD or upload); `durationMs` is its audio length.
     case utterance(id: Int, durationMs: Int)
     /// Motion `id` starts: `frames` frames follow at 20 fps; `latencyMs` runs from the utterance's
@@ -24,11 +50,15 @@ public enum ServerMessage: Sendable {
     /// The JSON text of the message.
     public var json: String {
         switch self {
-        case .hello(let pose):
+        case .hello(let pose, let microphone, let commandsJSON):
             let names = Skeleton.jointNames.map { "\"\($0)\"" }.joined(separator: ",")
             var s = "{\"type\":\"hello\",\"version\":1,\"fps\":\(Skeleton.fps),\"joints\":[\(names)]"
             if let pose { s += ",\"pose\":" + Self.encodeJoints(pose) }
+            if let microphone { s += ",\"microphone\":{" + microphone.jsonMembers + "}" }
+            if let commandsJSON { s += ",\"commands\":" + commandsJSON }
             return s + "}"
+        case .microphone(let status):
+            return "{\"type\":\"microphone\"," + status.jsonMembers + "}"
         case .utterance(let id, let durationMs):
             return "{\"type\":\"utterance\",\"id\":\(id),\"duration_ms\":\(durationMs)}"
         case .motionBegin(let id, let frames, let latencyMs):

@@ -1,5 +1,6 @@
 import CWebSockets
 import Foundation
+import KinevoxMotion
 
 /// The libwebsockets server: one port serves the viewer page (`/`), three.js (`/three/`),
 /// `/healthz`, `/metrics` and the WebSocket stream (`/`, subprotocol `kinevox.v1`, or none).
@@ -16,12 +17,16 @@ public final class StreamServer: @unchecked Sendable {
     public let metrics: ServerMetrics
     /// Receives each push-to-talk upload once its `audio.end` arrives (service thread). Set before `start()`.
     public var onUtterance: ((Utterance) -> Void)?
+    /// The model's command list as a JSON object, sent in `hello.commands` (the viewer's "try saying…"
+    /// panel). Set before `start()`.
+    public var commandsJSON: String?
 
     private let log: (String) -> Void
     private let lock = NSLock()
     private var context: OpaquePointer?
     private var outbox: [(target: Int?, message: OutboundMessage)] = []
-    private var lastPose: [SIMD3<Float>]?
+    private var lastPose = Skeleton.standingPose
+    private var microphone: MicrophoneStatus?
     private var stopRequested = false
     private var listenPort = 0
     private let serviceStopped = DispatchSemaphore(value: 0)
@@ -69,7 +74,7 @@ public final class StreamServer: @unchecked Sendable {
     public func start() throws {
         try config.validate()
         guard lock.withLock({ context == nil }) else { return }
-        let (host, port) = try config.listenAddress()
+        let (host, port) = try config.bindAddress()
         checkAssetDirectories()
         releaseContextTables()  // from an earlier start(), if any; its context is gone
 
@@ -110,21 +115,28 @@ public final class StreamServer: @unchecked Sendable {
         }
         self.mounts = mounts
 
-        lws_set_log_level(Int32(LLL_ERR), logLibWebSocketsLine)
+        lws_set_log_level(Int32(LLL_ERR | LLL_WARN), logLibWebSocketsLine)
+        LibWebSocketsLog.starting(true)
+        defer { LibWebSocketsLog.starting(false) }
         var info = lws_context_creation_info()
         info.port = Int32(port)
         info.iface = cStrings.keep(host)
         info.protocols = UnsafePointer(protocols)
         info.mounts = UnsafePointer(mounts)
         info.pvo = UnsafePointer(options)
-        info.options = UInt64(LWS_SERVER_OPTION_VALIDATE_UTF8)
+        // Without FAIL_UPON_UNABLE_TO_BIND libwebsockets creates a context that listens nowhere when the bind fails.
+        info.options = UInt64(LWS_SERVER_OPTION_VALIDATE_UTF8) | UInt64(LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND)
         if host.contains(".") { info.options |= UInt64(LWS_SERVER_OPTION_DISABLE_IPV6) }
         info.user = Unmanaged.passUnretained(self).toOpaque()
         guard let context = lws_create_context(&info) else {
             throw ServerError.startFailed("cannot listen on \(config.listen) (address in use or not local?)")
         }
         let vhost = lws_get_vhost_by_name(context, "default")
-        let bound = vhost.map { Int(lws_get_vhost_listen_port($0)) } ?? port
+        let bound = vhost.map { Int(lws_get_vhost_listen_port($0)) } ?? 0
+        guard bound > 0 else {
+            lws_context_destroy(context)
+            throw ServerError.startFailed("cannot listen on \(config.listen): libwebsockets bound no port")
+        }
         lock.withLock {
             self.context = context
             self.listenPort = bound
@@ -162,6 +174,15 @@ public final class StreamServer: @unchecked Sendable {
     /// Sends `message` to every WebSocket client. Any thread; never blocks on a client.
     public func broadcast(_ message: ServerMessage) {
         enqueue(message, to: nil)
+    }
+
+    /// Records the server microphone's state for `hello` and tells every client (`microphone` message). Any thread.
+    public func setMicrophone(_ status: MicrophoneStatus) {
+        let changed = lock.withLock { () -> Bool in
+            defer { microphone = status }
+            return microphone != status
+        }
+        if changed { broadcast(.microphone(status)) }
     }
 
     /// Sends `message` to client number `client` only (see `Utterance.Origin.upload`). Any thread.
@@ -228,8 +249,9 @@ public final class StreamServer: @unchecked Sendable {
             sessions[wsi] = session
             sessionsByID[session.id] = session
             metrics.setClients(sessions.count)
-            let pose = lock.withLock { lastPose }
-            deliver(OutboundMessage(text: ServerMessage.hello(pose: pose).json, isFrame: false), to: session)
+            let (pose, microphone) = lock.withLock { (lastPose, self.microphone) }
+            let hello = ServerMessage.hello(pose: pose, microphone: microphone, commandsJSON: commandsJSON)
+            deliver(OutboundMessage(text: hello.json, isFrame: false), to: session)
             return 0
         case LWS_CALLBACK_CLOSED:
             if let session = sessions.removeValue(forKey: wsi) {
@@ -511,10 +533,43 @@ public func logToStandardError(_ line: String) {
     FileHandle.standardError.write(Data(("kinevox: " + line + "\n").utf8))
 }
 
-/// libwebsockets' own error lines, to stderr with the daemon's prefix (lws calls it from any thread).
+/// Where libwebsockets' own error and warning lines go. Its log is process-wide (`lws_set_log_level`), so
+/// this is one sink for every server; the default writes to stderr like `logToStandardError`. Lines written
+/// while a server is starting arrive with `duringStart` true: a failed start is then explained by the
+/// `ServerError` that `start()` throws, so a program may log them below its own error. Any thread.
+public enum LibWebSocketsLog {
+    /// How serious libwebsockets said a line is.
+    public enum Severity: Sendable {
+        case error
+        case warning
+    }
+
+    /// One line from libwebsockets, without its trailing newline.
+    public typealias Sink = @Sendable (_ severity: Severity, _ line: String, _ duringStart: Bool) -> Void
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var sink: Sink = { _, line, _ in logToStandardError("libwebsockets: " + line) }
+    nonisolated(unsafe) private static var startsInProgress = 0
+
+    /// Sends every later libwebsockets line to `sink`.
+    public static func route(to sink: @escaping Sink) {
+        lock.withLock { self.sink = sink }
+    }
+
+    static func starting(_ begins: Bool) {
+        lock.withLock { startsInProgress += begins ? 1 : -1 }
+    }
+
+    fileprivate static func emit(level: Int32, _ line: String) {
+        let (sink, duringStart) = lock.withLock { (self.sink, startsInProgress > 0) }
+        sink(level & Int32(LLL_ERR) != 0 ? .error : .warning, line, duringStart)
+    }
+}
+
+/// libwebsockets' log callback (any thread): hands the line to `LibWebSocketsLog`'s sink.
 private func logLibWebSocketsLine(_ level: Int32, _ line: UnsafePointer<CChar>?) {
     guard let line else { return }
-    logToStandardError("libwebsockets: " + String(cString: line).trimmingCharacters(in: .whitespacesAndNewlines))
+    LibWebSocketsLog.emit(level: level, String(cString: line).trimmingCharacters(in: .whitespacesAndNewlines))
 }
 
 /// The libwebsockets callback for both protocols; a top-level function as C requires. Finds the

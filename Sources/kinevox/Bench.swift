@@ -36,7 +36,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Fix the motion length in frames (20 fps) for comparable runs; default: the length estimator's choice.")
     var frames: Int?
 
-    @Option(help: "Sampling seed of the first generation (each later one adds 1).")
+    @Option(parsing: .unconditional, help: "Sampling seed (≥ 0) of the first generation (each later one adds 1).",
+            transform: Generate.parseSeed)
     var seed: UInt64 = 0
 
     @Flag(help: "Print one JSON object instead of a table.")

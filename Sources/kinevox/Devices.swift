@@ -8,6 +8,10 @@ struct Devices: ParsableCommand {
         discussion: "Besides these, device = \"file:PATH.wav\" plays a recording through ALSA's file plugin.")
 
     func run() throws {
+        if soundCardNames().isEmpty {
+            print("no sound card on this machine: ALSA sees no card, so no PCM below can capture from a microphone "
+                  + "(kinevoxd keeps serving push-to-talk and WAV drop; device = \"file:PATH.wav\" captures from a recording)")
+        }
         let devices = captureDeviceNames()
         if devices.isEmpty {
             print("no ALSA capture devices found (use device = \"file:PATH.wav\" to capture from a recording)")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KinevoxEngine
 import KinevoxAudio
+import KinevoxCapture
 import KinevoxModel
 import KinevoxMotion
 
@@ -20,7 +21,8 @@ struct Generate: ParsableCommand {
     @Option(help: "Model file (.safetensors); default: the bundled model.")
     var model: String?
 
-    @Option(help: "Sampling seed: the same seed and audio give the same motion.")
+    @Option(parsing: .unconditional, help: "Sampling seed (≥ 0): the same seed and audio give the same motion.",
+            transform: parseSeed)
     var seed: UInt64 = 0
 
     @Option(help: "Output format: json, npy (T×22×3), hml263 (T×263) or bvh.")
@@ -44,9 +46,14 @@ struct Generate: ParsableCommand {
         do {
             samples = try WAVFile.readMono(audio)
         } catch {
-            throw Self.fail(status: 2, "\(audio): \(error)")
+            let reason = "\(error)"
+            throw Self.fail(status: 2, reason.contains(audio) ? reason : "\(audio): \(reason)")
         }
         guard !samples.isEmpty else { throw Self.fail(status: 2, "\(audio): the file holds no audio") }
+        // The daemon's VAD, as for uploads: silence or noise would still make a motion, so it is refused first.
+        guard try UtteranceSegmenter.containsSpeech(s16Samples(from: samples), config: VADConfig()) else {
+            throw Self.fail(status: 2, "\(audio): no speech found (the VAD finds none in \(samples.count / 16) ms of audio)")
+        }
 
         let bundled = BundledFile.defaultModel
         let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
@@ -71,6 +78,15 @@ struct Generate: ParsableCommand {
         } catch {
             throw Self.fail(status: 1, "\(error)")
         }
+    }
+
+    /// Reads `--seed`: a whole number ≥ 0 (a negative one would otherwise read as an option and be reported
+    /// as "Missing value").
+    static func parseSeed(_ text: String) throws -> UInt64 {
+        guard let seed = UInt64(text) else {
+            throw ValidationError("--seed must be a whole number ≥ 0, got \(text)")
+        }
+        return seed
     }
 
     /// Prints `message` as the one-line cause and returns the exit status to throw.

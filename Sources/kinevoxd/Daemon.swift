@@ -34,9 +34,14 @@ final class Daemon {
     private let capture: AudioCapture
     private let listener: MicrophoneListener
     private let source: ModelMotionSource
+    private let captureLog: CaptureEventLog
     private let captureName: String
-    private let capturesFromDevice: Bool
+    private let noSoundCard: Bool
+    private let viewerURL: String
     private var watchdogTimer: DispatchSourceTimer?
+    /// How long `start` waits for the microphone's first open attempt, so the "ready" line can say how it went
+    /// (opening an ALSA PCM takes milliseconds; the main thread, which also handles SIGTERM, waits no longer).
+    static let firstCaptureOutcomeWait: TimeInterval = 0.5
 
     init(config: DaemonConfig, logger: Logger) throws {
         self.logger = logger
@@ -45,24 +50,61 @@ final class Daemon {
         do {
             model = try InstructionModel(path: config.model.path, threads: config.model.threads)
         } catch {
-            let reason = "\(error)"
-            throw StartupError(description: reason.contains(config.model.path) ? "cannot load the model: \(reason)"
-                                                                              : "model \(config.model.path): \(reason)")
+            throw StartupError(description: Self.modelProblem(error, path: config.model.path))
         }
         logger.info("model \(config.model.path) loaded in \(Self.milliseconds(since: loadStarted)) ms")
 
         let metrics = ServerMetrics()
         let serverLogger = Logger(label: "kinevoxd.server")
+        let libraryLogger = Logger(label: "kinevoxd.libwebsockets")
+        // While the server starts, a failure is explained by the error line of `start()`: libwebsockets' own
+        // lines are details then.
+        LibWebSocketsLog.route { severity, line, duringStart in
+            if duringStart {
+                libraryLogger.debug("\(line)")
+            } else if severity == .error {
+                libraryLogger.warning("\(line)")
+            } else {
+                libraryLogger.notice("\(line)")
+            }
+        }
         let server = StreamServer(config: config.server, metrics: metrics) { serverLogger.info("\($0)") }
+        server.commandsJSON = model.commandsJSON
         let clock = PlaybackClock { [server] in server.broadcast($0) }
         let pipelineLogger = Logger(label: "kinevoxd.inference")
         let source = ModelMotionSource(model: model, seed: config.model.seed, logger: pipelineLogger)
         let pipeline = MotionPipeline(source: source, clock: clock, server: server, metrics: metrics) {
             pipelineLogger.warning("\($0)")
         }
-        server.onUtterance = { [pipeline] in pipeline.submit($0) }
+        let uploadVAD = config.vad
+        server.onUtterance = { [pipeline, server] upload in
+            // An upload with no speech in it is refused before the model runs (the microphone's utterances
+            // were cut by the same VAD already).
+            if case .upload(let client) = upload.origin, !Self.containsSpeech(upload, vad: uploadVAD) {
+                server.send(.error(message: "no speech found in the upload (\(upload.durationMs) ms of audio): nothing to do"),
+                            toClient: client)
+                pipelineLogger.info("upload from client \(client) (\(upload.durationMs) ms): no speech found, not run")
+                return
+            }
+            pipeline.submit(upload)
+        }
 
-        let captureLog = CaptureEventLog(logger: Logger(label: "kinevoxd.capture"))
+        let noSoundCard: Bool
+        if case .device = config.capture.source {
+            noSoundCard = soundCardNames().isEmpty
+        } else {
+            noSoundCard = false
+        }
+        let captureLog = CaptureEventLog(logger: Logger(label: "kinevoxd.capture"), alsaLogger: Logger(label: "kinevoxd.alsa")) {
+            [server] state in
+            switch state {
+            case .starting: server.setMicrophone(.starting)
+            case .on(let device): server.setMicrophone(.on(device: device))
+            case .off(let reason): server.setMicrophone(noSoundCard ? .noSoundCard : .off(reason: reason))
+            }
+        }
+        ALSAErrorLog.route { captureLog.recordALSA($0) }
+        server.setMicrophone(.starting)
         let rate = config.capture.sampleRate
         let capture = try AudioCapture(config.capture, decode: { path in
             s16Samples(from: try WAVFile.readMono(path, sampleRate: Double(rate), limitSeconds: Daemon.fileSourceLimitSeconds))
@@ -82,9 +124,15 @@ final class Daemon {
         self.capture = capture
         self.listener = listener
         self.source = source
+        self.captureLog = captureLog
+        self.noSoundCard = noSoundCard
         captureName = config.capture.source.displayName
-        if case .device = config.capture.source { capturesFromDevice = true } else { capturesFromDevice = false }
-        logger.info("viewer: http://\(Self.browsableAddress(config.server.listen, port: server.port))/")
+        let tokenQuery = config.server.token.map { "?token=" + Self.queryEscaped($0) } ?? ""
+        viewerURL = "http://\(Self.browsableAddress(config.server.listen, port: server.port))/" + tokenQuery
+        logger.info("viewer: \(viewerURL)")
+        if !config.server.listensOnLoopbackOnly && config.server.token == nil {
+            logger.warning("listen = \"\(config.server.listen)\" accepts other hosts and [server] token is empty: anyone who can reach this port can watch the stream and send commands; set a token (viewers then open the URL with ?token=…)")
+        }
     }
 
     /// Starts the threads, then tells systemd the daemon is ready and begins watchdog pings (on the main
@@ -110,10 +158,18 @@ final class Daemon {
             timer.resume()
             watchdogTimer = timer
         }
-        logger.info("ready: listening on \(captureName)")
-        if capturesFromDevice && !FileManager.default.fileExists(atPath: "/dev/snd") {
-            logger.warning("no sound card on this machine (/dev/snd is missing): the microphone stays off and is retried; push-to-talk and WAV drop in the viewer work meanwhile")
+        let microphone: String
+        switch captureLog.waitForFirstOutcome(timeout: Self.firstCaptureOutcomeWait) {
+        case .on(let device):
+            microphone = "microphone on (\(device))"
+        case .off where noSoundCard:
+            microphone = "microphone off: no sound card on this machine (ALSA sees none; retried in the background)"
+        case .off(let reason):
+            microphone = "microphone off: \(reason) (retried in the background)"
+        case .starting:
+            microphone = "microphone \(captureName) still opening"
         }
+        logger.info("ready: viewer, push-to-talk and WAV drop on \(viewerURL); \(microphone)")
     }
 
     /// Stops everything and ends the process with status 0, within 2 s: the utterance in flight is
@@ -144,6 +200,25 @@ final class Daemon {
 
     private static func milliseconds(since start: TimeInterval) -> Int {
         Int(((ProcessInfo.processInfo.systemUptime - start) * 1000).rounded())
+    }
+
+    /// Why the model file at `path` cannot be used, in one line naming the file.
+    static func modelProblem(_ error: Error, path: String) -> String {
+        let reason = "\(error)"
+        return reason.contains(path) ? "cannot load the model: \(reason)" : "model \(path): \(reason)"
+    }
+
+    /// Whether the VAD finds speech in an uploaded utterance (at the upload's own sample rate).
+    private static func containsSpeech(_ utterance: KinevoxServer.Utterance, vad: VADConfig) -> Bool {
+        var config = vad
+        config.sampleRate = utterance.sampleRate
+        return (try? UtteranceSegmenter.containsSpeech(utterance.samples, config: config)) ?? true
+    }
+
+    private static func queryEscaped(_ value: String) -> String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+#")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
     }
 
     /// `listen` as a URL authority a browser on this machine can open (a wildcard host becomes loopback).

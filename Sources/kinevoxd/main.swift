@@ -1,4 +1,5 @@
 import Foundation
+import KinevoxModel
 import Logging
 
 // kinevoxd: the Kinevox daemon. Reads its configuration, loads the model, binds the viewer port, then runs
@@ -52,7 +53,16 @@ do {
     exit(1)
 }
 if checkOnly {
-    startupLogger.info("configuration \(configPath) is valid; model \(config.model.path)")
+    // The model is opened and bound as at start (header, config, every tensor, front end included), so a
+    // missing or corrupt file fails here, not at the first start.
+    do {
+        let model = try InstructionModel(path: config.model.path, threads: 1)
+        let commands = model.commandsJSON == nil ? "; it lists no commands" : ""
+        startupLogger.info("configuration \(configPath) is valid; model \(config.model.path) loads (motion up to \(model.maxFrames) frames)\(commands)")
+    } catch {
+        startupLogger.error("configuration \(configPath): [model] path: \(Daemon.modelProblem(error, path: config.model.path))")
+        exit(1)
+    }
     exit(0)
 }
 

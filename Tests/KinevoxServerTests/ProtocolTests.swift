@@ -27,6 +27,26 @@ final class ProtocolTests: XCTestCase {
         }
     }
 
+    /// Before any motion, hello carries the standing rest pose (feet on the floor, head up); the
+    /// microphone's state and the model's commands once the daemon has set them; state changes follow.
+    func testHelloCarriesRestPoseMicrophoneAndCommands() throws {
+        harness.server.setMicrophone(.off(reason: "no device"))
+        let hello = try nextMessage(try StreamClient(port: harness.server.port, subprotocol: "kinevox.v1"))
+        let pose = try XCTUnwrap(hello["pose"] as? [[Double]])
+        XCTAssertEqual(pose.count, 22)
+        let heights = pose.map { $0[1] }
+        XCTAssertEqual(heights.min() ?? -1, 0.02, accuracy: 0.03, "feet on the floor")
+        XCTAssertGreaterThan(heights[15], 1.4, "head up")
+        XCTAssertEqual((hello["microphone"] as? [String: Any])?["state"] as? String, "off")
+        XCTAssertNil(hello["commands"], "no commands were set")
+
+        let watcher = try harness.connect()
+        harness.server.setMicrophone(.noSoundCard)
+        let change = try nextMessage(watcher)
+        XCTAssertEqual(change["type"] as? String, "microphone")
+        XCTAssertEqual(change["state"] as? String, "none")
+    }
+
     /// A microphone utterance gives utterance → motion.begin → every frame in order → motion.end,
     /// and two viewers receive the very same frames (broadcast).
     func testUtteranceStreamsWholeMotionToEveryViewer() throws {
@@ -161,12 +181,12 @@ final class ProtocolTests: XCTestCase {
         try client.send(text: #"{"type":"audio.end"}"#)
         try expectError("audio.end without audio.begin")
 
-        // 20 s at 16 kHz in 1 s chunks: refused once it passes 15 s, the rest is ignored.
+        // 35 s at 16 kHz in 1 s chunks: refused once it passes 30 s, the rest is ignored.
         try client.send(text: #"{"type":"audio.begin","sample_rate":16000,"encoding":"s16le"}"#)
         let second = [UInt8](repeating: 0, count: 32_000)
-        for _ in 0..<20 { try client.send(binary: second) }
+        for _ in 0..<35 { try client.send(binary: second) }
         try client.send(text: #"{"type":"audio.end"}"#)
-        try expectError("longer than 15 s")
+        try expectError("longer than 30 s")
 
         // Still connected and served: a short upload goes through.
         try client.send(text: #"{"type":"audio.begin","sample_rate":16000,"encoding":"s16le"}"#)

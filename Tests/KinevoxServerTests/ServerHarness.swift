@@ -8,6 +8,8 @@ enum RepoPaths {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
     static let viewer = root.appendingPathComponent("Sources/KinevoxServer/Viewer").path
+    /// The bundled model file (its metadata lists the commands the viewer offers).
+    static let bundledModel = root.appendingPathComponent("Models/kinevox-default.safetensors").path
     /// HumanML3D clip 012314 (170 frames × 22 joints), read in place from ../shared.
     static let recordedMotion = root.appendingPathComponent("../shared/data/humanml3d/new_joints_012314.npy")
         .standardizedFileURL

@@ -14,6 +14,8 @@ final class ViewerBrowserTests: XCTestCase {
         }
         let harness = try ServerHarness(speed: 2)
         defer { harness.stop() }
+        harness.server.commandsJSON = try ModelFileMetadata.value(of: "kinevox.commands", in: RepoPaths.bundledModel)
+        harness.server.setMicrophone(.noSoundCard)
         let browser = try HeadlessChromium(url: "http://127.0.0.1:\(harness.server.port)/")
         defer { browser.stop() }
 
@@ -48,6 +50,21 @@ final class ViewerBrowserTests: XCTestCase {
         XCTAssertNotEqual(try firstShot.map { try Data(contentsOf: $0) }, try Data(contentsOf: secondShot))
     }
 
+    /// A 0.5 s 440 Hz WAV at 22050 Hz, built in the page and given to the drop handler.
+    static let sendBeepWAV = """
+            (function () {
+              var rate = 22050, n = rate / 2, bytes = new ArrayBuffer(44 + 2 * n), v = new DataView(bytes);
+              function text(o, s) { for (var i = 0; i < s.length; i++) v.setUint8(o + i, s.charCodeAt(i)); }
+              text(0, "RIFF"); v.setUint32(4, 36 + 2 * n, true); text(8, "WAVEfmt ");
+              v.setUint32(16, 16, true); v.setUint16(20, 1, true); v.setUint16(22, 1, true);
+              v.setUint32(24, rate, true); v.setUint32(28, rate * 2, true); v.setUint16(32, 2, true);
+              v.setUint16(34, 16, true); text(36, "data"); v.setUint32(40, 2 * n, true);
+              for (var i = 0; i < n; i++) v.setInt16(44 + 2 * i, 16000 * Math.sin(2 * Math.PI * 440 * i / rate), true);
+              window.kinevoxViewer.sendFile(new File([bytes], "beep.wav", { type: "audio/wav" }));
+              return true;
+            })()
+            """
+
     /// Push-to-talk from the page: a held button records Chromium's fake microphone (a beep) and
     /// a WAV handed to the drop handler is decoded, resampled to 16 kHz and uploaded.
     func testPushToTalkAndWavDropUpload() throws {
@@ -62,14 +79,16 @@ final class ViewerBrowserTests: XCTestCase {
         defer { browser.stop() }
         XCTAssertTrue(try browser.waitUntil("window.kinevoxViewer && window.kinevoxViewer.connected", timeout: 30))
 
-        // Hold the button for 1.5 s with real (DevTools) mouse input, a user gesture.
-        let rect = try browser.evaluate(
-            "(function(){var r=document.getElementById('talk').getBoundingClientRect();return [r.x+r.width/2,r.y+r.height/2];})()")
-            as? [Double] ?? [0, 0]
-        let point: [String: Any] = ["x": rect[0], "y": rect[1], "button": "left", "clickCount": 1]
-        _ = try browser.call("Input.dispatchMouseEvent", point.merging(["type": "mousePressed"]) { $1 })
-        Thread.sleep(forTimeInterval: 1.5)
-        _ = try browser.call("Input.dispatchMouseEvent", point.merging(["type": "mouseReleased"]) { $1 })
+        // Hold the button for 1.5 s with real (DevTools) mouse input, a user gesture; the page shows that
+        // it records meanwhile.
+        var indicator: (Bool?, String?) = (nil, nil)
+        try browser.holdTalkButton(seconds: 1.5) {
+            indicator = (try browser.evaluate("window.kinevoxViewer.recording") as? Bool,
+                         try browser.evaluate("getComputedStyle(document.getElementById('recording')).display") as? String)
+        }
+        XCTAssertEqual(indicator.0, true)
+        XCTAssertEqual(indicator.1, "flex")
+        XCTAssertEqual(try browser.evaluate("getComputedStyle(document.getElementById('recording')).display") as? String, "none")
         try waitForUploads(harness, 1)
         let spoken = try XCTUnwrap(harness.uploads.first)
         XCTAssertEqual(spoken.sampleRate, 16_000)
@@ -77,20 +96,7 @@ final class ViewerBrowserTests: XCTestCase {
         XCTAssertLessThan(spoken.durationMs, 3_000)
         XCTAssertGreaterThan(spoken.samples.map { abs(Int($0)) }.max() ?? 0, 1_000, "the fake microphone beeps")
 
-        // A 0.5 s 440 Hz WAV at 22050 Hz, built in the page and given to the drop handler.
-        _ = try browser.evaluate("""
-            (function () {
-              var rate = 22050, n = rate / 2, bytes = new ArrayBuffer(44 + 2 * n), v = new DataView(bytes);
-              function text(o, s) { for (var i = 0; i < s.length; i++) v.setUint8(o + i, s.charCodeAt(i)); }
-              text(0, "RIFF"); v.setUint32(4, 36 + 2 * n, true); text(8, "WAVEfmt ");
-              v.setUint32(16, 16, true); v.setUint16(20, 1, true); v.setUint16(22, 1, true);
-              v.setUint32(24, rate, true); v.setUint32(28, rate * 2, true); v.setUint16(32, 2, true);
-              v.setUint16(34, 16, true); text(36, "data"); v.setUint32(40, 2 * n, true);
-              for (var i = 0; i < n; i++) v.setInt16(44 + 2 * i, 16000 * Math.sin(2 * Math.PI * 440 * i / rate), true);
-              window.kinevoxViewer.sendFile(new File([bytes], "beep.wav", { type: "audio/wav" }));
-              return true;
-            })()
-            """)
+        _ = try browser.evaluate(Self.sendBeepWAV)
         try waitForUploads(harness, 2)
         let dropped = harness.uploads[1]
         XCTAssertEqual(dropped.sampleRate, 16_000)
@@ -107,6 +113,80 @@ final class ViewerBrowserTests: XCTestCase {
         }
         XCTAssertEqual(harness.uploads.count, count, "uploads reaching the server", line: line)
         if harness.uploads.count < count { throw StreamClient.Failure.timeout }
+    }
+
+    /// The first screen, before any command: the mannequin standing in its rest pose (the body's colour fills
+    /// its screen box), the server microphone's state, and the "try saying…" panel read from the bundled
+    /// model file's `kinevox.commands` metadata; the full list on request; "understood" lines.
+    func testFirstScreenShowsTheMannequinMicrophoneAndCommands() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.chromium) else {
+            throw XCTSkip("chromium is not installed (Debian package chromium); the browser test needs it")
+        }
+        let commands = try XCTUnwrap(try ModelFileMetadata.value(of: "kinevox.commands", in: RepoPaths.bundledModel),
+                                     "the bundled model has no kinevox.commands metadata")
+        let harness = try ServerHarness()
+        defer { harness.stop() }
+        harness.server.commandsJSON = commands
+        harness.server.setMicrophone(.noSoundCard)
+        let browser = try HeadlessChromium(url: "http://127.0.0.1:\(harness.server.port)/")
+        defer { browser.stop() }
+        XCTAssertTrue(try browser.waitUntil("window.kinevoxViewer && window.kinevoxViewer.framesRendered > 0", timeout: 30),
+                      "the rest pose from hello was never drawn")
+        Thread.sleep(forTimeInterval: 0.5)
+        let shot = try browser.screenshot(named: "kinevox-viewer-connected.png")
+        print("viewer screenshot on connect: \(shot.path)")
+
+        let body = try XCTUnwrap(try browser.evaluate("window.kinevoxViewer.bodyPixels()") as? [String: Any])
+        let box = try XCTUnwrap(body["box"] as? [Double])
+        let pixels = try XCTUnwrap(body["pixels"] as? Int), bodyPixels = try XCTUnwrap(body["bodyPixels"] as? Int)
+        XCTAssertGreaterThan(box[3] - box[1], 150, "the standing body is tall on screen: \(box)")
+        XCTAssertGreaterThan(Double(bodyPixels) / Double(pixels), 0.2,
+                             "\(bodyPixels) of \(pixels) pixels in the body's box have its colour")
+
+        let panel = try browser.evaluate("document.getElementById('panel').innerText") as? String ?? ""
+        XCTAssertTrue(panel.contains("Try saying…") && panel.contains("“wave your right hand”"), panel)
+        XCTAssertTrue(panel.contains("server microphone: no sound card"), panel)
+        XCTAssertEqual(try browser.evaluate("document.getElementById('all').hidden") as? Bool, true)
+        _ = try browser.evaluate("document.getElementById('all-toggle').click()")
+        let all = try browser.evaluate("document.getElementById('all').innerText") as? String ?? ""
+        XCTAssertTrue(all.contains("wave-right-hand: wave your right hand") && all.contains("sadly, with the head down"), all)
+
+        harness.server.setMicrophone(.on(device: "default"))
+        XCTAssertTrue(try browser.waitUntil("document.getElementById('mic').textContent === 'server microphone: on (default)'",
+                                            timeout: 5))
+        _ = try browser.evaluate(#"window.kinevoxViewer.handle({type:"utterance",id:7,duration_ms:900,understood:"wave, right hand",action:"wave-right-hand",confidence:0.823})"#)
+        XCTAssertEqual(try browser.evaluate("document.getElementById('understood').textContent") as? String,
+                       "understood: wave, right hand · 0.82")
+        _ = try browser.evaluate(#"window.kinevoxViewer.handle({type:"utterance",id:8,duration_ms:900,understood:false,action:null})"#)
+        XCTAssertEqual(try browser.evaluate("document.getElementById('understood').textContent") as? String, "didn't catch that")
+        _ = try browser.evaluate(#"window.kinevoxViewer.handle({type:"utterance",id:9,duration_ms:900})"#)
+        XCTAssertEqual(try browser.evaluate("document.getElementById('understood').textContent") as? String, "didn't catch that",
+                       "an utterance without those fields leaves the line as it was")
+    }
+
+    /// Opened from another host over plain HTTP (here a name mapped to loopback, which Chromium does not
+    /// count as a secure origin) the page has no getUserMedia: it says so instead of throwing, and WAV drop
+    /// still uploads.
+    func testRemotePlainHTTPPageExplainsTheMicrophoneAndKeepsWavDrop() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.chromium) else {
+            throw XCTSkip("chromium is not installed (Debian package chromium); the browser test needs it")
+        }
+        let harness = try ServerHarness()
+        defer { harness.stop() }
+        let browser = try HeadlessChromium(url: "http://kinevox.test:\(harness.server.port)/",
+                                           extraArguments: ["--host-resolver-rules=MAP kinevox.test 127.0.0.1"])
+        defer { browser.stop() }
+        XCTAssertTrue(try browser.waitUntil("window.kinevoxViewer && window.kinevoxViewer.connected", timeout: 30))
+        XCTAssertEqual(try browser.evaluate("window.isSecureContext") as? Bool, false)
+        XCTAssertEqual(try browser.evaluate("window.kinevoxViewer.micAvailable") as? Bool, false)
+        try browser.holdTalkButton(seconds: 0.3)
+        let status = try browser.evaluate("document.getElementById('status').textContent") as? String ?? ""
+        XCTAssertEqual(status, "microphone needs HTTPS or localhost — drop a WAV file instead")
+        XCTAssertEqual(try browser.evaluate("window.kinevoxViewer.error") as? NSNull, NSNull(), "no uncaught error shown")
+        XCTAssertEqual(try browser.evaluate("window.kinevoxViewer.pageErrors.length") as? Int, 0)
+        _ = try browser.evaluate(Self.sendBeepWAV)
+        try waitForUploads(harness, 1)
+        XCTAssertEqual(harness.uploads[0].samples.count, 8_000, accuracy: 2)
     }
 
     /// Without three.js the page says what to install (and the server log does too).
@@ -226,6 +306,20 @@ final class HeadlessChromium {
         return false
     }
 
+    /// Presses the viewer's "Hold to talk" button for `seconds` with DevTools mouse input (a user gesture);
+    /// `whileHeld` runs half-way through.
+    func holdTalkButton(seconds: Double, whileHeld: () throws -> Void = {}) throws {
+        let rect = try evaluate(
+            "(function(){var r=document.getElementById('talk').getBoundingClientRect();return [r.x+r.width/2,r.y+r.height/2];})()")
+            as? [Double] ?? [0, 0]
+        let point: [String: Any] = ["x": rect[0], "y": rect[1], "button": "left", "clickCount": 1]
+        _ = try call("Input.dispatchMouseEvent", point.merging(["type": "mousePressed"]) { $1 })
+        Thread.sleep(forTimeInterval: seconds / 2)
+        try whileHeld()
+        Thread.sleep(forTimeInterval: seconds / 2)
+        _ = try call("Input.dispatchMouseEvent", point.merging(["type": "mouseReleased"]) { $1 })
+    }
+
     /// Where three.js last drew the pelvis sphere.
     func pelvis() throws -> SIMD3<Double> {
         let p = try evaluate("window.kinevoxViewer.pelvisRendered()") as? [Double] ?? []
@@ -242,5 +336,19 @@ final class HeadlessChromium {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent(name)
         try png.write(to: url)
         return url
+    }
+}
+
+/// The `__metadata__` strings of a safetensors file, read from its JSON header.
+enum ModelFileMetadata {
+    static func value(of key: String, in path: String) throws -> String? {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        let size = try handle.read(upToCount: 8) ?? Data()
+        guard size.count == 8 else { return nil }
+        let length = size.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try handle.read(upToCount: length) ?? Data()
+        let object = try JSONSerialization.jsonObject(with: header) as? [String: Any]
+        return (object?["__metadata__"] as? [String: String])?[key]
     }
 }

@@ -3,24 +3,7 @@ import XCTest
 
 /// kinevoxd as a process: refusals at start (status and one clear line), sd_notify datagrams, and
 /// stopping on SIGTERM/SIGINT within 2 s.
-final class DaemonLifecycleTests: XCTestCase {
-    private var scratch: ScratchFolder!
-    private var daemons: [DaemonProcess] = []
-
-    override func setUpWithError() throws {
-        scratch = try ScratchFolder()
-    }
-
-    override func tearDown() {
-        daemons.forEach { $0.terminateIfRunning() }
-        scratch.remove()
-    }
-
-    private func launch(_ arguments: [String], environment: [String: String] = [:]) throws -> DaemonProcess {
-        let daemon = try DaemonProcess(arguments: arguments, environment: environment)
-        daemons.append(daemon)
-        return daemon
-    }
+final class DaemonLifecycleTests: DaemonTestCase {
 
     /// A configuration for `modelPath` on a kernel-chosen port, capturing from an ALSA device that never
     /// opens (as on a machine without a sound card); `extra` is appended.
@@ -59,8 +42,7 @@ final class DaemonLifecycleTests: XCTestCase {
 
     func testUnderJournaldLinesCarryThePriorityPrefixInsteadOfATimestamp() throws {
         let path = try config(modelPath: workingModel(), extra: "[log]\nlevel = \"loud\"\n")
-        let daemon = try DaemonProcess(arguments: ["--config", path], journal: true)
-        daemons.append(daemon)
+        let daemon = try launch(["--config", path], journal: true)
         XCTAssertTrue(daemon.waitForExit(timeout: 10))
         XCTAssertEqual(daemon.exitStatus, 2)
         XCTAssertTrue(daemon.stderr.hasPrefix("<3>kinevoxd: \(path):9: "), daemon.stderr)

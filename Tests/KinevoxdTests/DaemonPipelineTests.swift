@@ -38,7 +38,9 @@ final class DaemonPipelineTests: XCTestCase {
 
     /// Reads messages until the motion announced by the next `utterance` has ended; checks their order
     /// and shapes, and returns the utterance's id.
+    /// `microphone` messages (a state change, e.g. the capture file ended) may come at any time and are skipped.
     private func expectMotion(from client: WebSocketTestClient, file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+        let client = MotionStream(client)
         var message = try client.receiveJSON()
         while message["type"] as? String != "utterance" {
             XCTAssertNotEqual(message["type"] as? String, "error", "\(message)", file: file, line: line)
@@ -67,6 +69,19 @@ final class DaemonPipelineTests: XCTestCase {
         XCTAssertEqual(end["type"] as? String, "motion.end", "\(end)", file: file, line: line)
         XCTAssertEqual(end["id"] as? Int, id, file: file, line: line)
         return id
+    }
+
+    /// The stream of one client without its `microphone` messages.
+    private struct MotionStream {
+        let client: WebSocketTestClient
+        init(_ client: WebSocketTestClient) { self.client = client }
+
+        func receiveJSON() throws -> [String: Any] {
+            while true {
+                let message = try client.receiveJSON()
+                if message["type"] as? String != "microphone" { return message }
+            }
+        }
     }
 
     func testSpokenInstructionFromTheALSAFileSourceReachesAViewerAsMotion() throws {
@@ -99,6 +114,25 @@ final class DaemonPipelineTests: XCTestCase {
             XCTAssertTrue(metrics.contains("stage=\"\(stage)\""), "no \(stage) latency in /metrics:\n\(metrics)")
         }
         XCTAssertTrue(metrics.contains("kinevox_utterances_total{source=\"upload\"} 1"), metrics)
+    }
+
+    /// Silence and white noise are refused before the model runs: an `error` to the uploader, no utterance,
+    /// no motion; a spoken upload afterwards still works.
+    func testUploadsWithoutSpeechAreRefusedBeforeTheModelRuns() throws {
+        let port = try startDaemon(device: "hw:99")
+        let client = try WebSocketTestClient(port: port, timeout: 30)
+        XCTAssertEqual(try client.receiveJSON()["type"] as? String, "hello")
+        for (name, samples) in [("silence", NoSpeech.silence(seconds: 2)), ("noise", NoSpeech.whiteNoise(seconds: 2))] {
+            try client.upload(samples: samples, sampleRate: 16_000)
+            let reply = try MotionStream(client).receiveJSON()
+            XCTAssertEqual(reply["type"] as? String, "error", "\(name): \(reply)")
+            XCTAssertTrue((reply["message"] as? String ?? "").contains("no speech found"), "\(name): \(reply)")
+        }
+        try client.upload(samples: try DaemonFixtures.samples(ofWAV: DaemonFixtures.walkForward), sampleRate: 16_000)
+        XCTAssertEqual(try expectMotion(from: client), 1, "the refused uploads were never numbered as utterances")
+        let daemon = try XCTUnwrap(self.daemon)
+        XCTAssertEqual(daemon.stderr.split(separator: "\n").filter { $0.contains("no speech found, not run") }.count, 2, daemon.stderr)
+        XCTAssertEqual(daemon.stderr.split(separator: "\n").filter { $0.contains("utterance (upload") }.count, 1, daemon.stderr)
     }
 
     func testSIGTERMWithAnUtteranceInFlightStopsWithin2s() throws {

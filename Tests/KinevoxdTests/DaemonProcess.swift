@@ -114,8 +114,31 @@ struct ScratchFolder {
         return file.path
     }
 
+    /// Writes `samples` as a 16-bit mono WAV file `name` in the folder and returns its path.
+    func writeWAV(_ name: String, samples: [Int16], sampleRate: Int = 16_000) throws -> String {
+        func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xff) } }
+        func le16(_ v: Int) -> [UInt8] { (0..<2).map { UInt8((v >> (8 * $0)) & 0xff) } }
+        var bytes = Array("RIFF".utf8) + le32(36 + 2 * samples.count) + Array("WAVEfmt ".utf8)
+        bytes += le32(16) + le16(1) + le16(1) + le32(sampleRate) + le32(2 * sampleRate) + le16(2) + le16(16)
+        bytes += Array("data".utf8) + le32(2 * samples.count)
+        for sample in samples { bytes += le16(Int(UInt16(bitPattern: sample))) }
+        let file = url.appendingPathComponent(name)
+        try Data(bytes).write(to: file)
+        return file.path
+    }
+
     func remove() {
         try? FileManager.default.removeItem(at: url)
+    }
+}
+
+/// Audio with no speech in it: `seconds` of digital silence, or of white noise at about −12 dBFS.
+enum NoSpeech {
+    static func silence(seconds: Double) -> [Int16] { [Int16](repeating: 0, count: Int(seconds * 16_000)) }
+
+    static func whiteNoise(seconds: Double) -> [Int16] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<Int(seconds * 16_000)).map { _ in Int16.random(in: -8_000...8_000, using: &generator) }
     }
 }
 
@@ -169,4 +192,27 @@ final class ListeningSocket {
     }
 
     deinit { close(fd) }
+}
+
+/// A test case that starts kinevoxd processes: each test gets a scratch folder, and every daemon it
+/// launched is killed (if still running) and the folder removed after it.
+class DaemonTestCase: XCTestCase {
+    private(set) var scratch: ScratchFolder!
+    private var daemons: [DaemonProcess] = []
+
+    override func setUpWithError() throws {
+        scratch = try ScratchFolder()
+    }
+
+    override func tearDown() {
+        daemons.forEach { $0.terminateIfRunning() }
+        scratch.remove()
+    }
+
+    /// Starts kinevoxd with `arguments` (see `DaemonProcess.init`).
+    func launch(_ arguments: [String], environment: [String: String] = [:], journal: Bool = false) throws -> DaemonProcess {
+        let daemon = try DaemonProcess(arguments: arguments, environment: environment, journal: journal)
+        daemons.append(daemon)
+        return daemon
+    }
 }

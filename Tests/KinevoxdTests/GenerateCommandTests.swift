@@ -67,9 +67,29 @@ final class GenerateCommandTests: XCTestCase {
         let bogus = try scratch.write("speech.wav", "not a wav file")
         let run = try generate(["--audio", bogus, "--output", output] + model)
         XCTAssertEqual(run.status, 2)
-        XCTAssertTrue(run.stderr.hasPrefix("kinevox generate: \(bogus): "), run.stderr)
+        XCTAssertTrue(run.stderr.hasPrefix("kinevox generate: cannot read audio file \(bogus): "), run.stderr)
+        XCTAssertEqual(run.stderr.components(separatedBy: bogus).count, 2, "the path once: \(run.stderr)")
         XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, run.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+    }
+
+    func testAudioWithoutSpeechExits2BeforeTheModelRuns() throws {
+        let output = scratch.url.appendingPathComponent("motion.json").path
+        for (name, samples) in [("silence", NoSpeech.silence(seconds: 2)), ("noise", NoSpeech.whiteNoise(seconds: 2))] {
+            let wav = try scratch.writeWAV("\(name).wav", samples: samples)
+            // A model path that does not exist: reaching the model would exit 1 instead.
+            let run = try generate(["--audio", wav, "--output", output, "--model", scratch.url.appendingPathComponent("none").path])
+            XCTAssertEqual(run.status, 2, "\(name): \(run.stderr)")
+            XCTAssertTrue(run.stderr.contains("\(wav): no speech found"), run.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+        }
+    }
+
+    func testNegativeSeedIsExplained() throws {
+        let run = try generate(["--audio", DaemonFixtures.walkForward, "--seed", "-1"] + model)
+        XCTAssertEqual(run.status, 2)
+        XCTAssertTrue(run.stderr.contains("--seed must be a whole number ≥ 0, got -1"), run.stderr)
+        XCTAssertFalse(run.stderr.contains("Missing value"), run.stderr)
     }
 
     func testMissingModelExits1AndWritesNothing() throws {

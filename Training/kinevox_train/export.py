@@ -7,11 +7,16 @@ Tensor names: `KinevoxModel.state_dict()` keys (audio_encoder., length_estimator
 res_transformer., motion_mean, motion_std) plus `frontend.*` from the speech front-end converter
 (kinevox_train.frontends.convert_speech_embedding) when it is in the checkout; its config then becomes the
 `frontend` section. `load_model` reads a file back into a `KinevoxModel` (refusing missing, extra or mis-shaped tensors).
+
+The file also carries `kinevox.commands`: what the model can be asked to do (the caption grammar's actions and
+manners), shown by the viewer's "try saying…" panel. `--stamp-commands FILE` rewrites only that metadata of an
+existing model file (tensors and config untouched), for a model exported before the key existed.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import pathlib
 import sys
 
@@ -23,6 +28,29 @@ from safetensors.torch import save_file
 from .models import KinevoxConfig, KinevoxModel
 
 CONFIG_KEY = "kinevox.config"
+COMMANDS_KEY = "kinevox.commands"
+
+# The viewer's first suggestions: one per kind of motion the training data holds, as a user would say them.
+EXAMPLE_COMMANDS = ["wave your right hand", "walk forward sadly, with the head down", "take a bow",
+                    "raise both hands up", "kick forward with one leg", "walk backward like an old person, bent over"]
+
+
+def commands_metadata() -> str:
+    """The `kinevox.commands` JSON: example commands, every action with the phrases the captions use for it, and
+    the manners ("styles") it can be done in. From the caption grammar the training captions came from."""
+    from .data.captions import ACTIONS, STYLES
+    manners = sorted({phrase for _, phrases in STYLES.values() for phrase in phrases if phrase})
+    actions = [{"action": name, "say": [base for _, base in phrases]} for name, phrases in ACTIONS.items()]
+    return json.dumps({"examples": EXAMPLE_COMMANDS, "actions": actions, "styles": manners}, separators=(",", ":"))
+
+
+def stamp_commands(path: str | pathlib.Path) -> None:
+    """Rewrite the `kinevox.commands` metadata of the model file at `path`, keeping its tensors and other metadata."""
+    with safe_open(str(path), framework="pt") as f:
+        metadata = dict(f.metadata() or {})
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    metadata[COMMANDS_KEY] = commands_metadata()
+    save_file(tensors, str(path), metadata=metadata)
 
 
 def model_from_runs(rvq_run: str, generator_run: str, residual_run: str | None,
@@ -85,7 +113,7 @@ def save_model(model: KinevoxModel, path: str | pathlib.Path, dtype: torch.dtype
         tensors[key] = (value.to(dtype) if value.is_floating_point() else value).contiguous()
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata={CONFIG_KEY: model.cfg.to_json()})
+    save_file(tensors, str(path), metadata={CONFIG_KEY: model.cfg.to_json(), COMMANDS_KEY: commands_metadata()})
 
 
 def load_model(path: str | pathlib.Path) -> tuple[KinevoxModel, dict[str, torch.Tensor]]:
@@ -145,9 +173,15 @@ def main(argv=None) -> None:
     p.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
     p.add_argument("--no-frontend", action="store_true",
                    help="leave out the frontend.* tensors (e.g. a WavLM model whose front end is converted separately)")
+    p.add_argument("--stamp-commands", metavar="FILE", default=None,
+                   help="only rewrite FILE's kinevox.commands metadata (the command list the viewer shows), then exit")
     args = p.parse_args(argv)
     if args.unpack:
         unpack_model(args.unpack, args.output)
+        return
+    if args.stamp_commands:
+        stamp_commands(args.stamp_commands)
+        print(f"wrote the {COMMANDS_KEY} metadata of {args.stamp_commands}")
         return
     model = model_from_runs(args.rvq, args.generator, args.residual, args.encoder)
     use_frontend = not args.no_frontend and model.cfg.frontend["kind"] == "speech_embedding"

@@ -50,3 +50,25 @@ def test_reload_refuses_missing_and_misshaped_tensors(tmp_path):
     save_file(wrong, str(tmp_path / "b.safetensors"), metadata=meta)
     with pytest.raises(ValueError, match="motion_mean"):
         load_model(tmp_path / "b.safetensors")
+
+
+def test_commands_metadata_lists_every_trained_action_and_stamping_keeps_the_tensors(tmp_path):
+    import json
+
+    from kinevox_train.data.captions import ACTIONS
+    from kinevox_train.export import COMMANDS_KEY, commands_metadata, stamp_commands
+
+    commands = json.loads(commands_metadata())
+    assert [a["action"] for a in commands["actions"]] == list(ACTIONS)
+    said = {phrase for a in commands["actions"] for phrase in a["say"]}
+    # every example starts with a phrase the captions use, so it is inside the model's vocabulary
+    assert all(any(example.startswith(phrase) for phrase in said) for example in commands["examples"]), commands["examples"]
+    assert "sadly, with the head down" in commands["styles"]
+
+    path = tmp_path / "old.safetensors"
+    save_file({"a": torch.arange(6, dtype=torch.float16).reshape(2, 3)}, str(path), metadata={CONFIG_KEY: "{}"})
+    stamp_commands(path)
+    with safe_open(str(path), framework="pt") as f:
+        assert f.metadata()[CONFIG_KEY] == "{}"
+        assert json.loads(f.metadata()[COMMANDS_KEY]) == commands
+        assert torch.equal(f.get_tensor("a"), torch.arange(6, dtype=torch.float16).reshape(2, 3))

@@ -1,14 +1,28 @@
 // Kinevox viewer: draws the 22-joint avatar streamed by kinevoxd (protocol kinevox.v1) with
-// three.js, and sends push-to-talk audio (microphone or a dropped WAV) as 16 kHz s16le chunks.
+// three.js as a mannequin (shaded capsules and a soft floor shadow, driven only by the joints), shows
+// what the model can be asked ("try saying…", from hello.commands), the server microphone's state and
+// what was understood, and sends push-to-talk audio (microphone or a dropped WAV) as 16 kHz s16le chunks.
 // State a test (or a curious user) can read is exposed as window.kinevoxViewer.
 (function () {
   "use strict";
 
   var PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19];
+  // Capsule radius (m) of the segment from each joint's parent to the joint: hips and spine make the
+  // torso, then thighs, shins, feet, neck, collars, upper arms, forearms.
+  var SEGMENT_RADIUS = [0, 0.085, 0.085, 0.11, 0.07, 0.07, 0.115, 0.052, 0.052, 0.12, 0.042, 0.042,
+    0.055, 0.065, 0.065, 0.05, 0.06, 0.06, 0.047, 0.047, 0.039, 0.039];
+  var HEAD = 15, HEAD_RADIUS = 0.105;
+  var BODY_COLOUR = 0xd99a5b;
   var UPLOAD_RATE = 16000;
   var CHUNK_SAMPLES = 4096;
 
   var statusEl = document.getElementById("status");
+  var micEl = document.getElementById("mic");
+  var understoodEl = document.getElementById("understood");
+  var examplesEl = document.getElementById("examples");
+  var allEl = document.getElementById("all");
+  var allToggleEl = document.getElementById("all-toggle");
+  var recordingEl = document.getElementById("recording");
   var talkEl = document.getElementById("talk");
   var problemEl = document.getElementById("problem");
   var dropEl = document.getElementById("drop");
@@ -21,10 +35,18 @@
     lastUtterance: null,
     latencyMs: null,
     error: null,
+    pageErrors: [],
     threeLoaded: typeof THREE !== "undefined",
-    pelvisRendered: function () { return avatar ? avatar.joints[0].position.toArray() : null; }
+    microphone: null,
+    commands: null,
+    understood: null,
+    recording: false,
+    pelvisRendered: function () { return avatar ? avatar.joints[0].position.toArray() : null; },
+    bodyPixels: function () { return avatar ? countBodyPixels() : null; }
   };
   window.kinevoxViewer = state;
+  window.addEventListener("error", function (e) { state.pageErrors.push(String(e.message)); });
+  window.addEventListener("unhandledrejection", function (e) { state.pageErrors.push(String(e.reason)); });
 
   function showProblem(text) {
     problemEl.textContent = text;
@@ -79,24 +101,43 @@
     floor.rotation.x = -Math.PI / 2;
     scene.add(floor);
 
-    var jointMaterial = new THREE.MeshLambertMaterial({ color: 0xffb74d });
-    var boneMaterial = new THREE.MeshLambertMaterial({ color: 0x64b5f6 });
-    var sphere = new THREE.SphereBufferGeometry(0.035, 16, 12);
-    var cylinder = new THREE.CylinderBufferGeometry(0.025, 0.025, 1, 12);
+    // The mannequin: a cylinder per segment and a sphere per joint make capsules whose ends meet;
+    // the head is one larger sphere. Everything is placed from the 22 joints alone (applyPose).
+    var bodyMaterial = new THREE.MeshPhongMaterial({ color: BODY_COLOUR, shininess: 18, specular: 0x332211 });
+    var sphere = new THREE.SphereBufferGeometry(1, 20, 14);
+    var cylinder = new THREE.CylinderBufferGeometry(1, 1, 1, 20, 1, true);
     avatar = { joints: [], bones: [], group: new THREE.Group() };
-    avatar.group.visible = false;  // shown once the first pose arrives
+    avatar.group.visible = false;  // shown once the first pose arrives (hello carries one)
     scene.add(avatar.group);
     for (var j = 0; j < PARENTS.length; j++) {
-      var ball = new THREE.Mesh(sphere, j === 15 ? new THREE.MeshLambertMaterial({ color: 0xffe0b2 }) : jointMaterial);
-      if (j === 15) ball.scale.setScalar(2.6);
+      var ball = new THREE.Mesh(sphere, bodyMaterial);
+      var radius = SEGMENT_RADIUS[j];
+      for (var k = 0; k < PARENTS.length; k++) if (PARENTS[k] === j) radius = Math.max(radius, SEGMENT_RADIUS[k]);
+      ball.scale.setScalar(j === HEAD ? HEAD_RADIUS : radius);
       avatar.group.add(ball);
       avatar.joints.push(ball);
       if (PARENTS[j] >= 0) {
-        var bone = new THREE.Mesh(cylinder, boneMaterial);
+        var bone = new THREE.Mesh(cylinder, bodyMaterial);
         avatar.group.add(bone);
-        avatar.bones.push({ mesh: bone, child: j, parent: PARENTS[j] });
+        avatar.bones.push({ mesh: bone, child: j, parent: PARENTS[j], radius: SEGMENT_RADIUS[j] });
       }
     }
+    // Soft shadow: a blurred disc on the floor under the body, sized by the body's spread.
+    var blob = document.createElement("canvas");
+    blob.width = blob.height = 128;
+    var shade = blob.getContext("2d");
+    var gradient = shade.createRadialGradient(64, 64, 0, 64, 64, 64);
+    gradient.addColorStop(0, "rgba(0,0,0,0.55)");
+    gradient.addColorStop(0.55, "rgba(0,0,0,0.28)");
+    gradient.addColorStop(1, "rgba(0,0,0,0)");
+    shade.fillStyle = gradient;
+    shade.fillRect(0, 0, 128, 128);
+    avatar.shadow = new THREE.Mesh(new THREE.PlaneBufferGeometry(1, 1),
+      new THREE.MeshBasicMaterial({ map: new THREE.CanvasTexture(blob), transparent: true, depthWrite: false }));
+    avatar.shadow.rotation.x = -Math.PI / 2;
+    avatar.shadow.position.y = 0.002;
+    avatar.shadow.visible = false;
+    scene.add(avatar.shadow);
     focus = new THREE.Vector3(0, 0.9, 0);
     UP = new THREE.Vector3(0, 1, 0);
     tmpA = new THREE.Vector3();
@@ -112,7 +153,13 @@
 
   function applyPose(joints) {
     avatar.group.visible = true;
-    for (var j = 0; j < joints.length; j++) avatar.joints[j].position.set(joints[j][0], joints[j][1], joints[j][2]);
+    avatar.shadow.visible = true;
+    var minX = Infinity, maxX = -Infinity, minZ = Infinity, maxZ = -Infinity;
+    for (var j = 0; j < joints.length; j++) {
+      avatar.joints[j].position.set(joints[j][0], joints[j][1], joints[j][2]);
+      minX = Math.min(minX, joints[j][0]); maxX = Math.max(maxX, joints[j][0]);
+      minZ = Math.min(minZ, joints[j][2]); maxZ = Math.max(maxZ, joints[j][2]);
+    }
     for (var b = 0; b < avatar.bones.length; b++) {
       var bone = avatar.bones[b];
       tmpA.fromArray(joints[bone.parent]);
@@ -121,8 +168,42 @@
       bone.mesh.position.copy(tmpA).add(tmpB).multiplyScalar(0.5);
       tmpB.sub(tmpA);
       if (length > 1e-6) bone.mesh.quaternion.setFromUnitVectors(UP, tmpB.divideScalar(length));
-      bone.mesh.scale.set(1, Math.max(length, 1e-3), 1);
+      bone.mesh.scale.set(bone.radius, Math.max(length, 1e-3), bone.radius);
     }
+    // The shadow follows the pelvis on the floor; it fades as the body rises (a jump).
+    var lowest = Infinity;
+    for (var f = 0; f < joints.length; f++) lowest = Math.min(lowest, joints[f][1]);
+    avatar.shadow.position.x = (minX + maxX) / 2;
+    avatar.shadow.position.z = (minZ + maxZ) / 2;
+    avatar.shadow.scale.set(maxX - minX + 0.6, maxZ - minZ + 0.6, 1);
+    avatar.shadow.material.opacity = Math.max(0.2, 1 - Math.max(0, lowest) * 1.5);
+  }
+
+  // Renders once and counts, inside the screen box of the joints, the pixels of the body's colour: what
+  // a test (and a user) sees. Returns {box: [x0, y0, x1, y1] in CSS pixels, pixels, bodyPixels}.
+  function countBodyPixels() {
+    renderer.render(scene, camera);
+    var canvas = renderer.domElement, scale = canvas.width / canvas.clientWidth;
+    var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, p = new THREE.Vector3();
+    for (var j = 0; j < avatar.joints.length; j++) {
+      p.copy(avatar.joints[j].position).project(camera);
+      var x = (p.x + 1) / 2 * canvas.clientWidth, y = (1 - p.y) / 2 * canvas.clientHeight;
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    }
+    var copy = document.createElement("canvas");
+    copy.width = canvas.width;
+    copy.height = canvas.height;
+    var pen = copy.getContext("2d");
+    pen.drawImage(canvas, 0, 0);
+    var left = Math.max(0, Math.floor(x0 * scale)), top = Math.max(0, Math.floor(y0 * scale));
+    var width = Math.max(1, Math.min(copy.width - left, Math.ceil((x1 - x0) * scale))),
+        height = Math.max(1, Math.min(copy.height - top, Math.ceil((y1 - y0) * scale)));
+    var data = pen.getImageData(left, top, width, height).data, body = 0;
+    for (var i = 0; i < data.length; i += 4) {
+      var r = data[i], g = data[i + 1], bl = data[i + 2];
+      if (r > 90 && r > g + 15 && g > bl + 10) body++;  // the mannequin's warm tan, lit or shaded
+    }
+    return { box: [x0, y0, x1, y1], pixels: width * height, bodyPixels: body };
   }
 
   function render() {
@@ -160,31 +241,116 @@
     };
     socket.onmessage = function (event) {
       if (typeof event.data !== "string") return;
-      var m = JSON.parse(event.data);
-      switch (m.type) {
-        case "hello":
-          if (m.pose) { pose = m.pose; poseDirty = !!avatar; }
-          break;
-        case "utterance":
-          state.lastUtterance = { id: m.id, duration_ms: m.duration_ms };
-          break;
-        case "motion.begin":
-          state.motionId = m.id;
-          if (typeof m.latency_ms === "number") state.latencyMs = m.latency_ms;
-          break;
-        case "frame":
-          pose = m.joints;
-          poseDirty = !!avatar;
-          state.framesReceived++;
-          break;
-        case "motion.end":
-          break;
-        case "error":
-          statusEl.textContent = "server: " + m.message;
-          return;
-      }
-      describe();
+      handle(JSON.parse(event.data));
     };
+  }
+
+  // One server message (protocol kinevox.v1); unknown types are ignored.
+  function handle(m) {
+    switch (m.type) {
+      case "hello":
+        if (m.pose) { pose = m.pose; poseDirty = !!avatar; }
+        showMicrophone(m.microphone || null);
+        showCommands(m.commands || null);
+        break;
+      case "microphone":
+        showMicrophone(m);
+        break;
+      case "utterance":
+        state.lastUtterance = { id: m.id, duration_ms: m.duration_ms };
+        showUnderstood(m);
+        break;
+      case "motion.begin":
+        state.motionId = m.id;
+        if (typeof m.latency_ms === "number") state.latencyMs = m.latency_ms;
+        break;
+      case "frame":
+        pose = m.joints;
+        poseDirty = !!avatar;
+        state.framesReceived++;
+        break;
+      case "motion.end":
+        break;
+      case "error":
+        statusEl.textContent = "server: " + m.message;
+        return;
+    }
+    describe();
+  }
+  state.handle = handle;  // for tests: what the page does with one message
+
+
+  // ---- panel: microphone, what was understood, what to say ---------------------------------
+  function showMicrophone(mic) {
+    state.microphone = mic;
+    var text = "server microphone: unknown";
+    if (mic && mic.state === "on") text = "server microphone: on (" + mic.detail + ")";
+    else if (mic && mic.state === "none") text = "server microphone: no sound card — hold to talk or drop a WAV";
+    else if (mic && mic.state === "off") text = "server microphone: off (" + mic.detail + ")";
+    else if (mic && mic.state === "starting") text = "server microphone: starting…";
+    micEl.textContent = text;
+    micEl.className = mic ? "mic-" + mic.state : "";
+  }
+
+  // An utterance message may say what the model understood: `understood` (text, or false when it did
+  // not), `action`, `confidence` (0–1). Without those fields nothing is shown.
+  function showUnderstood(m) {
+    var what = typeof m.understood === "string" ? m.understood : (typeof m.action === "string" ? m.action : null);
+    var text = null;
+    if (m.understood === false || (what === null && ("understood" in m || "action" in m) && !m.action)) {
+      text = "didn't catch that";
+    } else if (what !== null) {
+      text = "understood: " + what;
+      if (typeof m.confidence === "number") text += " · " + m.confidence.toFixed(2);
+    }
+    if (text === null) return;
+    state.understood = text;
+    understoodEl.textContent = text;
+    understoodEl.style.display = "block";
+  }
+
+  function showCommands(commands) {
+    state.commands = commands;
+    examplesEl.textContent = "";
+    allEl.textContent = "";
+    if (!commands || !commands.examples) {
+      examplesEl.appendChild(listItem("(this model file lists no commands)"));
+      allToggleEl.style.display = "none";
+      return;
+    }
+    commands.examples.forEach(function (e) { examplesEl.appendChild(listItem("\u201c" + e + "\u201d")); });
+    (commands.actions || []).forEach(function (a) {
+      var row = document.createElement("div");
+      var name = document.createElement("b");
+      name.textContent = a.action + ": ";
+      row.appendChild(name);
+      row.appendChild(document.createTextNode(a.say.join(" · ")));
+      allEl.appendChild(row);
+    });
+    if (commands.styles && commands.styles.length) {
+      var styles = document.createElement("div");
+      styles.className = "styles";
+      styles.textContent = "in any manner: " + commands.styles.join(" · ");
+      allEl.appendChild(styles);
+    }
+    allToggleEl.style.display = "";
+  }
+
+  function listItem(text) {
+    var item = document.createElement("li");
+    item.textContent = text;
+    return item;
+  }
+
+  allToggleEl.addEventListener("click", function () {
+    var show = allEl.hidden;
+    allEl.hidden = !show;
+    allToggleEl.textContent = show ? "fewer commands" : "all commands";
+  });
+
+  function setRecording(on) {
+    state.recording = on;
+    recordingEl.style.display = on ? "flex" : "none";
   }
 
   // ---- push-to-talk ------------------------------------------------------------------------
@@ -232,10 +398,22 @@
     }
   }
 
+  // Browsers offer the microphone only to secure pages (HTTPS, or http://localhost): a page opened from
+  // another host over plain HTTP has no navigator.mediaDevices at all.
+  var MIC_NEEDS_SECURE_PAGE = "microphone needs HTTPS or localhost — drop a WAV file instead";
+  var micAvailable = !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
+  state.micAvailable = micAvailable;
+
   function startTalking() {
     if (mic || talkEl.disabled) return;
+    if (!micAvailable) {
+      statusEl.textContent = MIC_NEEDS_SECURE_PAGE;
+      state.notice = MIC_NEEDS_SECURE_PAGE;
+      return;
+    }
     mic = { chunks: [], live: true };
     talkEl.classList.add("live");
+    setRecording(true);
     navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true } })
       .then(function (stream) {
         if (!mic || !mic.live) { stream.getTracks().forEach(function (t) { t.stop(); }); return; }
@@ -260,6 +438,7 @@
         statusEl.textContent = "microphone unavailable: " + error.message;
         mic = null;
         talkEl.classList.remove("live");
+        setRecording(false);
       });
   }
 
@@ -269,6 +448,7 @@
     mic = null;
     finished.live = false;
     talkEl.classList.remove("live");
+    setRecording(false);
     if (finished.stop) finished.stop();
     if (finished.chunks.length) sendUtterance(finished.chunks);
   }
@@ -314,6 +494,11 @@
     dropEl.style.display = "none";
     if (e.dataTransfer.files.length) sendFile(e.dataTransfer.files[0]);
   });
+
+  if (!micAvailable) {
+    talkEl.title = MIC_NEEDS_SECURE_PAGE;
+    document.getElementById("hint").textContent = MIC_NEEDS_SECURE_PAGE;
+  }
 
   // ---- start -------------------------------------------------------------------------------
   if (!state.threeLoaded) {
