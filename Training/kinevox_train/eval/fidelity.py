@@ -108,8 +108,8 @@ def fidelity_report(model, motion_root: str, captions: dict, index: list[dict], 
     actions_of = {c["id"]: c["action"] for c in index}
     sets = caption_sets(captions, actions_of, per_action)
     rows: dict[str, dict] = {}
-    generated: dict[str, dict[str, list[Measures]]] = {}
-    for kind in ("original", "oral"):
+    generated = {a: {} for a in sets}
+    for kind in ("original", "oral") if per_action else ():
         texts = [t for a in sets for t in sets[a][kind]]
         vectors = embed_sentences(texts)
         cond = np.stack([vectors[t] for t in texts])[:, None, :]
@@ -120,7 +120,7 @@ def fidelity_report(model, motion_root: str, captions: dict, index: list[dict], 
                                                                           for f in per_seed)
             if kind == "oral" and evaluator is not None:
                 generated[action].setdefault("features_oral", []).extend(per_seed)
-    if frontend is not None:
+    if frontend is not None and per_action:
         texts = [t for a in sets for t in sets[a]["oral"]]
         cond = spoken_conditions(model, frontend, texts, seed=11)
         motions = generate_from_conditions(model, cond, seeds, desc="audio (training voices)")
@@ -143,15 +143,14 @@ def fidelity_report(model, motion_root: str, captions: dict, index: list[dict], 
                 row[kind] = pass_rate(action, ms)
         if action in KEY_QUANTITIES:
             read = KEY_QUANTITIES[action][1]
+            texts = generated[action].get("original", []) + generated[action].get("oral", [])
             row["key"] = {"label": KEY_QUANTITIES[action][0], "real": float(np.median([read(m) for m in real])),
                           "rvq": float(np.median([read(m) for m in recon])),
-                          "text": float(np.median([read(m) for m in generated[action]["original"]
-                                                   + generated[action]["oral"]]))}
-            if action == "walk":
-                row["key"]["text_mean_abs"] = float(np.mean([abs(m.heading) for m in generated[action]["original"]
-                                                             + generated[action]["oral"]]))
+                          "text": float(np.median([read(m) for m in texts])) if texts else float("nan")}
+            if action == "walk" and texts:
+                row["key"]["text_mean_abs"] = float(np.mean([abs(m.heading) for m in texts]))
         rows[action] = row
-    if evaluator is not None:
+    if evaluator is not None and per_action:
         from .texts import canonical_captions
 
         canon = canonical_captions()

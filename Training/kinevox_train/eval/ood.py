@@ -87,8 +87,22 @@ def ood_report(model, commands: list[dict], conditions: dict[str, np.ndarray], s
             row["evaluator"] = [canon_names[i] == command["actions"][0] for i in nearest]
         results.append(row)
     summary = summarise(results, len(seeds))
+    recordings = [r for r in results if r["id"].startswith("recording:")]
     return {"seeds": seeds, "results": results, "summary": summary, "seconds": time.time() - started,
-            "markdown": ood_markdown(summary)}
+            "markdown": ood_markdown(summary) + recordings_markdown(recordings, by_id)}
+
+
+def recordings_markdown(rows: list[dict], by_id: dict[str, dict]) -> str:
+    """Each real recording: what it says, what it asks for, and the verdict of every seed."""
+    if not rows:
+        return ""
+    lines = ["", "", "| real recording | words | asks for | physical predicate per seed |", "|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: r["id"]):
+        c = by_id[r["id"]]
+        verdicts = " ".join("–" if v is None else ("pass" if v else "fail") for v in r["predicate"])
+        lines.append(f"| {r['id'].split(':', 1)[1]} | {c['text']} | {', '.join(c['actions']) or 'nothing'} | "
+                     f"{verdicts} |")
+    return "\n".join(lines)
 
 
 def _rate(rows: list[dict], field: str, seed: int) -> float | None:
@@ -150,20 +164,26 @@ def text_conditions(commands: list[dict]) -> tuple[dict[str, np.ndarray], dict[s
             {f"text:{c['id']}": {"id": c["id"], "voice": "text", "noise": "clean"} for c in with_text})
 
 
-def audio_conditions(model, frontend, manifest: str | pathlib.Path) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
-    """The model's audio-path condition for every rendering in the OOD manifest (entries: wav, id, voice, noise)."""
+def audio_conditions(model, frontend, manifest: str | pathlib.Path
+                     ) -> tuple[dict[str, np.ndarray], dict[str, dict], list[dict]]:
+    """The model's audio-path condition for every rendering in the OOD manifest (its "utterances": wav, ood_id, voice,
+    noise), and the commands of the renderings that are not in the list (the real recordings, labelled in the
+    manifest itself)."""
     from ..data.voices import read_wav
 
     manifest = pathlib.Path(manifest)
-    entries = json.loads(manifest.read_text())
-    entries = entries["renderings"] if isinstance(entries, dict) else entries
-    conditions, sources = {}, {}
+    entries = json.loads(manifest.read_text())["utterances"]
+    conditions, sources, extra = {}, {}, []
     with torch.no_grad():
         for e in entries:
             wav = pathlib.Path(e["wav"])
             wav = wav if wav.is_absolute() else manifest.parent / wav
+            command_id = e.get("ood_id") or f"recording:{e.get('recording', wav.name)}"
+            if not e.get("ood_id"):
+                extra.append({"id": command_id, "text": e.get("text", ""), "kind": e["kind"],
+                              "actions": e.get("actions", []), "style": e.get("style")})
             feats = torch.from_numpy(frontend(read_wav(wav)))[None]
-            key = f"{e['voice']}:{e['noise']}:{e['id']}"
+            key = f"{e['voice']}:{e['noise']}:{command_id}"
             conditions[key] = model.audio_encoder(feats, torch.tensor([feats.shape[1]]))[0].numpy()
-            sources[key] = {"id": e["id"], "voice": e["voice"], "noise": e["noise"]}
-    return conditions, sources
+            sources[key] = {"id": command_id, "voice": e["voice"], "noise": e["noise"]}
+    return conditions, sources, extra

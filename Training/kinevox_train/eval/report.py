@@ -295,7 +295,8 @@ def ood_command(args) -> dict:
     if args.audio:
         from ..frontends.speech_embedding import SpeechEmbedding
 
-        spoken, spoken_sources = audio_conditions(model, SpeechEmbedding(), args.audio)
+        spoken, spoken_sources, recordings = audio_conditions(model, SpeechEmbedding(), args.audio)
+        commands += recordings
         conditions.update(spoken)
         sources.update(spoken_sources)
     if not conditions:
