@@ -10,7 +10,7 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 
 APT_PACKAGES := pkg-config libasound2-dev libasound2-plugins alsa-utils libopenblas-dev \
-  libwebsockets-dev libsndfile1-dev libsoxr-dev espeak-ng flite festival festvox-kallpc16k \
+  libssl-dev libwebsockets-dev libsndfile1-dev libsoxr-dev espeak-ng flite festival festvox-kallpc16k \
   festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all chromium libjs-three python3-venv \
   systemd pocketsphinx pocketsphinx-en-us
 

@@ -143,10 +143,11 @@ class WhisperEncoder(nn.Module):
         self.ln_post = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
 
     def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
-        """audio (N,) → (n_mels, (N + pad_samples) // hop_length) log-mel, float32."""
+        """audio (N,) → (n_mels, (N + pad_samples) // hop_length) log-mel, in the module's dtype."""
         cfg = self.cfg
-        padded = F.pad(audio.float(), (0, cfg.pad_samples))
-        window = torch.hann_window(cfg.n_fft, device=audio.device)
+        dtype = self.mel_filters.dtype
+        padded = F.pad(audio.to(dtype), (0, cfg.pad_samples))
+        window = torch.hann_window(cfg.n_fft, device=audio.device, dtype=dtype)
         stft = torch.stft(padded, cfg.n_fft, cfg.hop_length, window=window, center=True, pad_mode="reflect",
                           return_complex=True)
         power = stft[:, :-1].abs() ** 2
