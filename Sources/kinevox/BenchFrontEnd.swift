@@ -48,8 +48,10 @@ struct BenchFrontEnd: ParsableCommand {
             let latencyMs: LatencySummary
             /// Most heap allocations (malloc family, all threads) of one timed run.
             let heapAllocationsMax: Int
+            let latenciesMs: [Double]
             enum CodingKeys: String, CodingKey {
                 case name, frames, audioSeconds = "audio_seconds", latencyMs = "latency_ms", heapAllocationsMax = "heap_allocations_max"
+                case latenciesMs = "latencies_ms"
             }
         }
         let frontend: String, precision: String, threads: Int, iterations: Int, featureDim: Int
@@ -109,7 +111,8 @@ struct BenchFrontEnd: ParsableCommand {
                       featureDim: frontEnd.featureDim,
                       utterances: utterances.indices.map {
                           Report.Utterance(name: utterances[$0].name, audioSeconds: utterances[$0].seconds, frames: frames[$0],
-                                           latencyMs: LatencySummary(latencies[$0]), heapAllocationsMax: allocations[$0])
+                                           latencyMs: LatencySummary(latencies[$0]), heapAllocationsMax: allocations[$0],
+                                           latenciesMs: latencies[$0])
                       })
     }
 }

@@ -12,6 +12,7 @@ downloads them).
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime
 import os
 import pathlib
@@ -36,8 +37,8 @@ THREADS = (1, 2)
 TARGETS = {("swift fp32", "ct2 float32"): 1.0, ("swift bf16", "ct2 int8"): 0.8}
 
 
-def timed_ms(run, iterations: int, warmup: int = 3) -> dict:
-    """{"p50": median, "min": fastest} milliseconds of `iterations` calls of `run` after `warmup` calls."""
+def run_ms(run, iterations: int, warmup: int = 2) -> list[float]:
+    """Milliseconds of `iterations` calls of `run` after `warmup` untimed ones."""
     for _ in range(warmup):
         run()
     times = []
@@ -45,7 +46,7 @@ def timed_ms(run, iterations: int, warmup: int = 3) -> dict:
         started = time.perf_counter()
         run()
         times.append((time.perf_counter() - started) * 1000)
-    return {"p50": statistics.median(times), "min": min(times)}
+    return times
 
 
 def read_wav(path: pathlib.Path) -> np.ndarray:
@@ -65,7 +66,10 @@ def cpu_flags() -> str:
     return f"{model}; {', '.join(wanted) or 'no AVX-512'}"
 
 
-def measure(wheels: pathlib.Path, iterations: int) -> dict:
+def measure(wheels: pathlib.Path, iterations: int, rounds: int) -> dict:
+    """{(engine, threads, seconds): {"p50", "min"}} ms, plus ("heap allocations", threads, seconds): count. Every
+    engine runs `iterations // rounds` times per round, round after round, so load changes on a shared machine
+    fall on all of them alike."""
     import ctranslate2
     from faster_whisper.feature_extractor import FeatureExtractor
 
@@ -74,35 +78,40 @@ def measure(wheels: pathlib.Path, iterations: int) -> dict:
     extractor = FeatureExtractor()
     mels = {p: extractor(a) for p, a in audio.items()}
     twin = load_whisper(ENCODER)
-    results: dict = {}  # (engine, threads, seconds) -> ms
+    per_round = max(1, iterations // rounds)
+    times: dict = collections.defaultdict(list)
+    allocations: dict = {}
     with tempfile.TemporaryDirectory() as folder:
         write_ctranslate2_directory(pathlib.Path(folder), "base", wheels)
-        for threads in THREADS:
-            for precision in ("fp32", "bf16"):
-                report = run_json(f"swift {precision} {threads}t", [
-                    str(KINEVOX), "bench-frontend", "--json", "--frontend", str(ENCODER), "--threads", str(threads),
-                    "--precision", precision, "--iterations", str(iterations), "--audio", *map(str, paths)])
-                for u in report["utterances"]:
-                    key = f"swift {report['precision']}" if report["precision"] == precision else f"swift {precision} (ran fp32)"
-                    results[(key, threads, round(u["audio_seconds"]))] = {s: u["latency_ms"][s] for s in ("p50", "min")}
-                    results[("heap allocations", threads, round(u["audio_seconds"]))] = max(
-                        results.get(("heap allocations", threads, round(u["audio_seconds"])), 0), u["heap_allocations_max"])
-            for compute_type in ("float32", "int8"):
-                log(f"ctranslate2 {compute_type} {threads}t")
-                model = ctranslate2.models.Whisper(folder, device="cpu", compute_type=compute_type, intra_threads=threads)
-                for p, mel in mels.items():
-                    features = ctranslate2.StorageView.from_array(mel[None])
-                    results[(f"ct2 {compute_type}", threads, round(len(audio[p]) / 16000))] = timed_ms(
-                        lambda: model.encode(features, to_cpu=True), iterations)
-                del model
-            log(f"pytorch twin {threads}t")
-            torch.set_num_threads(threads)
-            for p, a in audio.items():
-                samples = torch.from_numpy(a)
-                seconds = round(len(a) / 16000)
-                with torch.inference_mode():
-                    results[("pytorch twin fp32", threads, seconds)] = timed_ms(lambda: twin(samples), iterations)
-                results[("faster-whisper log-mel", threads, seconds)] = timed_ms(lambda: extractor(a), iterations)
+        runtimes = {(c, t): ctranslate2.models.Whisper(folder, device="cpu", compute_type=c, intra_threads=t)
+                    for c in ("float32", "int8") for t in THREADS}
+        for round_index in range(rounds):
+            log(f"round {round_index + 1} of {rounds}")
+            for threads in THREADS:
+                for precision in ("fp32", "bf16"):
+                    report = run_json(f"swift {precision} {threads}t", [
+                        str(KINEVOX), "bench-frontend", "--json", "--frontend", str(ENCODER), "--threads", str(threads),
+                        "--precision", precision, "--iterations", str(per_round), "--warmup", "2",
+                        "--audio", *map(str, paths)])
+                    name = f"swift {precision}" if report["precision"] == precision else f"swift {precision} (ran fp32)"
+                    for u in report["utterances"]:
+                        cell = (threads, round(u["audio_seconds"]))
+                        times[(name, *cell)] += u["latencies_ms"]
+                        allocations[cell] = max(allocations.get(cell, 0), u["heap_allocations_max"])
+                for compute_type in ("float32", "int8"):
+                    model = runtimes[(compute_type, threads)]
+                    for p, mel in mels.items():
+                        features = ctranslate2.StorageView.from_array(mel[None])
+                        times[(f"ct2 {compute_type}", threads, round(len(audio[p]) / 16000))] += run_ms(
+                            lambda: model.encode(features, to_cpu=True), per_round)
+                torch.set_num_threads(threads)
+                for p, a in audio.items():
+                    samples, seconds = torch.from_numpy(a), round(len(a) / 16000)
+                    with torch.inference_mode():
+                        times[("pytorch twin fp32", threads, seconds)] += run_ms(lambda: twin(samples), per_round)
+                    times[("faster-whisper log-mel", threads, seconds)] += run_ms(lambda: extractor(a), per_round)
+    results = {key: {"p50": statistics.median(v), "min": min(v)} for key, v in times.items()}
+    results |= {("heap allocations", *cell): count for cell, count in allocations.items()}
     return results
 
 
@@ -131,18 +140,20 @@ def table(results: dict, statistic: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wheels", type=pathlib.Path, required=True, help="folder with the base model's PyPI wheels")
-    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--iterations", type=int, default=30, help="timed runs per cell, over all rounds")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     started = datetime.datetime.now(datetime.timezone.utc)
-    results = measure(args.wheels, args.iterations)
+    results = measure(args.wheels, args.iterations, args.rounds)
     load = os.getloadavg()[0]
     text = (f"Fastest run per cell (the machine's 1-minute load average was {load:.1f} at the end):\n\n"
             f"{table(results, 'min')}\n\nMedian run per cell:\n\n{table(results, 'p50')}")
     print(text)
     DOC.write_text(
         "# Whisper base front end: speed (written by `make bench-whisper`)\n\n"
-        f"Run {started:%Y-%m-%d %H:%M} UTC on {cpu_flags()}; {args.iterations} timed runs per cell after 3 warm-up runs. "
-        "On a shared machine the fastest run is the fairest comparison (every engine measured alike). Swift and the PyTorch twin time audio → features (log-mel included); CTranslate2 times `encode` on "
+        f"Run {started:%Y-%m-%d %H:%M} UTC on {cpu_flags()}; {args.iterations} timed runs per cell in {args.rounds} "
+        "rounds (every engine in every round, 2 warm-up runs each time). On a shared machine the fastest run is the "
+        "fairest comparison (every engine measured alike). Swift and the PyTorch twin time audio → features (log-mel included); CTranslate2 times `encode` on "
         "faster-whisper's log-mel (its own column), so the ratios (CTranslate2 ms / Swift ms; above 1 = Swift faster) "
         "favour CTranslate2. Utterances: the bench's espeak-ng instructions padded to 3 s and 6 s, "
         f"`{rel(CACHE)}`.\n\n{text}\n")
