@@ -80,7 +80,7 @@ final class WhisperLogMel {
 
     /// The log-mel of `samples` (at least nFft of them) as [1, nMels, frames] from `arena`.
     func forward(_ samples: UnsafeBufferPointer<Float>, arena: ScratchArena) -> TensorView {
-        let n = config.nFft, b = bins, hop = config.hopLength, half = n / 2
+        let b = bins, hop = config.hopLength, half = config.nFft / 2
         let frames = frameCount(samples: samples.count)
         let mel = arena.tensor(Shape(1, config.nMels, frames))
         let mark = arena.mark()
@@ -95,15 +95,8 @@ final class WhisperLogMel {
             signal[half - i] = body[i]
             body[length - 1 + i] = body[length - 1 - i]
         }
-        let framed = arena.allocate(count: frames * n)
-        for f in 0 ..< frames { (framed + f * n).update(from: signal + f * hop, count: n) }
-        let spectrum = arena.allocate(count: frames * 2 * b)
-        BLAS.sgemm(transposeB: true, m: frames, n: 2 * b, k: n, a: framed, lda: n, b: dft.data, ldb: n, c: spectrum, ldc: 2 * b)
         let power = arena.allocate(count: frames * b)
-        for f in 0 ..< frames {
-            let re = spectrum + f * 2 * b, im = re + b, out = power + f * b
-            for k in 0 ..< b { out[k] = re[k] * re[k] + im[k] * im[k] }
-        }
+        powerSpectrum(signal, hop: hop, frames: frames, dft: dft, into: power, arena: arena)
         BLAS.sgemm(transposeB: true, m: config.nMels, n: frames, k: b, a: melFilters.data, lda: b, b: power, ldb: b,
                    c: mel.data, ldc: frames)
         var loudest = -Float.infinity

@@ -8,7 +8,7 @@ struct Kinevox: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kinevox",
         abstract: "Spoken instructions to 3D human motion, on the CPU.",
-        subcommands: [Generate.self, Bench.self, BenchFrontEnd.self, Vad.self, Devices.self]
+        subcommands: [Generate.self, Bench.self, Vad.self, Devices.self]
     )
 
     static func main() {

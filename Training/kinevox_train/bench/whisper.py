@@ -3,7 +3,7 @@
     cd Training && ../.venv/bin/python -m kinevox_train.bench.whisper --wheels cache/wheels [--iterations N]
 
 On the bench's 3 s and 6 s espeak-ng utterances, with 1 and 2 threads: the Swift front end (`kinevox
-bench-frontend`, fp32 and bf16, log-mel included), CTranslate2's `encode` (float32 and int8 compute types;
+bench --frontend-only`, fp32 and bf16, log-mel included), CTranslate2's `encode` (float32 and int8 compute types;
 the log-mel is faster-whisper's, timed apart and not included), and the PyTorch twin in float32 (log-mel
 included). Median milliseconds per utterance after warm-up. Prints a table and writes
 docs/benchmarks-whisper.md. Needs the release build and the base model's wheels (`make whisper-encoder`
@@ -90,7 +90,7 @@ def measure(wheels: pathlib.Path, iterations: int, rounds: int) -> dict:
             for threads in THREADS:
                 for precision in ("fp32", "bf16"):
                     report = run_json(f"swift {precision} {threads}t", [
-                        str(KINEVOX), "bench-frontend", "--json", "--frontend", str(ENCODER), "--threads", str(threads),
+                        str(KINEVOX), "bench", "--frontend-only", "--json", "--model", str(ENCODER), "--threads", str(threads),
                         "--precision", precision, "--iterations", str(per_round), "--warmup", "2",
                         "--audio", *map(str, paths)])
                     name = f"swift {precision}" if report["precision"] == precision else f"swift {precision} (ran fp32)"
