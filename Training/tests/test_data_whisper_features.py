@@ -30,10 +30,11 @@ def test_pooled_means_pairs_and_keeps_an_odd_last_frame():
 
 def test_interrupted_cache_resumes_to_the_same_features(built, tmp_path):
     config = SpeechConfig(cache=built, seed=3, workers=1)
-    out = cache_features(config, layer=4, pool=2, chunk=1, stop_after=2)
+    out, last = cache_features(config, layers=[4, 6], pool=2, chunk=1, stop_after=2)
     assert len(list((out / "parts").glob("part-*.npz"))) == 2 and not (out / "index.json").exists()
-    out = cache_features(config, layer=4, pool=2, chunk=1)
-    assert not (out / "parts").exists()
+    out, last = cache_features(config, layers=[6, 4], pool=2, chunk=1)
+    assert not (out / "parts").exists() and out.name == "whisper-l4-p2" and last.name == "whisper-l6-p2"
+    assert json.loads((last / "index.json").read_text())["frontend"]["output_layer"] == 6
     index = json.loads((out / "index.json").read_text())
     speech = json.loads((built / "speech" / "index.json").read_text())
     assert [u["id"] for u in index["utterances"]] == [u["id"] for u in speech["utterances"]]

@@ -2,13 +2,14 @@
 
 Run from Training/ after the speech step, with the settings that step was built with:
 
-    python -m kinevox_train.data.whisper_features --cache cache [--layer 6] [--pool 2] \\
+    python -m kinevox_train.data.whisper_features --cache cache [--layers 6] [--pool 2] \\
         [--utterances-per-clip 6] [--seed 0] [--limit 0] [--workers 2]
 
 The speech step keeps no training audio, so every utterance of ``cache/speech/index.json`` is rendered again from
 the speech step's job plan (same voices, texts, augmentation; each must come out with the sample count the index
-records) and run through the PyTorch twin (`kinevox_train.frontends.whisper`) up to block ``--layer``; ``--pool 2``
-averages pairs of frames (40 ms instead of 20 ms, half the disk). Writes ``cache/whisper-l<layer>-p<pool>/``:
+records) and run through the PyTorch twin (`kinevox_train.frontends.whisper`), keeping the output of each block in
+``--layers`` (e.g. 2,4,6: one pass); ``--pool 2`` averages pairs of frames (40 ms instead of 20 ms, half the disk).
+Writes, per layer, ``cache/whisper-l<layer>-p<pool>/``:
 ``features_<set>.npy`` (float16, concatenated in index order) and ``index.json`` (the speech index with this
 cache's ``offset`` / ``n_frames``, ``frame_ms`` and the front end's reference section), the layout
 `train.conditions.speech_conditions` reads. Resumable: finished utterances go to ``parts/`` every ``--chunk``
@@ -59,37 +60,39 @@ def _parts(folder: Path) -> dict[str, np.ndarray]:
     return done
 
 
-def cache_features(config: SpeechConfig, encoder: Path = ENCODER, layer: int | None = None, pool: int = 2,
-                   chunk: int = 64, stop_after: int | None = None) -> Path:
-    """Builds (or resumes) the cache; returns its folder. `stop_after` jobs: stop early (for tests of resuming)."""
+def cache_features(config: SpeechConfig, encoder: Path = ENCODER, layers: list[int] | None = None, pool: int = 2,
+                   chunk: int = 64, stop_after: int | None = None) -> list[Path]:
+    """Builds (or resumes) one cache per layer; returns their folders. `stop_after` jobs: stop early (tests)."""
     speech = config.cache / "speech"
     index = json.loads((speech / "index.json").read_text())
     records = {u["id"]: u for u in index["utterances"]}
     model = load_whisper(encoder)
-    layer = model.cfg.n_layers if layer is None else layer
-    out = config.cache / f"whisper-l{layer}-p{pool}"
-    parts = out / "parts"
-    parts.mkdir(parents=True, exist_ok=True)
-    done = _parts(parts)
+    layers = sorted(set(layers or [model.cfg.n_layers]))
+    outs = {layer: config.cache / f"whisper-l{layer}-p{pool}" for layer in layers}
+    parts = {layer: out / "parts" for layer, out in outs.items()}
+    for folder in parts.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    done = _parts(parts[layers[-1]])  # parts are written for every layer together, the last one last
     jobs = [j for j in plan_jobs(config) if all(i in records for i in job_ids(j))]
     todo = [j for j in jobs if not all(i in done for i in job_ids(j))]
     if stop_after is not None:
         todo = todo[:stop_after]
-    pending: dict[str, np.ndarray] = {}
-    part_number = len(list(parts.glob("part-*.npz")))
+    pending: dict[int, dict[str, np.ndarray]] = {layer: {} for layer in layers}
+    part_number = len(list(parts[layers[-1]].glob("part-*.npz")))
 
     def flush() -> None:
         nonlocal part_number
-        if pending:
-            partial = parts / f"part-{part_number:05d}.partial.npz"
-            np.savez(partial, **pending)
-            os.replace(partial, parts / f"part-{part_number:05d}.npz")
+        if pending[layers[-1]]:
+            for layer in layers:
+                partial = parts[layer] / f"part-{part_number:05d}.partial.npz"
+                np.savez(partial, **pending[layer])
+                os.replace(partial, parts[layer] / f"part-{part_number:05d}.npz")
+                pending[layer].clear()
             part_number += 1
-            pending.clear()
 
     with Pool(config.workers) as workers, torch.inference_mode():
         progress = tqdm(workers.imap(render_job, todo), total=len(jobs), initial=len(jobs) - len(todo),
-                        desc=f"whisper layer {layer}", unit="job")
+                        desc=f"whisper layers {','.join(map(str, layers))}", unit="job")
         for count, rendered in enumerate(progress, 1):
             for record, audio in rendered:
                 expected = records[record["id"]]["n_samples"]
@@ -97,19 +100,21 @@ def cache_features(config: SpeechConfig, encoder: Path = ENCODER, layer: int | N
                     raise RenderMismatchError(
                         f"{record['id']}: re-rendered with {audio.size} samples, the speech index says {expected}; "
                         "run with the --seed, --utterances-per-clip and --limit the speech step was built with")
-                features = model(torch.from_numpy(audio.astype(np.float32)), output_layer=layer).numpy()
-                pending[record["id"]] = pooled(features, pool)
+                mel = model.log_mel(torch.from_numpy(audio.astype(np.float32)))
+                for layer, features in model.encode_layers(mel, layers).items():
+                    pending[layer][record["id"]] = pooled(features.numpy(), pool)
             if count % chunk == 0:
                 flush()
         flush()
-    done = _parts(parts)
-    if stop_after is not None and any(u["id"] not in done for u in index["utterances"]):
-        return out
-    _assemble(out, index, done, layer, pool, encoder)
-    for part in parts.glob("part-*.npz"):
-        part.unlink()
-    parts.rmdir()
-    return out
+    for layer, out in outs.items():
+        done = _parts(parts[layer])
+        if any(u["id"] not in done for u in index["utterances"]):
+            continue
+        _assemble(out, index, done, layer, pool, encoder)
+        for part in parts[layer].glob("part-*.npz"):
+            part.unlink()
+        parts[layer].rmdir()
+    return list(outs.values())
 
 
 def _assemble(out: Path, index: dict, done: dict[str, np.ndarray], layer: int, pool: int, encoder: Path) -> None:
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--encoder", type=Path, default=ENCODER)
-    parser.add_argument("--layer", type=int, help="block whose output to keep (default: the encoder output)")
+    parser.add_argument("--layers", default="", help="blocks whose output to keep, e.g. 2,4,6 (default: the encoder output)")
     parser.add_argument("--pool", type=int, default=2, choices=(1, 2, 4), help="average this many 20 ms frames")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--utterances-per-clip", type=int, default=1)
@@ -152,12 +157,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = SpeechConfig(cache=args.cache, seed=args.seed, workers=args.workers,
                           utterances_per_clip=args.utterances_per_clip, limit=args.limit)
-    out = cache_features(config, args.encoder, args.layer, args.pool, args.chunk)
-    index = json.loads((out / "index.json").read_text())
-    hours = sum(u["n_samples"] for u in index["utterances"]) / 16000 / 3600
-    size = disk_bytes(out)
-    print(f"{out}: {len(index['utterances'])} utterances, {hours:.2f} h of audio, {size / 1e6:.1f} MB "
-          f"({size / max(hours, 1e-9) / 1e6:.1f} MB per hour, float16, {index['frame_ms']:.0f} ms frames)")
+    layers = [int(v) for v in args.layers.split(",") if v] or None
+    for out in cache_features(config, args.encoder, layers, args.pool, args.chunk):
+        index = json.loads((out / "index.json").read_text())
+        hours = sum(u["n_samples"] for u in index["utterances"]) / 16000 / 3600
+        size = disk_bytes(out)
+        print(f"{out}: {len(index['utterances'])} utterances, {hours:.2f} h of audio, {size / 1e6:.1f} MB "
+              f"({size / max(hours, 1e-9) / 1e6:.1f} MB per hour, float16, {index['frame_ms']:.0f} ms frames)")
 
 
 if __name__ == "__main__":

@@ -158,14 +158,21 @@ class WhisperEncoder(nn.Module):
     def encode(self, mel: torch.Tensor, output_layer: int | None = None) -> torch.Tensor:
         """mel (n_mels, F) → (ceil(F / 2), d_model): after block `output_layer` (default the config's)."""
         layer = self.cfg.output_layer if output_layer is None else output_layer
+        return self.encode_layers(mel, [layer])[layer]
+
+    def encode_layers(self, mel: torch.Tensor, layers: list[int]) -> dict[int, torch.Tensor]:
+        """The features after each block of `layers` (the last one with `ln_post`), in one pass."""
         x = F.gelu(self.conv1(mel[None]))
         x = F.gelu(self.conv2(x))[0].T
         if x.shape[0] > self.cfg.n_ctx:
             raise ValueError(f"{x.shape[0]} frames exceed the {self.cfg.n_ctx} stored positions (30 s)")
         x = x + self.positional_embedding[: x.shape[0]]
-        for block in self.blocks[:layer]:
+        out = {}
+        for index, block in enumerate(self.blocks[: max(layers)], 1):
             x = block(x)
-        return self.ln_post(x) if layer == self.cfg.n_layers else x
+            if index in layers:
+                out[index] = self.ln_post(x) if index == self.cfg.n_layers else x
+        return out
 
     def forward(self, audio: torch.Tensor, output_layer: int | None = None) -> torch.Tensor:
         return self.encode(self.log_mel(audio), output_layer)
