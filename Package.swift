@@ -17,12 +17,14 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
-        // C libraries (Debian: libasound2-dev, libopenblas-dev, libwebsockets-dev, libsndfile1-dev, libsoxr-dev)
+        // C libraries (Debian: libasound2-dev, libopenblas-dev, libwebsockets-dev, libsndfile1-dev, libsoxr-dev, libssl-dev)
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CWebSockets", pkgConfig: "libwebsockets", providers: [.apt(["libwebsockets-dev"])]),
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+        // SHA-256 of a front-end file an instruction model names (OpenSSL's libcrypto)
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Libraries, in data-flow order
         .target(name: "KinevoxAudio", dependencies: ["CSndFile", "CSoxr"]),
@@ -34,7 +36,7 @@ let package = Package(
         .target(name: "KinevoxEngine", dependencies: ["COpenBLAS", "CKinevoxKernels"]),
         .target(name: "KinevoxSpeech", dependencies: ["KinevoxEngine", "KinevoxAudio"]),
         .target(name: "KinevoxMotion", dependencies: ["KinevoxEngine"]),
-        .target(name: "KinevoxModel", dependencies: ["KinevoxEngine", "KinevoxSpeech", "KinevoxMotion"]),
+        .target(name: "KinevoxModel", dependencies: ["CCrypto", "KinevoxEngine", "KinevoxSpeech", "KinevoxMotion"]),
         .target(name: "KinevoxServer", dependencies: [
             "CWebSockets", "KinevoxMotion",
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -65,6 +67,7 @@ let package = Package(
         .testTarget(name: "KinevoxCaptureTests", dependencies: ["KinevoxCapture"]),
         .testTarget(name: "KinevoxEngineTests", dependencies: ["KinevoxEngine"]),
         .testTarget(name: "KinevoxSpeechTests", dependencies: ["KinevoxSpeech"]),
+        .testTarget(name: "KinevoxModelTests", dependencies: ["KinevoxModel"]),
         .testTarget(name: "KinevoxMotionTests", dependencies: ["KinevoxMotion"]),
         .testTarget(name: "KinevoxServerTests", dependencies: ["KinevoxServer"]),
         .testTarget(name: "KinevoxdTests", dependencies: ["kinevoxd", "KinevoxCapture", "KinevoxServer"]),

@@ -29,9 +29,9 @@ public struct InstructionResult: Sendable {
     public let timing: InstructionTiming
 }
 
-/// The whole model of one `.safetensors` file: speech front end (speech_embedding or WavLM, by
-/// `frontend.kind`) → audio encoder → motion generator (length estimator, masked and residual
-/// transformers, RVQ-VAE decoder).
+/// The whole model of one `.safetensors` file: speech front end (speech_embedding, WavLM or Whisper, by
+/// `frontend.kind`; embedded, or in the file its `frontend.file` names, see `FrontEndFile`) → audio encoder
+/// → motion generator (length estimator, masked and residual transformers, RVQ-VAE decoder).
 ///
 /// Loading binds every tensor of the file and refuses missing, extra or mis-shaped ones with a message
 /// naming the tensor. `generate` is deterministic for a given seed. Not thread-safe: one inference
@@ -60,7 +60,7 @@ public final class InstructionModel {
         gemmThreads = GEMMThreads(count: threads)
         let store = try WeightStore(path: path, matmulPrecision: matmulPrecision)
         commandsJSON = try Self.commands(in: store.file)
-        frontEnd = try loadSpeechFrontEnd(store)
+        frontEnd = try FrontEndFile.loadFrontEnd(of: store, matmulPrecision: matmulPrecision)
         encoder = try AudioEncoder(store.scope("audio_encoder"),
                                    config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))
         generator = try MotionGenerator(store: store)

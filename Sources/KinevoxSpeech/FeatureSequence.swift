@@ -35,7 +35,8 @@ public enum SpeechModelError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .unknownFrontend(kind, path):
-            return "\(path): front end kind '\(kind)' is not supported (expected 'speech_embedding' or 'wavlm')"
+            let known = SpeechFrontEndKind.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+            return "\(path): front end kind '\(kind)' is not supported (known: \(known))"
         case let .invalidConfig(section, reason, path):
             return "\(path): config section '\(section)' is invalid: \(reason)"
         }

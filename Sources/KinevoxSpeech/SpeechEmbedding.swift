@@ -67,16 +67,9 @@ public final class MelSpectrogram {
     /// All frames go through one matrix product (the DFT matrix is read once, not once per frame).
     func decibels(_ samples: UnsafePointer<Float>, frames: Int, into decibels: UnsafeMutablePointer<Float>, arena: ScratchArena) {
         let mark = arena.mark()
-        let n = config.nFft, b = bins, mels = config.nMels
-        let framed = arena.allocate(count: frames * n)
-        for f in 0 ..< frames { (framed + f * n).update(from: samples + f * config.hopLength, count: n) }
-        let spectrum = arena.allocate(count: frames * 2 * b)
-        BLAS.sgemm(transposeB: true, m: frames, n: 2 * b, k: n, a: framed, lda: n, b: dft.data, ldb: n, c: spectrum, ldc: 2 * b)
+        let b = bins, mels = config.nMels
         let power = arena.allocate(count: frames * b)
-        for f in 0 ..< frames {
-            let re = spectrum + f * 2 * b, im = re + b, out = power + f * b
-            for k in 0 ..< b { out[k] = re[k] * re[k] + im[k] * im[k] }
-        }
+        powerSpectrum(samples, hop: config.hopLength, frames: frames, dft: dft, into: power, arena: arena)
         BLAS.sgemm(m: frames, n: mels, k: b, a: power, lda: b, b: melFilters.data, ldb: mels, c: decibels, ldc: mels)
         let ln10 = Float(2.3025851)
         for i in 0 ..< frames * mels { decibels[i] = logf(Swift.max(decibels[i], config.amin)) * 10 / ln10 }

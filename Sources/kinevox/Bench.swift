@@ -6,7 +6,8 @@ import KinevoxModel
 
 /// `kinevox bench` (docs: interfaces, CLI): times the whole pipeline (front end → audio encoder → generator →
 /// decoder) on the given or the bundled sample utterances, one after another on one inference thread with
-/// `--threads` GEMM threads (the model's `GEMMThreads`), after warm-up. Prints a table, or one JSON object with `--json`.
+/// `--threads` GEMM threads (the model's `GEMMThreads`), after warm-up. With `--frontend-only`, the speech front end
+/// alone (`FrontEndBench`). Prints a table, or one JSON object with `--json`.
 /// Exit status 2 for bad usage or unreadable audio, 1 for any other failure, the cause as one line on stderr.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,6 +44,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
+    @Flag(help: "Time the speech front end alone; --model may then be a front-end file (Models/whisper-base-encoder.safetensors).")
+    var frontendOnly = false
+
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1–256") }
         guard (1...100_000).contains(iterations) else { throw ValidationError("--iterations must be 1–100000") }
@@ -53,13 +57,14 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         do {
-            let report = try measure()
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+            let utterances = audio.isEmpty ? try BenchSamples.bundled() : try BenchSamples.load(paths: audio)
+            let bundled = BundledFile.defaultModel
+            let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
+            if frontendOnly {
+                try emit(try FrontEndBench(path: modelPath, threads: threads, precision: precision).measure(
+                    utterances, warmup: warmup, iterations: iterations))
             } else {
-                print(report.table)
+                try emit(try measure(utterances, modelPath: modelPath))
             }
         } catch {
             let failure = error as? BenchFailure ?? BenchFailure(status: 1, message: "\(error)")
@@ -68,10 +73,18 @@ struct Bench: ParsableCommand {
         }
     }
 
-    private func measure() throws -> BenchReport {
-        let utterances = audio.isEmpty ? try BenchSamples.bundled() : try BenchSamples.load(paths: audio)
-        let bundled = BundledFile.defaultModel
-        let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
+    /// Prints `report` as JSON (`--json`) or as its table.
+    private func emit<Report: Encodable>(_ report: Report) throws {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+        } else if let report = report as? CustomStringConvertible {
+            print(report.description)
+        }
+    }
+
+    private func measure(_ utterances: [BenchUtterance], modelPath: String) throws -> BenchReport {
         let loadStarted = ProcessInfo.processInfo.systemUptime
         let benchWorkers = try (0 ..< workers).map { index in
             try BenchWorker(modelPath: modelPath, threads: threads, precision: precision, utterances: utterances, frames: frames,
@@ -216,7 +229,7 @@ func meanStages(_ timings: [InstructionTiming]) -> [String: Double] {
 }
 
 /// What `kinevox bench --json` prints (snake_case keys; times in milliseconds).
-struct BenchReport: Encodable {
+struct BenchReport: Encodable, CustomStringConvertible {
     struct Utterance: Encodable {
         let name: String
         let audioSeconds: Double
@@ -301,7 +314,7 @@ struct BenchReport: Encodable {
     }
 
     /// The human-readable form.
-    var table: String {
+    var description: String {
         func cell(_ text: String, _ width: Int) -> String {
             text.count >= width ? String(text.prefix(width)) : String(repeating: " ", count: width - text.count) + text
         }

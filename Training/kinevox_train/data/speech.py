@@ -75,22 +75,25 @@ def _finish(record: dict, audio: np.ndarray, wav_dir: str | None) -> tuple[dict,
     return record, features
 
 
-def run_job(job: dict) -> list[tuple[dict, np.ndarray]]:
-    """One utterance (espeak-ng/flite, optionally augmented, optionally also at test SNR) or one batch
-    of festival utterances."""
+def render_job(job: dict) -> list[tuple[dict, np.ndarray]]:
+    """The (record, 16 kHz audio) pairs of one job: one utterance (espeak-ng/flite, optionally augmented,
+    optionally also at test SNR) or one batch of festival utterances. The same job gives the same audio."""
     if job["kind"] == "festival":
         audios = voices.synthesize_festival_batch(job["voice"], [r["text"] for r in job["records"]])
-        return [_finish(r, a, job["wav_dir"]) for r, a in zip(job["records"], audios)]
+        return list(zip(job["records"], audios))
     record = job["record"]
     voice = voices.Voice(**job["voice"])
     clean = voices.synthesize(voice, record["text"])
-    plan = augment.AugmentPlan(**record["augment"])
-    out = [_finish(record, augment.apply(clean, plan, job["seed"]), job["wav_dir"] if record["set"] in WAV_SETS else None)]
+    out = [(record, augment.apply(clean, augment.AugmentPlan(**record["augment"]), job["seed"]))]
     if job.get("noisy"):
         noisy = dict(job["noisy"])
-        noisy_plan = augment.AugmentPlan(**noisy["augment"])
-        out.append(_finish(noisy, augment.apply(clean, noisy_plan, job["seed"] + 1), job["wav_dir"]))
+        out.append((noisy, augment.apply(clean, augment.AugmentPlan(**noisy["augment"]), job["seed"] + 1)))
     return out
+
+
+def run_job(job: dict) -> list[tuple[dict, np.ndarray]]:
+    """A job's utterances with their features (and WAVs of the test sets)."""
+    return [_finish(r, a, job["wav_dir"] if r["set"] in WAV_SETS else None) for r, a in render_job(job)]
 
 
 def plan_jobs(config: SpeechConfig) -> list[dict]:

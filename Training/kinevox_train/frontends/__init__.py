@@ -1,1 +1,2 @@
-"""Speech front ends: speech_embedding (ONNX → safetensors) and WavLM checkpoint conversion."""
+"""Speech front ends: speech_embedding (ONNX → safetensors), WavLM checkpoint conversion, Whisper (CTranslate2
+model.bin → encoder file, and its PyTorch twin)."""

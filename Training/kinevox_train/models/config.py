@@ -15,8 +15,8 @@ ENCODER_KINDS = ("memory", "transformer", "conv1d", "avgpool", "identity")
 
 def frontend_section(kind: str = "speech_embedding", feature_dim: int = 96, frame_ms: float = 80.0, **extra) -> dict:
     """The `frontend` config section: a dict owned by the front-end converters (kinevox_train.frontends), which
-    add their own keys; every front end has at least `kind` ("speech_embedding" | "wavlm"), `feature_dim` (the
-    width the audio encoder receives) and `frame_ms` (feature period)."""
+    add their own keys; every front end has at least `kind` ("speech_embedding" | "wavlm" | "whisper"),
+    `feature_dim` (the width the audio encoder receives) and `frame_ms` (feature period)."""
     return {"kind": kind, "feature_dim": feature_dim, "frame_ms": frame_ms, **extra}
 
 
