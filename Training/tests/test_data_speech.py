@@ -51,14 +51,19 @@ def test_speed_reverb_gain_keep_audio_sane():
     assert out.size > 16000 / 1.05 + 0.3 * 16000 - 2
 
 
-def test_festival_speakers_are_never_training_voices():
+def test_held_out_voices_are_never_training_voices():
     pool = voices.training_voice_pool()
     assert len(pool) > 300
-    assert {v.engine for v in pool} == {"espeak-ng", "flite"}
-    assert not {v.name for v in pool if v.engine == "flite"} & {"kal", "kal16", "slt"}
+    assert {v.engine for v in pool} == set(voices.TRAINING_ENGINES)
+    assert not {v.id for v in pool} & set(voices.HELD_OUT_VOICES)
+    assert {v.name for v in pool if v.engine == "espeak-ng"} >= set(voices.MBROLA_TRAIN_VOICES)
     rng = random.Random(0)
     sampled = {voices.sample_training_voice(pool, rng).id for _ in range(500)}
-    assert len(sampled) > 300 and not any(v.startswith("festival") for v in sampled)
+    assert len(sampled) > 300 and not any(v.startswith("festival") or v == "pico:en-GB" for v in sampled)
+    for held_out in (voices.Voice("festival", "ked_diphone"), voices.Voice("pico", "en-GB"),
+                     voices.Voice("rhvoice", "slt"), voices.Voice("flite", "awb_time"), voices.Voice("espeak-ng", "mb-de1")):
+        with pytest.raises(voices.HeldOutVoiceError):
+            voices.check_training_voice(held_out)
 
 
 def _tiny_cache(root, repeat=1.0):
