@@ -133,3 +133,23 @@ def test_lexicon_verdicts_only_keep_proposed_words():
     assert {"amble", "saunter", "jog", "lope", "usher", "boogie"} <= accepted
     assert "flee" in log["run:run"]["rejected"] and "flee" not in accepted
     assert np.all([w in ph.ACCEPTED[a.split(":")[0]] for a, e in log.items() if isinstance(e, dict) for w in e["accepted"]])
+
+
+def test_llm_rewrite_parsing_and_prompt(tmp_path):
+    from kinevox_train.data import llm_rewrites
+
+    assert llm_rewrites.parse_lines('1. Wave your left hand!\n- "go on, wave it"\nHere are rewrites:\nok') == \
+        ["wave your left hand!", "go on, wave it"]
+    prompt = llm_rewrites.prompt_text({"actions": ["walk-back"], "count": 3, "command": "take three steps back"})
+    assert "number 3" in prompt and "take three steps back" in prompt
+    assert "left side" in llm_rewrites.prompt_text({"actions": ["wave-left-hand"], "count": None, "command": "wave your left hand"})
+    raw = tmp_path / "raw.jsonl.gz"
+    import gzip
+
+    with gzip.open(raw, "wt") as f:
+        f.write(json.dumps({"prompt_id": "bow:0", "actions": ["bow"], "count": None, "command": "bow",
+                            "rewrites": ["take a bow for us", "I bow to you"]}) + "\n")
+    rows = llm_rewrites.candidates(raw)
+    assert [r["source"] for r in rows] == ["llm", "llm"]
+    reasons = [pf.rule_reasons(r, set()) for r in rows]
+    assert reasons[0] == [] and any(x.startswith("first-person") for x in reasons[1])

@@ -43,36 +43,36 @@ def _require(path: Path, package: str) -> Path:
     return path
 
 
+_POS_FILES = {"v": "verb", "n": "noun", "a": "adj", "r": "adv"}
+
+
+def _lines(kind: str, pos: str):
+    """Entry lines of WordNet's data.<pos> or index.<pos> file (the licence header lines start with two spaces)."""
+    with open(_require(WORDNET_DIR / f"{kind}.{_POS_FILES[pos]}", "wordnet-base"), encoding="latin-1") as f:
+        yield from (line for line in f if not line.startswith("  "))
+
+
 @functools.lru_cache(maxsize=None)
 def _data(pos: str) -> dict[str, Synset]:
-    name = {"v": "verb", "n": "noun", "a": "adj", "r": "adv"}[pos]
     out = {}
-    with open(_require(WORDNET_DIR / f"data.{name}", "wordnet-base"), encoding="latin-1") as f:
-        for line in f:
-            if line.startswith("  "):
-                continue
-            head, _, gloss = line.partition("|")
-            fields = head.split()
-            offset, lexfile, n_words = fields[0], int(fields[1]), int(fields[3], 16)
-            lemmas = tuple(fields[4 + 2 * i].lower() for i in range(n_words))
-            at = 4 + 2 * n_words
-            n_ptr = int(fields[at])
-            ptrs = tuple((fields[at + 1 + 4 * i], fields[at + 2 + 4 * i], fields[at + 3 + 4 * i]) for i in range(n_ptr))
-            out[offset] = Synset(offset, pos, lexfile, lemmas, ptrs, gloss.strip())
+    for line in _lines("data", pos):
+        head, _, gloss = line.partition("|")
+        fields = head.split()
+        offset, lexfile, n_words = fields[0], int(fields[1]), int(fields[3], 16)
+        lemmas = tuple(fields[4 + 2 * i].lower() for i in range(n_words))
+        at = 4 + 2 * n_words
+        n_ptr = int(fields[at])
+        ptrs = tuple((fields[at + 1 + 4 * i], fields[at + 2 + 4 * i], fields[at + 3 + 4 * i]) for i in range(n_ptr))
+        out[offset] = Synset(offset, pos, lexfile, lemmas, ptrs, gloss.strip())
     return out
 
 
 @functools.lru_cache(maxsize=None)
 def _index(pos: str) -> dict[str, tuple[str, ...]]:
-    name = {"v": "verb", "n": "noun", "a": "adj", "r": "adv"}[pos]
     out = {}
-    with open(_require(WORDNET_DIR / f"index.{name}", "wordnet-base"), encoding="latin-1") as f:
-        for line in f:
-            if line.startswith("  "):
-                continue
-            fields = line.split()
-            n_synsets = int(fields[2])
-            out[fields[0]] = tuple(fields[-n_synsets:])
+    for line in _lines("index", pos):
+        fields = line.split()
+        out[fields[0]] = tuple(fields[-int(fields[2]):])
     return out
 
 

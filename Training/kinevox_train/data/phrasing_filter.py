@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .captions import ACTIONS as CAPTION_VERBS
-from .phrasings import ACCEPTED, ACTION_IDS, CORRECTION_MARKERS, NUMBER_WORDS, side_of
+from .phrasings import ACTION_IDS, CORRECTION_MARKERS, NUMBER_WORDS, side_of
 
 OOD_PATH = Path(__file__).resolve().parent / "ood" / "ood_commands.jsonl"
 # Main verbs (and the nouns that carry the action in verb-less commands like "hands up") per action.

@@ -1,6 +1,7 @@
 """Dataset v2 phrasings: everyday spoken commands for every motion label, each stored with its labels.
 
-Sources, all offline: hand-written verb phrases per action (below), head-verb synonyms proposed by WordNet
+Sources, all offline: hand-written verb phrases per action (below), rewrites by a small language model
+(data/llm_rewrites.py, committed as phrasings/llm_raw.jsonl.gz), head-verb synonyms proposed by WordNet
 and MyThes (data/lexicon.py) and kept only where a verdict table says the word names the motion the
 clip really shows, sentence shapes (politeness, indirection, questions, fillers, false starts and
 corrections, chatter around the command, two-step connectives), counts and distances, and manner
@@ -26,7 +27,6 @@ import itertools
 import json
 import random
 import re
-from collections import Counter
 from pathlib import Path
 
 from .captions import clip_rng
@@ -476,12 +476,16 @@ def two_step_candidates(seed: int, per_pair: int = 3) -> list[dict]:
     return out
 
 
-def generate(seed: int = 0) -> list[dict]:
-    """Every candidate (before the filter), in a fixed order, distinct texts only (first kept)."""
+def generate(seed: int = 0, llm_raw: Path | None = None) -> list[dict]:
+    """Every candidate (before the filter), in a fixed order, distinct texts only (first kept): templates, then
+    the language-model rewrites in ``llm_raw`` (default: the committed file, data/llm_rewrites.py)."""
+    from . import llm_rewrites
+
     candidates = []
     for action in ACTION_IDS:
         candidates += single_candidates(action, seed) + styled_candidates(action, seed)
     candidates += two_step_candidates(seed)
+    candidates += llm_rewrites.candidates(llm_raw or llm_rewrites.RAW_PATH)
     seen, out = set(), []
     for c in candidates:
         key = c["text"].lower()
