@@ -27,6 +27,8 @@ def test_ood_audio_renders_a_small_list(tmp_path):
     tts = [e for e in entries if e["source"] == "tts"]
     assert len(tts) == 2 * 2 * 3 and {e["noise"] for e in tts} == set(ood_audio.CONDITIONS)
     assert [e["audio"] for e in entries if e["source"] == "generated"] == [rows[-1]["audio"]]
+    cards = [e for e in entries if e.get("recording") == "cards/001.wav"][0]
+    assert cards["text"] == "ten of clubs" and cards["kind"] == "non-command"
     go = [e for e in entries if e.get("recording") == "goforward.raw"][0]
     assert go["actions"] == ["walk"] and go["count"] == 10 and go["ood_id"] is None
     for e in entries:

@@ -40,6 +40,19 @@ RECORDINGS = [
 _LABELS = ("text", "kind", "actions", "style", "side", "count")
 
 
+def transcripts(recordings: Path = POCKETSPHINX_DATA) -> dict[str, str]:
+    """Recording file (relative to ``recordings``) -> its words, from the package's transcription files
+    ("<s> ten of clubs </s> (001)")."""
+    out = {}
+    for folder, name in (("librivox", "transcription"), ("cards", "cards.transcription")):
+        path = recordings / folder / name
+        if path.exists():
+            for line in path.read_text().splitlines():
+                words, _, utt = line.rpartition("(")
+                out[f"{folder}/{utt.strip(') ')}.wav"] = " ".join(w for w in words.split() if w not in ("<s>", "</s>"))
+    return out
+
+
 def load_ood(path: Path = OOD_PATH) -> list[dict]:
     """The OOD list, one dict per line."""
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -109,7 +122,9 @@ def render(cache: Path, seed: int = 0, ood_path: Path = OOD_PATH, recordings: Pa
         entries.append({"wav": str(path.relative_to(cache)), "ood_id": r["id"], "voice": "none", "noise": "clean",
                         "source": "generated", "audio": r["audio"], **{k: r.get(k) for k in _LABELS}})
     by_text = {r["text"]: r["id"] for r in spoken}
+    words = transcripts(recordings)
     for rec in RECORDINGS:
+        rec = dict(rec, text=rec["text"] or words.get(rec["file"]))
         src = recordings / rec["file"]
         if not src.exists():
             raise FileNotFoundError(f"{src} not found; install the Debian package pocketsphinx-testdata")

@@ -189,6 +189,9 @@ def build_speech(config: SpeechConfig, top_up: bool = False) -> dict:
         "flite_voices": sorted({v for v in used if v.startswith("flite:")}),
         "festival_voices": sorted({v for v in used if v.startswith("festival:")}),
         "train_voice_identities": len({u["voice"] for u in utterances if u["set"] in ("train", "val")}),
+        "train_hours_per_engine": {e: round(sum(u["n_samples"] for u in utterances if u["set"] in ("train", "val")
+                                                and u["engine"] == e) / 16000 / 3600, 3)
+                                   for e in sorted({u["engine"] for u in utterances})},
     }
     index = {"sample_rate": voices.SAMPLE_RATE, "frame_ms": 80, "utterances": utterances, "counts": counts}
     partial = out / "index.partial.json"

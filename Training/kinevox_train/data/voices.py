@@ -118,11 +118,11 @@ def training_voice_pool(engines: tuple[str, ...] = TRAINING_ENGINES) -> list[Voi
     return [check_training_voice(v) for v in pool]
 
 
-def sample_training_voice(pool: list[Voice], rng: random.Random, flite_share: float = 0.12) -> Voice:
-    """A random training identity: a non-espeak voice (flite, RHVoice, Pico) with probability ``flite_share``,
+def sample_training_voice(pool: list[Voice], rng: random.Random, non_espeak_share: float = 0.12) -> Voice:
+    """A random training identity: a non-espeak voice (flite, RHVoice, Pico, Kokoro) with probability ``non_espeak_share``,
     otherwise an espeak-ng (or MBROLA) base voice with a random pitch and rate."""
     other = [v for v in pool if v.engine != "espeak-ng"]
-    if other and rng.random() < flite_share:
+    if other and rng.random() < non_espeak_share:
         return check_training_voice(rng.choice(other))
     base = rng.choice([v for v in pool if v.engine == "espeak-ng"])
     return check_training_voice(Voice(base.engine, base.name, rng.choice(ESPEAK_PITCHES), rng.choice(ESPEAK_RATES)))
