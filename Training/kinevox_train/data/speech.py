@@ -50,6 +50,7 @@ class SpeechConfig:
     max_utterances_per_clip: int = 4
     test_snr_db: float = 10.0
     limit: int = 0  # at most this many clips per split (0 = all); for quick checks
+    engines: tuple[str, ...] = voices.TRAINING_ENGINES  # training engines to speak with (a subset renders without the rest)
 
 
 def _frontend():
@@ -96,7 +97,7 @@ def plan_jobs(config: SpeechConfig) -> list[dict]:
     existed can be topped up by appending them (``build_speech(top_up=True)``)."""
     index = json.loads((config.cache / "motion" / "index.json").read_text())
     table = json.loads((config.cache / "captions" / "captions.json").read_text())
-    pool = voices.training_voice_pool()
+    pool = voices.training_voice_pool(config.engines)
     wav_dir = str(config.cache / "speech" / "wav")
     jobs: list[dict] = []
     extras: list[dict] = []
@@ -208,11 +209,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--utterances-per-clip", type=int, default=1)
     parser.add_argument("--limit", type=int, default=0, help="at most N clips per split (quick check)")
+    parser.add_argument("--engines", default=",".join(voices.TRAINING_ENGINES),
+                        help="comma-separated training engines (default: all of data/voices.py TRAINING_ENGINES)")
     parser.add_argument("--top-up", action="store_true", help="append the training utterances an existing cache lacks (rare-action extras; "
                         "more renderings per clip with a larger --utterances-per-clip)")
     args = parser.parse_args(argv)
     counts = build_speech(SpeechConfig(cache=args.cache, seed=args.seed, workers=args.workers,
-                                       utterances_per_clip=args.utterances_per_clip, limit=args.limit), top_up=args.top_up)
+                                       utterances_per_clip=args.utterances_per_clip, limit=args.limit,
+                                       engines=tuple(args.engines.split(","))), top_up=args.top_up)
     print(json.dumps(counts, indent=1))
 
 
