@@ -20,7 +20,7 @@ import numpy as np
 
 SAMPLE_RATE = 24_000
 STYLES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
-MODEL_CACHE = Path(os.environ.get("KINEVOX_KOKORO_CACHE", "cache/kokoro"))
+MODEL_CACHE = Path(os.environ.get("KINEVOX_KOKORO_CACHE", Path(__file__).resolve().parents[2] / "cache/kokoro"))
 # espeak-ng IPA -> Kokoro phonemes (longest first).
 IPA_TO_KOKORO = [("eɪ", "A"), ("aɪ", "I"), ("aʊ", "W"), ("ɔɪ", "Y"), ("oʊ", "O"), ("əʊ", "O"), ("dʒ", "ʤ"), ("tʃ", "ʧ"),
                  ("ɜː", "ɜɹ"), ("iː", "i"), ("uː", "u"), ("ɑː", "ɑ"), ("ɔː", "ɔ"), ("ː", ""), ("ɐ", "ə"), ("ᵻ", "ɪ"),

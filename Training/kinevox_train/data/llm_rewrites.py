@@ -25,7 +25,7 @@ from .phrasings import ACTION_IDS, DEFAULT_OUT, _fill_counts, side_of, verb_phra
 
 GGUF_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 GGUF_BYTES = 1_117_320_768
-MODEL_CACHE = Path(os.environ.get("KINEVOX_LLM_CACHE", "cache/llm"))
+MODEL_CACHE = Path(os.environ.get("KINEVOX_LLM_CACHE", Path(__file__).resolve().parents[2] / "cache/llm"))
 RAW_PATH = DEFAULT_OUT / "llm_raw.jsonl.gz"
 PROMPT = ("You give spoken instructions to an animated character. Write {n} different casual ways to tell it: "
           "\"{command}\". Keep exactly the same movement{keep}. Each line is one command spoken to the character; "

@@ -141,11 +141,28 @@ def render(cache: Path, seed: int = 0, ood_path: Path = OOD_PATH, recordings: Pa
     return manifest
 
 
+def asr_word_error_rates(cache: Path, n: int) -> dict[tuple[str, str], float]:
+    """pocketsphinx word error rate per (voice, noise) on the first ``n`` spoken OOD commands of the manifest:
+    how hard each condition is for an off-the-shelf recogniser (a difficulty gauge, not a model score)."""
+    from ..eval.asr import SpeechRecognizer
+    from ..eval.wer import word_error_rate
+
+    manifest = json.loads((cache / "manifest.json").read_text())
+    recognizer, pairs = SpeechRecognizer(), {}
+    for u in manifest["utterances"]:
+        key = (u["voice"], u["noise"])
+        if u["source"] == "tts" and len(pairs.setdefault(key, [])) < n:
+            pairs[key].append((u["text"], recognizer.transcribe(voices.read_wav(cache / u["wav"]))))
+    return {key: round(word_error_rate(p), 3) for key, p in sorted(pairs.items())}
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Command line: render the OOD audio into --cache and print the counts."""
+    """Command line: render the OOD audio into --cache and print the counts (and, with --asr N, pocketsphinx's
+    word error rate per voice and condition on N commands)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, default=Path("cache/ood"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--asr", type=int, default=0, help="also print pocketsphinx WER on N commands per condition")
     args = parser.parse_args(argv)
     manifest = render(args.cache, args.seed)
     from collections import Counter
@@ -154,6 +171,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(manifest['utterances'])} WAVs in {args.cache}/manifest.json")
     for (voice, noise), n in sorted(counts.items()):
         print(f"  {voice:32s} {noise:12s} {n}")
+    if args.asr:
+        print(f"pocketsphinx word error rate on {args.asr} OOD commands per condition:")
+        for (voice, noise), wer in asr_word_error_rates(args.cache, args.asr).items():
+            print(f"  {voice:32s} {noise:12s} {wer:.3f}")
 
 
 if __name__ == "__main__":
