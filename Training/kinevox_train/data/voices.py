@@ -1,7 +1,11 @@
-"""Text-to-speech voices: espeak-ng and flite identities for training, festival voices held out for testing.
+"""Text-to-speech voices. Training engines (Dataset v2): espeak-ng (accents x variants x pitch x rate, and the
+MBROLA voices it drives: mb-us1, mb-us2, mb-us3, mb-en1), flite (all its general voices), RHVoice bdl/clb/alan and
+Pico en-US, Kokoro-82M (style vectors and blends, English through espeak-ng IPA; data/kokoro.py). Held out, never trained on: festival ked (festvox-kdlpc16k) and Pico en-GB; every other voice of
+any installed engine is for testing only too. ``check_training_voice`` enforces it wherever training audio is
+planned.
 
-Every voice returns 16 kHz mono float32 audio in [-1, 1]. Speakers that festival and flite share
-(CMU kal, CMU slt) are not used for training, so the festival test set is truly unseen voices.
+Every voice returns 16 kHz mono float32 audio in [-1, 1]. festival kal/slt are the same CMU speakers as
+flite's kal/slt, so they are not "unseen" voices.
 """
 from __future__ import annotations
 
@@ -20,8 +24,16 @@ SAMPLE_RATE = 16_000
 ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
 # Variants that do not sound like a human talking (robots, demons) are left out.
 _ESPEAK_EXCLUDED = ("robot", "robosoft", "demonic", "tweaky", "unirobot", "croak")
-FLITE_TRAIN_VOICES = ("awb", "rms")  # kal, kal16 and slt are the festival test speakers
-FESTIVAL_TEST_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
+MBROLA_TRAIN_VOICES = ("mb-us1", "mb-us2", "mb-us3", "mb-en1")  # espeak-ng voice names (Debian mbrola-us1..3, -en1)
+FLITE_TRAIN_VOICES = ("awb", "kal", "kal16", "rms", "slt")  # awb_time is a talking clock (limited domain): left out
+RHVOICE_TRAIN_VOICES = ("bdl", "clb", "alan")
+PICO_TRAIN_VOICES = ("en-US",)
+# Kokoro-82M speakers: its five style vectors and convex blends of them (data/kokoro.py).
+KOKORO_TRAIN_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo") + tuple(f"blend-{n}" for n in range(1, 41))
+TRAINING_ENGINES = ("espeak-ng", "flite", "rhvoice", "pico", "kokoro")
+# Held-out voices (ids as Voice.id) for the project's own tests; they must never be trained on.
+HELD_OUT_VOICES = ("festival:ked_diphone", "pico:en-GB")
+FESTIVAL_TEST_VOICES = ("ked_diphone",)  # the only festival speaker no training engine has
 ESPEAK_PITCHES = tuple(range(25, 86, 5))
 ESPEAK_RATES = tuple(range(130, 211, 10))
 
@@ -30,9 +42,14 @@ class SynthesisError(RuntimeError):
     """A TTS program failed or is missing; the message says which and how to install it."""
 
 
+class HeldOutVoiceError(ValueError):
+    """A held-out or unlisted voice was about to be used for training audio."""
+
+
 @dataclass(frozen=True)
 class Voice:
-    """One speaker identity: engine (espeak-ng | flite | festival), voice name, espeak pitch (0-99) and rate (wpm)."""
+    """One speaker identity: engine (espeak-ng | flite | rhvoice | pico | kokoro | festival), voice name, espeak pitch
+    (0-99) and rate (wpm)."""
 
     engine: str
     name: str
@@ -67,21 +84,48 @@ def espeak_variants() -> list[str]:
     return sorted(set(names))
 
 
-def training_voice_pool() -> list[Voice]:
-    """All espeak-ng accent x variant base voices (default pitch/rate) and the flite training voices."""
-    pool = [Voice("espeak-ng", f"{accent}+{variant}") for accent in ESPEAK_ACCENTS for variant in espeak_variants()]
-    pool += [Voice("espeak-ng", accent) for accent in ESPEAK_ACCENTS]
-    return pool + [Voice("flite", name) for name in FLITE_TRAIN_VOICES]
+def is_training_voice(voice: Voice) -> bool:
+    """True only for the voices Dataset v2 trains on (listed above); held-out and unlisted voices are False."""
+    if voice.id in HELD_OUT_VOICES:
+        return False
+    if voice.engine == "espeak-ng":
+        base = voice.name.split("+")[0]
+        return base in ESPEAK_ACCENTS or (voice.name in MBROLA_TRAIN_VOICES)
+    return voice.name in {"flite": FLITE_TRAIN_VOICES, "rhvoice": RHVOICE_TRAIN_VOICES,
+                          "pico": PICO_TRAIN_VOICES, "kokoro": KOKORO_TRAIN_VOICES}.get(voice.engine, ())
 
 
-def sample_training_voice(pool: list[Voice], rng: random.Random, flite_share: float = 0.12) -> Voice:
-    """A random training identity: a flite voice with probability ``flite_share``, otherwise an espeak-ng
-    base voice with a random pitch and rate."""
-    flite = [v for v in pool if v.engine == "flite"]
-    if flite and rng.random() < flite_share:
-        return rng.choice(flite)
+def check_training_voice(voice: Voice) -> Voice:
+    """``voice`` if it may be trained on; raises HeldOutVoiceError for held-out and unlisted voices."""
+    if not is_training_voice(voice):
+        kind = "held out for testing" if voice.id in HELD_OUT_VOICES else "not a listed training voice"
+        raise HeldOutVoiceError(f"voice {voice.id} is {kind}; training audio may only use {TRAINING_ENGINES} voices "
+                                "listed in data/voices.py")
+    return voice
+
+
+def training_voice_pool(engines: tuple[str, ...] = TRAINING_ENGINES) -> list[Voice]:
+    """The training voices of ``engines``: espeak-ng accent x variant base voices and its MBROLA voices, flite,
+    RHVoice bdl/clb/alan, Pico en-US (each checked by ``check_training_voice``)."""
+    pool = []
+    if "espeak-ng" in engines:
+        pool += [Voice("espeak-ng", f"{accent}+{variant}") for accent in ESPEAK_ACCENTS for variant in espeak_variants()]
+        pool += [Voice("espeak-ng", name) for name in ESPEAK_ACCENTS + MBROLA_TRAIN_VOICES]
+    pool += [Voice("flite", name) for name in FLITE_TRAIN_VOICES if "flite" in engines]
+    pool += [Voice("rhvoice", name) for name in RHVOICE_TRAIN_VOICES if "rhvoice" in engines]
+    pool += [Voice("pico", name) for name in PICO_TRAIN_VOICES if "pico" in engines]
+    pool += [Voice("kokoro", name) for name in KOKORO_TRAIN_VOICES if "kokoro" in engines]
+    return [check_training_voice(v) for v in pool]
+
+
+def sample_training_voice(pool: list[Voice], rng: random.Random, non_espeak_share: float = 0.12) -> Voice:
+    """A random training identity: a non-espeak voice (flite, RHVoice, Pico, Kokoro) with probability ``non_espeak_share``,
+    otherwise an espeak-ng (or MBROLA) base voice with a random pitch and rate."""
+    other = [v for v in pool if v.engine != "espeak-ng"]
+    if other and rng.random() < non_espeak_share:
+        return check_training_voice(rng.choice(other))
     base = rng.choice([v for v in pool if v.engine == "espeak-ng"])
-    return Voice(base.engine, base.name, rng.choice(ESPEAK_PITCHES), rng.choice(ESPEAK_RATES))
+    return check_training_voice(Voice(base.engine, base.name, rng.choice(ESPEAK_PITCHES), rng.choice(ESPEAK_RATES)))
 
 
 def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
@@ -109,12 +153,24 @@ def write_wav(path: Path, audio: np.ndarray) -> None:
 
 def synthesize(voice: Voice, text: str) -> np.ndarray:
     """Speak ``text`` with ``voice``; 16 kHz mono float32."""
+    if voice.engine == "kokoro":
+        from . import kokoro
+
+        try:
+            audio, rate = kokoro.synthesize(voice.name, text)
+        except (OSError, subprocess.SubprocessError, kokoro.KokoroMissing) as err:
+            raise SynthesisError(f"kokoro failed for voice {voice.name!r}: {err}") from err
+        return to_16k(audio, rate)
     with tempfile.TemporaryDirectory(prefix="kinevox-tts-") as tmp:
         out = Path(tmp) / "speech.wav"
         if voice.engine == "espeak-ng":
             command = ["espeak-ng", "-v", voice.name, "-p", str(voice.pitch), "-s", str(voice.rate), "-w", str(out), text]
         elif voice.engine == "flite":
             command = ["flite", "-voice", voice.name, "-t", text, "-o", str(out)]
+        elif voice.engine == "rhvoice":
+            command = ["RHVoice-test", "-p", voice.name, "-o", str(out)]
+        elif voice.engine == "pico":
+            command = ["pico2wave", "-l", voice.name, "-w", str(out), text]
         elif voice.engine == "festival":
             text_file = Path(tmp) / "text.txt"
             text_file.write_text(text)
@@ -122,10 +178,12 @@ def synthesize(voice: Voice, text: str) -> np.ndarray:
         else:
             raise SynthesisError(f"unknown TTS engine {voice.engine!r}")
         try:
-            subprocess.run(command, capture_output=True, check=True, timeout=60)
+            subprocess.run(command, capture_output=True, check=True, timeout=60,
+                           input=text.encode() if voice.engine == "rhvoice" else None)
         except (OSError, subprocess.SubprocessError) as err:
             raise SynthesisError(f"{voice.engine} failed for voice {voice.name!r}: {err}; is the {voice.engine} "
-                                 "Debian package (and its voice) installed? See the Makefile's APT_PACKAGES") from err
+                                 "Debian package (and its voice) installed? See the Makefile's APT_PACKAGES (rhvoice, pico and mbrola "
+                                 "need Debian contrib/non-free)") from err
         if not out.exists() or out.stat().st_size <= 44:
             raise SynthesisError(f"{voice.engine} wrote no audio for voice {voice.name!r}")
         return read_wav(out)
