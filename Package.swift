@@ -40,11 +40,17 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], exclude: ["Viewer"]),  // viewer page, served from disk (make install copies it)
 
-        // Programs
-        .executableTarget(name: "kinevoxd", dependencies: [
-            "KinevoxCapture", "KinevoxSpeech", "KinevoxMotion", "KinevoxModel", "KinevoxServer",
+        // kinevoxd's TOML file → each module's configuration, or `FILE:LINE: reason`
+        .target(name: "KinevoxdConfig", dependencies: [
+            "CALSA", "KinevoxCapture", "KinevoxModel", "KinevoxServer",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+
+        // Programs
+        .executableTarget(name: "kinevoxd", dependencies: [
+            "KinevoxCapture", "KinevoxSpeech", "KinevoxMotion", "KinevoxModel", "KinevoxServer", "KinevoxdConfig",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // The engine benchmark; --export-dynamic lets shared libraries (Swift runtime, OpenBLAS) bind to
         // CAllocationCounter's counting malloc.
@@ -67,6 +73,6 @@ let package = Package(
         .testTarget(name: "KinevoxSpeechTests", dependencies: ["KinevoxSpeech"]),
         .testTarget(name: "KinevoxMotionTests", dependencies: ["KinevoxMotion"]),
         .testTarget(name: "KinevoxServerTests", dependencies: ["KinevoxServer"]),
-        .testTarget(name: "KinevoxdTests", dependencies: ["kinevoxd", "KinevoxCapture", "KinevoxServer"]),
+        .testTarget(name: "KinevoxdTests", dependencies: ["kinevoxd", "KinevoxdConfig", "KinevoxCapture", "KinevoxServer"]),
     ]
 )

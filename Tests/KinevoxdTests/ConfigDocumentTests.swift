@@ -1,5 +1,5 @@
 import XCTest
-@testable import kinevoxd
+@testable import KinevoxdConfig
 
 /// Refusals of the TOML configuration name the file, the line and the reason.
 final class ConfigDocumentTests: XCTestCase {

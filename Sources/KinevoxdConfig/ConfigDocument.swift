@@ -3,12 +3,12 @@ import TOMLKit
 
 /// A configuration value the daemon refuses, with the place it was written: prints as `file:line: reason`
 /// (`file: reason` when the file itself cannot be read, `line` 0).
-struct ConfigError: Error, CustomStringConvertible {
-    let file: String
-    let line: Int
-    let reason: String
+public struct ConfigError: Error, CustomStringConvertible {
+    public let file: String
+    public let line: Int
+    public let reason: String
 
-    var description: String { line > 0 ? "\(file):\(line): \(reason)" : "\(file): \(reason)" }
+    public var description: String { line > 0 ? "\(file):\(line): \(reason)" : "\(file): \(reason)" }
 }
 
 /// A parsed TOML configuration file that finds the line of every key, so each refusal names `file:line`.
@@ -16,14 +16,14 @@ struct ConfigError: Error, CustomStringConvertible {
 /// TOMLKit reports lines only for syntax errors; for a valid document the line of a key is found by
 /// scanning the text for its `[section]` header and its `key =` line. Sections are read through
 /// `section(_:)`; `finish()` then refuses any section or key nobody read. One thread reads a document.
-final class ConfigDocument {
-    let path: String
+public final class ConfigDocument {
+    public let path: String
     private let lines: [Substring]
     private let root: TOMLTable
     private var readSections: Set<String> = []
 
     /// Reads and parses the file at `path` (as the user wrote it; errors repeat it verbatim).
-    convenience init(path: String) throws {
+    public convenience init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(file: path, line: 0, reason: "cannot read the configuration file (\(Self.reasonForUnreadable(path)))")
         }
@@ -34,7 +34,7 @@ final class ConfigDocument {
     }
 
     /// Parses `text` as if it had been read from `path`.
-    init(path: String, text: String) throws {
+    public init(path: String, text: String) throws {
         self.path = path
         self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         do {
