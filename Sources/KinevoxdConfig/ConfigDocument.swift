@@ -37,6 +37,9 @@ public final class ConfigDocument {
     public init(path: String, text: String) throws {
         self.path = path
         self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if let line = Self.headerWithoutKey(text) {
+            throw ConfigError(file: path, line: line, reason: "TOML syntax: a table header needs a name after its '[', as in [server]")
+        }
         do {
             root = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
@@ -92,6 +95,75 @@ public final class ConfigDocument {
             if current == section, let key, Self.keyName(text) == key { return index + 1 }
         }
         return headerLine ?? 1
+    }
+
+    /// The line of the first table header whose `[` (or `[[`) and spaces are followed by something that cannot
+    /// start a key, such as the end of the line; nil when there is none. The TOML parser inside TOMLKit (toml++ 3)
+    /// asserts on such a header and aborts the process (found by Fuzz/fuzz-config), so it is refused here first.
+    /// Strings, comments and open arrays or inline tables are skipped, so an array's `[` is not taken for a header;
+    /// text after a syntax error may be misread, which is harmless: the parser stops at that error first.
+    static func headerWithoutKey(_ text: String) -> Int? {
+        let chars = Array(text.unicodeScalars)
+        var i = 0, line = 1, depth = 0, atLineStart = true
+        func isSpace(_ k: Int) -> Bool { k < chars.count && (chars[k] == " " || chars[k] == "\t") }
+        func startsKey(_ c: Unicode.Scalar) -> Bool {
+            c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || "_-\"']".unicodeScalars.contains(c))
+        }
+        func skipString(quote: Unicode.Scalar) {
+            let triple = i + 2 < chars.count && chars[i + 1] == quote && chars[i + 2] == quote
+            i += triple ? 3 : 1
+            while i < chars.count {
+                if chars[i] == "\n" {
+                    if !triple { return }
+                    line += 1
+                } else if chars[i] == "\\" && quote == "\"" {
+                    i += 1
+                    if i < chars.count, chars[i] == "\n" { line += 1 }
+                } else if chars[i] == quote, !triple || (i + 2 < chars.count && chars[i + 1] == quote && chars[i + 2] == quote) {
+                    i += triple ? 3 : 1
+                    return
+                }
+                i += 1
+            }
+        }
+        while i < chars.count {
+            let c = chars[i]
+            switch c {
+            case "\n":
+                line += 1
+                atLineStart = true
+                i += 1
+            case " ", "\t", "\r":
+                i += 1
+            case "#":
+                while i < chars.count, chars[i] != "\n" { i += 1 }
+            case "\"", "'":
+                atLineStart = false
+                skipString(quote: c)
+            case "[" where atLineStart && depth == 0:
+                var k = i + 1
+                while isSpace(k) { k += 1 }
+                if k < chars.count, chars[k] == "[" {
+                    k += 1
+                    while isSpace(k) { k += 1 }
+                }
+                if k < chars.count, !startsKey(chars[k]) { return line }
+                atLineStart = false
+                i += 1
+            case "[", "{":
+                depth += 1
+                atLineStart = false
+                i += 1
+            case "]", "}":
+                depth = max(depth - 1, 0)
+                atLineStart = false
+                i += 1
+            default:
+                atLineStart = false
+                i += 1
+            }
+        }
+        return nil
     }
 
     private static func headerName(_ text: String) -> String? {

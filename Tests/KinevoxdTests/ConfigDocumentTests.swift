@@ -63,6 +63,25 @@ final class ConfigDocumentTests: XCTestCase {
         XCTAssertTrue(error.reason.hasPrefix("TOML syntax"), error.reason)
     }
 
+    /// Found by Fuzz/fuzz-config: toml++ (inside TOMLKit) aborted kinevoxd on a header with no key after its `[`.
+    func testHeaderWithoutANameIsASyntaxErrorNotAnAbort() throws {
+        for (text, line) in [("[\n", 1), ("[vad]\nhangover_ms = 1\n[ \t\n", 3), ("[[ # x\n", 1), ("[\nmulti\n\"capture\n", 1),
+                             ("[vad]\n[[\n", 2), ("[{\n", 1)] {
+            let error = try XCTUnwrap(refusal(text), text)
+            XCTAssertEqual(error.description, "test.toml:\(line): TOML syntax: a table header needs a name after its '[', as in [server]")
+        }
+    }
+
+    func testBracketsInsideArraysStringsAndCommentsAreNotHeaders() {
+        XCTAssertNil(ConfigDocument.headerWithoutKey("names = [\n  [\n\"a\"],\n]\n"))
+        XCTAssertNil(ConfigDocument.headerWithoutKey("a = \"\"\"\n[\n\"\"\"\nb = '''\n[\n'''\n# [\n"))
+        XCTAssertNil(ConfigDocument.headerWithoutKey("t = { a = [\n[\n1]] }\n"))
+        XCTAssertEqual(ConfigDocument.headerWithoutKey("a = \"x\\\"[\"\n[\n"), 2, "an escaped quote does not end the string")
+        let nested = refusal("[vad]\nnames = [\n[\n\"a\"]]\n")
+        XCTAssertEqual(nested?.line, 2, "a nested array's line is a value, refused by the getter at its key")
+        XCTAssertTrue(nested?.reason.contains("array of strings") ?? false, "\(String(describing: nested))")
+    }
+
     func testUnknownTopLevelKeyIsRefused() throws {
         let error = try XCTUnwrap(refusal("loose = 1\n[vad]\n"))
         XCTAssertEqual(error.line, 1)
