@@ -105,5 +105,22 @@ install: build-release
 	chmod 644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/kinevoxd.service
 	@echo "installed; start with: systemctl daemon-reload && systemctl enable --now kinevoxd"
 
+## Fuzzing (docs/reliability.md; not part of `make test`).
+## make fuzz: each libFuzzer harness (Fuzz/, one per outside input: WAV, model file, TOML config, client messages)
+## for FUZZ_SECONDS or FUZZ_RUNS executions, whichever comes first (FUZZERS="fuzz-wav ..." picks some); prints
+## executions, exec/s, coverage and crashes; crash inputs land in .build-fuzz/crashes/.
+FUZZERS ?= fuzz-wav fuzz-model fuzz-config fuzz-stream
+FUZZ_SECONDS ?= 900
+FUZZ_RUNS ?= 1000000
+FUZZ_FLAGS := -c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address \
+  -Xcc -fsanitize=fuzzer-no-link,address -Xcxx -fsanitize=fuzzer-no-link,address
+.PHONY: fuzz fuzz-build
+fuzz-build: swift-toolchain system-deps
+	set -o pipefail; for f in $(FUZZERS); do \
+	  KINEVOX_FUZZ=1 nice -n 10 $(SWIFT) build $(FUZZ_FLAGS) --product $$f 2>&1 | grep -v 'Cannot export local symbol' || exit 1; \
+	done
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) Fuzz/run.sh $(FUZZERS)
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz
