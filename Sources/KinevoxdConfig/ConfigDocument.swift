@@ -36,7 +36,8 @@ public final class ConfigDocument {
     /// Parses `text` as if it had been read from `path`.
     public init(path: String, text: String) throws {
         self.path = path
-        self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character in Swift, so a file with Windows line ends would otherwise be one line.
+        self.lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
         if let line = Self.headerWithoutKey(text) {
             throw ConfigError(file: path, line: line, reason: "TOML syntax: a table header needs a name after its '[', as in [server]")
         }

@@ -82,6 +82,13 @@ final class ConfigDocumentTests: XCTestCase {
         XCTAssertTrue(nested?.reason.contains("array of strings") ?? false, "\(String(describing: nested))")
     }
 
+    /// Found by Fuzz/fuzz-config: "\r\n" is one Swift Character, so a file with Windows line ends was one line
+    /// and every refusal in it named line 1.
+    func testWindowsLineEndsCountAsLines() throws {
+        let error = try XCTUnwrap(refusal("# kinevoxd\r\n[vad]\r\nhangover_ms = 250\r\n\r\nhangover = 3\r\n"))
+        XCTAssertEqual(error.line, 5, error.description)
+    }
+
     func testUnknownTopLevelKeyIsRefused() throws {
         let error = try XCTUnwrap(refusal("loose = 1\n[vad]\n"))
         XCTAssertEqual(error.line, 1)
