@@ -38,8 +38,8 @@ public final class ConfigDocument {
         self.path = path
         // "\r\n" is one Character in Swift, so a file with Windows line ends would otherwise be one line.
         self.lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
-        if let line = Self.headerWithoutKey(text) {
-            throw ConfigError(file: path, line: line, reason: "TOML syntax: a table header needs a name after its '[', as in [server]")
+        if let (line, reason) = Self.syntaxTheParserAbortsOn(text) {
+            throw ConfigError(file: path, line: line, reason: "TOML syntax: " + reason)
         }
         do {
             root = try TOMLTable(string: text)
@@ -98,14 +98,18 @@ public final class ConfigDocument {
         return headerLine ?? 1
     }
 
-    /// The line of the first table header whose `[` (or `[[`) and spaces are followed by something that cannot
-    /// start a key, such as the end of the line; nil when there is none. The TOML parser inside TOMLKit (toml++ 3)
-    /// asserts on such a header and aborts the process (found by Fuzz/fuzz-config), so it is refused here first.
-    /// Strings, comments and open arrays or inline tables are skipped, so an array's `[` is not taken for a header;
-    /// text after a syntax error may be misread, which is harmless: the parser stops at that error first.
-    static func headerWithoutKey(_ text: String) -> Int? {
+    /// The first of two syntax errors that the TOML parser inside TOMLKit (toml++ 3.4, built with its assertions on)
+    /// does not report but asserts on, aborting the process (both found by Fuzz/fuzz-config): a table header whose
+    /// `[` (or `[[`) and spaces are followed by something that cannot start a key, such as the end of the line; and
+    /// a `}` where an array expects its next element (`x = [1,}]`). Returns its line and reason, so it is refused
+    /// here first. Strings and comments are skipped and open arrays and inline tables tracked, so an array's `[` is
+    /// not taken for a header; text after another syntax error may be misread, which is harmless: the parser stops
+    /// at that error first.
+    static func syntaxTheParserAbortsOn(_ text: String) -> (line: Int, reason: String)? {
         let chars = Array(text.unicodeScalars)
-        var i = 0, line = 1, depth = 0, atLineStart = true
+        var i = 0, line = 1, atLineStart = true
+        var open: [Unicode.Scalar] = []  // unclosed `[` of arrays and `{` of inline tables
+        var expectsElement = false  // after an array's `[` or `,`
         func isSpace(_ k: Int) -> Bool { k < chars.count && (chars[k] == " " || chars[k] == "\t") }
         func startsKey(_ c: Unicode.Scalar) -> Bool {
             c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || "_-\"']".unicodeScalars.contains(c))
@@ -130,39 +134,46 @@ public final class ConfigDocument {
         while i < chars.count {
             let c = chars[i]
             switch c {
-            case "\n":
-                line += 1
-                atLineStart = true
+            case "\n", " ", "\t", "\r":
+                if c == "\n" {
+                    line += 1
+                    atLineStart = true
+                }
                 i += 1
-            case " ", "\t", "\r":
-                i += 1
+                continue
             case "#":
                 while i < chars.count, chars[i] != "\n" { i += 1 }
+                continue
             case "\"", "'":
-                atLineStart = false
                 skipString(quote: c)
-            case "[" where atLineStart && depth == 0:
+            case "[" where atLineStart && open.isEmpty:
                 var k = i + 1
                 while isSpace(k) { k += 1 }
                 if k < chars.count, chars[k] == "[" {
                     k += 1
                     while isSpace(k) { k += 1 }
                 }
-                if k < chars.count, !startsKey(chars[k]) { return line }
-                atLineStart = false
+                if k < chars.count, !startsKey(chars[k]) {
+                    return (line, "a table header needs a name after its '[', as in [server]")
+                }
                 i += 1
             case "[", "{":
-                depth += 1
-                atLineStart = false
+                open.append(c)
                 i += 1
             case "]", "}":
-                depth = max(depth - 1, 0)
-                atLineStart = false
+                if c == "}", expectsElement, open.last == "[" { return (line, "expected an array element or ']', found '}'") }
+                if !open.isEmpty { open.removeLast() }
                 i += 1
-            default:
+            case "," where open.last == "[":
+                i += 1
                 atLineStart = false
+                expectsElement = true
+                continue
+            default:
                 i += 1
             }
+            atLineStart = false
+            expectsElement = c == "[" && open.last == "["
         }
         return nil
     }

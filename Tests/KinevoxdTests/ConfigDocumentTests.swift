@@ -72,11 +72,20 @@ final class ConfigDocumentTests: XCTestCase {
         }
     }
 
+    /// Found by Fuzz/fuzz-config: toml++ asserted (aborting kinevoxd) on a `}` where an array expects an element.
+    func testClosingBraceWhereAnArrayElementIsDueIsASyntaxErrorNotAnAbort() throws {
+        for (text, line) in [("[extra]\nx = [1,}]\n", 2), ("x = [\n# c\n}\n", 3), ("x = [[1], [\n }]]\n", 2)] {
+            let error = try XCTUnwrap(refusal(text), text)
+            XCTAssertEqual(error.description, "test.toml:\(line): TOML syntax: expected an array element or ']', found '}'")
+        }
+        XCTAssertNil(ConfigDocument.syntaxTheParserAbortsOn("x = [{a = 1}, {}]\ny = { a = [1, 2] }\n"))
+    }
+
     func testBracketsInsideArraysStringsAndCommentsAreNotHeaders() {
-        XCTAssertNil(ConfigDocument.headerWithoutKey("names = [\n  [\n\"a\"],\n]\n"))
-        XCTAssertNil(ConfigDocument.headerWithoutKey("a = \"\"\"\n[\n\"\"\"\nb = '''\n[\n'''\n# [\n"))
-        XCTAssertNil(ConfigDocument.headerWithoutKey("t = { a = [\n[\n1]] }\n"))
-        XCTAssertEqual(ConfigDocument.headerWithoutKey("a = \"x\\\"[\"\n[\n"), 2, "an escaped quote does not end the string")
+        XCTAssertNil(ConfigDocument.syntaxTheParserAbortsOn("names = [\n  [\n\"a\"],\n]\n"))
+        XCTAssertNil(ConfigDocument.syntaxTheParserAbortsOn("a = \"\"\"\n[\n\"\"\"\nb = '''\n[\n'''\n# [\n"))
+        XCTAssertNil(ConfigDocument.syntaxTheParserAbortsOn("t = { a = [\n[\n1]] }\n"))
+        XCTAssertEqual(ConfigDocument.syntaxTheParserAbortsOn("a = \"x\\\"[\"\n[\n")?.line, 2, "an escaped quote does not end the string")
         let nested = refusal("[vad]\nnames = [\n[\n\"a\"]]\n")
         XCTAssertEqual(nested?.line, 2, "a nested array's line is a value, refused by the getter at its key")
         XCTAssertTrue(nested?.reason.contains("array of strings") ?? false, "\(String(describing: nested))")
