@@ -1,6 +1,10 @@
 // swift-tools-version:5.10
 import PackageDescription
 
+/// libFuzzer harnesses (Fuzz/, docs/reliability.md) exist only when KINEVOX_FUZZ=1: they are linked with
+/// `-sanitize=fuzzer`, which gives them libFuzzer's `main`, so a normal `swift build` leaves them out.
+let fuzzing = Context.environment["KINEVOX_FUZZ"] == "1"
+
 /// One module per job; see README.md "Source layout". The C libraries are Debian packages
 /// reached through system-library targets (a module map and a shim header each).
 let package = Package(
@@ -42,11 +46,17 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], exclude: ["Viewer"]),  // viewer page, served from disk (make install copies it)
 
-        // Programs
-        .executableTarget(name: "kinevoxd", dependencies: [
-            "KinevoxCapture", "KinevoxSpeech", "KinevoxMotion", "KinevoxModel", "KinevoxServer",
+        // kinevoxd's TOML file → each module's configuration, or `FILE:LINE: reason`
+        .target(name: "KinevoxdConfig", dependencies: [
+            "CALSA", "KinevoxCapture", "KinevoxModel", "KinevoxServer",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+
+        // Programs
+        .executableTarget(name: "kinevoxd", dependencies: [
+            "KinevoxCapture", "KinevoxSpeech", "KinevoxMotion", "KinevoxModel", "KinevoxServer", "KinevoxdConfig",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // The engine benchmark; --export-dynamic lets shared libraries (Swift runtime, OpenBLAS) bind to
         // CAllocationCounter's counting malloc.
@@ -70,6 +80,19 @@ let package = Package(
         .testTarget(name: "KinevoxModelTests", dependencies: ["KinevoxModel"]),
         .testTarget(name: "KinevoxMotionTests", dependencies: ["KinevoxMotion"]),
         .testTarget(name: "KinevoxServerTests", dependencies: ["KinevoxServer"]),
-        .testTarget(name: "KinevoxdTests", dependencies: ["kinevoxd", "KinevoxCapture", "KinevoxServer"]),
-    ]
+        .testTarget(name: "KinevoxdTests", dependencies: ["kinevoxd", "KinevoxdConfig", "KinevoxCapture", "KinevoxServer"]),
+    ] + (fuzzing ? fuzzTargets : [])
 )
+
+/// One harness per outside input, each a `main.swift` whose `LLVMFuzzerTestOneInput` calls the product's own code.
+var fuzzTargets: [Target] {
+    [
+        .target(name: "CFuzzerDriver", path: "Fuzz/CFuzzerDriver"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"], path: "Fuzz/FuzzSupport"),
+        .executableTarget(name: "fuzz-wav", dependencies: ["FuzzSupport", "KinevoxAudio"], path: "Fuzz/fuzz-wav"),
+        .executableTarget(name: "fuzz-model", dependencies: ["FuzzSupport", "KinevoxEngine", "KinevoxSpeech", "KinevoxMotion", "KinevoxModel"],
+                          path: "Fuzz/fuzz-model"),
+        .executableTarget(name: "fuzz-config", dependencies: ["FuzzSupport", "KinevoxdConfig"], path: "Fuzz/fuzz-config"),
+        .executableTarget(name: "fuzz-stream", dependencies: ["FuzzSupport", "KinevoxServer"], path: "Fuzz/fuzz-stream"),
+    ]
+}

@@ -7,6 +7,8 @@ public enum AudioError: Error, Equatable, CustomStringConvertible {
     case truncated(path: String, declaredFrames: Int, availableFrames: Int)
     /// The file holds no samples at all.
     case empty(path: String)
+    /// So few frames at so high a rate that converting them gives no sample at all (found by fuzzing).
+    case tooShort(path: String, frames: Int, sampleRate: Double, outputRate: Double)
     /// The audio is longer than the limit callers accept (seconds).
     case tooLong(path: String, seconds: Double, limitSeconds: Double)
     /// libsndfile stopped reading before the end of the data.
@@ -24,6 +26,8 @@ public enum AudioError: Error, Equatable, CustomStringConvertible {
             return "audio file \(path) is truncated: its header declares \(declared) frames but only \(available) are present; re-record or re-export it"
         case let .empty(path):
             return "audio file \(path) contains no samples"
+        case let .tooShort(path, frames, rate, outputRate):
+            return "audio file \(path) is too short: its \(frames) frames at \(Int(rate)) Hz give no sample at \(Int(outputRate)) Hz"
         case let .tooLong(path, seconds, limit):
             return "audio file \(path) is \(String(format: "%.1f", seconds)) s long; at most \(String(format: "%.0f", limit)) s is accepted, trim it"
         case let .readFailed(path, reason):

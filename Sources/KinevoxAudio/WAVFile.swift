@@ -45,11 +45,16 @@ public enum WAVFile {
         return DecodedAudio(samples: samples, sampleRate: rate, channels: channels)
     }
 
-    /// Decodes `path`, mixes it down to mono and resamples it to `sampleRate` (default 16 kHz).
+    /// Decodes `path`, mixes it down to mono and resamples it to `sampleRate` (default 16 kHz); never returns
+    /// an empty array.
     public static func readMono(_ path: String, sampleRate: Double = 16_000,
                                 limitSeconds: Double = defaultLimitSeconds) throws -> [Float] {
         let audio = try decode(path, limitSeconds: limitSeconds)
-        return try resample(downmixToMono(audio.samples, channels: audio.channels), from: audio.sampleRate, to: sampleRate)
+        let mono = try resample(downmixToMono(audio.samples, channels: audio.channels), from: audio.sampleRate, to: sampleRate)
+        guard !mono.isEmpty else {
+            throw AudioError.tooShort(path: path, frames: audio.frameCount, sampleRate: audio.sampleRate, outputRate: sampleRate)
+        }
+        return mono
     }
 
     /// Frames promised by a RIFF/WAVE file's `data` chunk header (plain or WAVE_FORMAT_EXTENSIBLE), or nil

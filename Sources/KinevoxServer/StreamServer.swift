@@ -244,7 +244,7 @@ public final class StreamServer: @unchecked Sendable {
         case LWS_CALLBACK_ESTABLISHED:
             var sendBuffer = Int32(config.socketSendBufferBytes)
             setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
-            let session = ClientSession(id: nextClientID, wsi: wsi)
+            let session = ClientSession(id: nextClientID, wsi: wsi, config: config)
             nextClientID += 1
             sessions[wsi] = session
             sessionsByID[session.id] = session
@@ -322,104 +322,22 @@ public final class StreamServer: @unchecked Sendable {
     }
 
     private func receive(_ session: ClientSession, _ bytes: UnsafeRawBufferPointer) {
-        if !session.receivingMessage {
-            session.receivingMessage = true
-            session.rx.removeAll(keepingCapacity: true)
-            session.rxOversize = false
-            session.rxBinary = lws_frame_is_binary(session.wsi) != 0
-        }
-        if !session.rxOversize {
-            if session.rx.count + bytes.count > config.maxMessageBytes {
-                session.rxOversize = true
-                session.rx.removeAll()
-            } else {
-                session.rx.append(contentsOf: bytes)
-            }
-        }
-        guard lws_is_final_fragment(session.wsi) != 0, lws_remaining_packet_payload(session.wsi) == 0 else { return }
-        session.receivingMessage = false
-        if session.rxOversize {
-            refuse(session, "message refused: larger than max_message_bytes (\(config.maxMessageBytes) bytes)")
-            return
-        }
-        if session.rxBinary {
-            receiveAudioChunk(session)
-        } else {
-            switch ClientMessage.parse(session.rx) {
-            case .failure(let refusal): refuse(session, refusal.message)
-            case .success(.audioBegin(let rate)): beginUpload(session, sampleRate: rate)
-            case .success(.audioEnd): endUpload(session)
-            }
-        }
-    }
-
-    private func beginUpload(_ session: ClientSession, sampleRate: Int) {
-        if case .idle = session.upload {} else {
-            session.upload = .idle
-            refuse(session, "audio.begin while an upload was open: the earlier upload is discarded")
-        }
-        let now = ProcessInfo.processInfo.systemUptime
-        session.uploadStarts.removeAll { now - $0 > 60 }
-        guard session.uploadStarts.count < config.maxUploadsPerMinute else {
-            session.upload = .discarding
-            refuse(session, "upload refused: more than \(config.maxUploadsPerMinute) uploads per minute")
-            return
-        }
-        session.uploadStarts.append(now)
-        session.upload = .receiving(sampleRate: sampleRate, samples: [])
-    }
-
-    private func receiveAudioChunk(_ session: ClientSession) {
-        switch session.upload {
-        case .idle:
-            refuse(session, "binary message without audio.begin: send {\"type\":\"audio.begin\",\"sample_rate\":16000,\"encoding\":\"s16le\"} first")
-        case .discarding:
-            break
-        case .receiving(let rate, var samples):
-            guard session.rx.count % 2 == 0 else {
-                session.upload = .discarding
-                refuse(session, "audio chunk of odd length \(session.rx.count): s16le chunks hold whole samples; upload discarded")
-                return
-            }
-            let limit = Int(config.maxUploadSeconds * Double(rate))
-            if samples.count + session.rx.count / 2 > limit {
-                session.upload = .discarding
-                refuse(session, "upload longer than \(Self.seconds(config.maxUploadSeconds)) s: discarded")
-                return
-            }
-            session.upload = .idle  // release the array before appending (no copy)
-            session.rx.withUnsafeBytes { raw in
-                for k in 0..<raw.count / 2 {
-                    samples.append(Int16(bitPattern: UInt16(raw[2 * k]) | UInt16(raw[2 * k + 1]) << 8))
+        let wsi = session.wsi
+        let events = session.input.receive(bytes, isBinary: lws_frame_is_binary(wsi) != 0,
+                                           isFinal: lws_is_final_fragment(wsi) != 0 && lws_remaining_packet_payload(wsi) == 0,
+                                           now: ProcessInfo.processInfo.systemUptime)
+        for event in events {
+            switch event {
+            case .refusal(let reason):
+                refuse(session, reason)
+            case .upload(let samples, let rate):
+                if let onUtterance {
+                    onUtterance(Utterance(samples: samples, sampleRate: rate, origin: .upload(client: session.id)))
+                } else {
+                    refuse(session, "push-to-talk is not available on this server")
                 }
             }
-            session.upload = .receiving(sampleRate: rate, samples: samples)
         }
-    }
-
-    private func endUpload(_ session: ClientSession) {
-        let state = session.upload
-        session.upload = .idle
-        switch state {
-        case .idle:
-            refuse(session, "audio.end without audio.begin")
-        case .discarding:
-            break
-        case .receiving(let rate, let samples):
-            guard !samples.isEmpty else {
-                refuse(session, "empty upload: no audio between audio.begin and audio.end")
-                return
-            }
-            if let onUtterance {
-                onUtterance(Utterance(samples: samples, sampleRate: rate, origin: .upload(client: session.id)))
-            } else {
-                refuse(session, "push-to-talk is not available on this server")
-            }
-        }
-    }
-
-    private static func seconds(_ value: Double) -> String {
-        value == value.rounded() ? String(Int(value)) : String(value)
     }
 
     private struct Refusal {
@@ -611,28 +529,17 @@ final class OutboundMessage {
 
 /// One WebSocket client's state. Service thread only.
 final class ClientSession {
-    /// Push-to-talk upload state.
-    enum Upload {
-        case idle
-        case receiving(sampleRate: Int, samples: [Int16])
-        /// Refused mid-way: chunks are ignored until audio.end.
-        case discarding
-    }
-
     let id: Int
     let wsi: OpaquePointer
+    /// Messages from the client (fragments, limits, push-to-talk).
+    let input: ClientInput
     var queue: [OutboundMessage] = []
     var isCut = false
-    var receivingMessage = false
-    var rx: [UInt8] = []
-    var rxOversize = false
-    var rxBinary = false
-    var upload: Upload = .idle
-    var uploadStarts: [Double] = []
 
-    init(id: Int, wsi: OpaquePointer) {
+    init(id: Int, wsi: OpaquePointer, config: ServerConfig) {
         self.id = id
         self.wsi = wsi
+        self.input = ClientInput(config: config)
     }
 }
 

@@ -88,8 +88,8 @@ public final class EmbeddingNet {
     public init(_ weights: WeightScope, config: SpeechEmbeddingConfig, path: String) throws {
         self.config = config
         guard config.convKernels.count == config.convChannels.count, !config.convKernels.isEmpty,
-              config.convKernels.allSatisfy({ $0.count == 2 }), config.convChannels.allSatisfy({ $0.count == 2 }) else {
-            throw SpeechModelError.invalidConfig(section: "frontend", reason: "conv_kernels and conv_channels must be equally long lists of pairs", path: path)
+              (config.convKernels + config.convChannels).allSatisfy({ $0.count == 2 && $0.allSatisfy { $0 > 0 } }) else {
+            throw SpeechModelError.invalidConfig(section: "frontend", reason: "conv_kernels and conv_channels must be equally long lists of pairs of positive integers", path: path)
         }
         convs = try zip(config.convKernels, config.convChannels).enumerated().map { i, layer in
             let (k, c) = layer
@@ -98,8 +98,8 @@ public final class EmbeddingNet {
         }
         var pools: [Int: MaxPool2d] = [:]
         for (key, size) in config.pools {
-            guard let index = Int(key), size.count == 2 else {
-                throw SpeechModelError.invalidConfig(section: "frontend", reason: "pools entry '\(key)': \(size)", path: path)
+            guard let index = Int(key), size.count == 2, size.allSatisfy({ $0 > 0 }) else {
+                throw SpeechModelError.invalidConfig(section: "frontend", reason: "pools entry '\(key)': \(size) (a layer index and a pair of positive sizes)", path: path)
             }
             pools[index] = MaxPool2d(kernelSize: (size[0], size[1]))
         }

@@ -3,6 +3,7 @@ import Foundation
 import KinevoxAudio
 import KinevoxCapture
 import KinevoxModel
+import KinevoxdConfig
 import KinevoxServer
 import Logging
 

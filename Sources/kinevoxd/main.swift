@@ -1,4 +1,5 @@
 import Foundation
+import KinevoxdConfig
 import KinevoxModel
 import Logging
 

@@ -131,6 +131,18 @@ final class WAVFileTests: XCTestCase {
         }
     }
 
+    /// Found by Fuzz/fuzz-wav: 80 stereo frames declared at 134,225,728 Hz resampled to an empty array, which
+    /// readMono returned as if it were audio.
+    func testFewFramesAtAHugeRateAreTooShort() throws {
+        let input = "UklGRsQAAABXQVZFZm10IBAAAAABAAIAQB8ACIA+AAACAAgAZGF0YaAAAACCgpSVqai6usnI0tPZ2dnZ1dXMy7/Ar6+cnIiHcnJeXUtLPDwwMCkpJyYpKTAwOzxMSl5ecnKHh5ybr6/AwMzM1dXZ2tjY09PJyLq7qKmUlYCAa2xYV0ZGNzgtLSgoJicrKzM0QEFRUmVleXmPjaKjtbXExNDQ19fa2dfX0NDExLS1oqKOjnp5ZGVRUkFBMzMrKicnJygtLjc3RkZXV2tr"
+        let path = directory.appendingPathComponent("huge-rate.wav").path
+        try XCTUnwrap(Data(base64Encoded: input)).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try WAVFile.readMono(path)) { error in
+            XCTAssertEqual(error as? AudioError, .tooShort(path: path, frames: 80, sampleRate: 134_225_728, outputRate: 16_000))
+            XCTAssertEqual("\(error)", "audio file \(path) is too short: its 80 frames at 134225728 Hz give no sample at 16000 Hz")
+        }
+    }
+
     func testLongerThan30SecondsIsAnError() throws {
         let path = try sox("long.wav", ["-r", "8000", "-c", "1", "-b", "8"], effects: ["synth", "31", "sine", "440"])
         XCTAssertThrowsError(try WAVFile.readMono(path)) { error in

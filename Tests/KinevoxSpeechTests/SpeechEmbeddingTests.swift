@@ -100,6 +100,23 @@ final class SpeechEmbeddingTests: XCTestCase {
         }
     }
 
+    /// Found by Fuzz/fuzz-model: a time pool of size 0 divided by zero while the CNN's output length was checked.
+    func testZeroSizedPoolOrKernelIsRejected() throws {
+        let store = try WeightStore(path: SpeechFixtures.speechEmbeddingModel())
+        let config = try store.config(SpeechEmbeddingConfig.self, section: "frontend")
+        var pool = config
+        pool.pools[pool.pools.keys.sorted().first!] = [0, 2]
+        XCTAssertThrowsError(try SpeechEmbedding(store.scope("frontend"), config: pool)) { error in
+            XCTAssertTrue("\(error)".contains("a pair of positive sizes"), "\(error)")
+        }
+        var kernel = config
+        kernel.convKernels[0] = [0, 3]
+        let fresh = try WeightStore(path: SpeechFixtures.speechEmbeddingModel())  // the first attempt bound the mel weights
+        XCTAssertThrowsError(try SpeechEmbedding(fresh.scope("frontend"), config: kernel)) { error in
+            XCTAssertTrue("\(error)".contains("pairs of positive integers"), "\(error)")
+        }
+    }
+
     func testShortUtteranceIsPaddedToOneWindow() throws {
         let model = try model()
         for count in [0, 1, 511, 12_511, 12_512] {

@@ -1,5 +1,5 @@
 import XCTest
-@testable import kinevoxd
+@testable import KinevoxdConfig
 
 /// Refusals of the TOML configuration name the file, the line and the reason.
 final class ConfigDocumentTests: XCTestCase {
@@ -61,6 +61,41 @@ final class ConfigDocumentTests: XCTestCase {
         let error = try XCTUnwrap(refusal("[vad]\nhangover_ms = 250\nthreshold_db = = 3\n"))
         XCTAssertEqual(error.line, 3)
         XCTAssertTrue(error.reason.hasPrefix("TOML syntax"), error.reason)
+    }
+
+    /// Found by Fuzz/fuzz-config: toml++ (inside TOMLKit) aborted kinevoxd on a header with no key after its `[`.
+    func testHeaderWithoutANameIsASyntaxErrorNotAnAbort() throws {
+        for (text, line) in [("[\n", 1), ("[vad]\nhangover_ms = 1\n[ \t\n", 3), ("[[ # x\n", 1), ("[\nmulti\n\"capture\n", 1),
+                             ("[vad]\n[[\n", 2), ("[{\n", 1)] {
+            let error = try XCTUnwrap(refusal(text), text)
+            XCTAssertEqual(error.description, "test.toml:\(line): TOML syntax: a table header needs a name after its '[', as in [server]")
+        }
+    }
+
+    /// Found by Fuzz/fuzz-config: toml++ asserted (aborting kinevoxd) on a `}` where an array expects an element.
+    func testClosingBraceWhereAnArrayElementIsDueIsASyntaxErrorNotAnAbort() throws {
+        for (text, line) in [("[extra]\nx = [1,}]\n", 2), ("x = [\n# c\n}\n", 3), ("x = [[1], [\n }]]\n", 2)] {
+            let error = try XCTUnwrap(refusal(text), text)
+            XCTAssertEqual(error.description, "test.toml:\(line): TOML syntax: expected an array element or ']', found '}'")
+        }
+        XCTAssertNil(ConfigDocument.syntaxTheParserAbortsOn("x = [{a = 1}, {}]\ny = { a = [1, 2] }\n"))
+    }
+
+    func testBracketsInsideArraysStringsAndCommentsAreNotHeaders() {
+        XCTAssertNil(ConfigDocument.syntaxTheParserAbortsOn("names = [\n  [\n\"a\"],\n]\n"))
+        XCTAssertNil(ConfigDocument.syntaxTheParserAbortsOn("a = \"\"\"\n[\n\"\"\"\nb = '''\n[\n'''\n# [\n"))
+        XCTAssertNil(ConfigDocument.syntaxTheParserAbortsOn("t = { a = [\n[\n1]] }\n"))
+        XCTAssertEqual(ConfigDocument.syntaxTheParserAbortsOn("a = \"x\\\"[\"\n[\n")?.line, 2, "an escaped quote does not end the string")
+        let nested = refusal("[vad]\nnames = [\n[\n\"a\"]]\n")
+        XCTAssertEqual(nested?.line, 2, "a nested array's line is a value, refused by the getter at its key")
+        XCTAssertTrue(nested?.reason.contains("array of strings") ?? false, "\(String(describing: nested))")
+    }
+
+    /// Found by Fuzz/fuzz-config: "\r\n" is one Swift Character, so a file with Windows line ends was one line
+    /// and every refusal in it named line 1.
+    func testWindowsLineEndsCountAsLines() throws {
+        let error = try XCTUnwrap(refusal("# kinevoxd\r\n[vad]\r\nhangover_ms = 250\r\n\r\nhangover = 3\r\n"))
+        XCTAssertEqual(error.line, 5, error.description)
     }
 
     func testUnknownTopLevelKeyIsRefused() throws {

@@ -2,7 +2,7 @@ import Foundation
 import KinevoxCapture
 import KinevoxServer
 import XCTest
-@testable import kinevoxd
+@testable import KinevoxdConfig
 
 /// Config/kinevox.toml is the documented default: it parses, and every value it shows is the value a
 /// file without that key gets.

@@ -6,16 +6,20 @@ import Logging
 /// Everything kinevoxd reads from its TOML file. Each section fills the configuration type of the module
 /// that owns it; unknown sections and keys, and values out of range, are refused with `file:line`.
 /// Built once on the main thread at start.
-struct DaemonConfig {
-    var capture: AudioCapture.Configuration
-    var vad: VADConfig
-    var model: ModelSettings
-    var server: ServerConfig
-    var logLevel: Logger.Level
+public struct DaemonConfig {
+    public var capture: AudioCapture.Configuration
+    public var vad: VADConfig
+    public var model: ModelSettings
+    public var server: ServerConfig
+    public var logLevel: Logger.Level
 
     /// Reads and checks the file at `path`; throws `ConfigError`.
-    static func load(path: String) throws -> DaemonConfig {
-        let document = try ConfigDocument(path: path)
+    public static func load(path: String) throws -> DaemonConfig {
+        try load(ConfigDocument(path: path))
+    }
+
+    /// Checks a parsed document (every section, then unknown ones); throws `ConfigError`.
+    public static func load(_ document: ConfigDocument) throws -> DaemonConfig {
         let capture = try read(document, "capture") { try AudioCapture.Configuration(section: $0) }
         let vad = try read(document, "vad") { try VADConfig(section: $0, sampleRate: capture.sampleRate) }
         let model = try read(document, "model") { try ModelSettings(section: $0) }

@@ -3,12 +3,12 @@ import TOMLKit
 
 /// A configuration value the daemon refuses, with the place it was written: prints as `file:line: reason`
 /// (`file: reason` when the file itself cannot be read, `line` 0).
-struct ConfigError: Error, CustomStringConvertible {
-    let file: String
-    let line: Int
-    let reason: String
+public struct ConfigError: Error, CustomStringConvertible {
+    public let file: String
+    public let line: Int
+    public let reason: String
 
-    var description: String { line > 0 ? "\(file):\(line): \(reason)" : "\(file): \(reason)" }
+    public var description: String { line > 0 ? "\(file):\(line): \(reason)" : "\(file): \(reason)" }
 }
 
 /// A parsed TOML configuration file that finds the line of every key, so each refusal names `file:line`.
@@ -16,14 +16,14 @@ struct ConfigError: Error, CustomStringConvertible {
 /// TOMLKit reports lines only for syntax errors; for a valid document the line of a key is found by
 /// scanning the text for its `[section]` header and its `key =` line. Sections are read through
 /// `section(_:)`; `finish()` then refuses any section or key nobody read. One thread reads a document.
-final class ConfigDocument {
-    let path: String
+public final class ConfigDocument {
+    public let path: String
     private let lines: [Substring]
     private let root: TOMLTable
     private var readSections: Set<String> = []
 
     /// Reads and parses the file at `path` (as the user wrote it; errors repeat it verbatim).
-    convenience init(path: String) throws {
+    public convenience init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(file: path, line: 0, reason: "cannot read the configuration file (\(Self.reasonForUnreadable(path)))")
         }
@@ -34,9 +34,13 @@ final class ConfigDocument {
     }
 
     /// Parses `text` as if it had been read from `path`.
-    init(path: String, text: String) throws {
+    public init(path: String, text: String) throws {
         self.path = path
-        self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character in Swift, so a file with Windows line ends would otherwise be one line.
+        self.lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+        if let (line, reason) = Self.syntaxTheParserAbortsOn(text) {
+            throw ConfigError(file: path, line: line, reason: "TOML syntax: " + reason)
+        }
         do {
             root = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
@@ -92,6 +96,86 @@ final class ConfigDocument {
             if current == section, let key, Self.keyName(text) == key { return index + 1 }
         }
         return headerLine ?? 1
+    }
+
+    /// The first of two syntax errors that the TOML parser inside TOMLKit (toml++ 3.4, built with its assertions on)
+    /// does not report but asserts on, aborting the process (both found by Fuzz/fuzz-config): a table header whose
+    /// `[` (or `[[`) and spaces are followed by something that cannot start a key, such as the end of the line; and
+    /// a `}` where an array expects its next element (`x = [1,}]`). Returns its line and reason, so it is refused
+    /// here first. Strings and comments are skipped and open arrays and inline tables tracked, so an array's `[` is
+    /// not taken for a header; text after another syntax error may be misread, which is harmless: the parser stops
+    /// at that error first.
+    static func syntaxTheParserAbortsOn(_ text: String) -> (line: Int, reason: String)? {
+        let chars = Array(text.unicodeScalars)
+        var i = 0, line = 1, atLineStart = true
+        var open: [Unicode.Scalar] = []  // unclosed `[` of arrays and `{` of inline tables
+        var expectsElement = false  // after an array's `[` or `,`
+        func isSpace(_ k: Int) -> Bool { k < chars.count && (chars[k] == " " || chars[k] == "\t") }
+        func startsKey(_ c: Unicode.Scalar) -> Bool {
+            c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || "_-\"']".unicodeScalars.contains(c))
+        }
+        func skipString(quote: Unicode.Scalar) {
+            let triple = i + 2 < chars.count && chars[i + 1] == quote && chars[i + 2] == quote
+            i += triple ? 3 : 1
+            while i < chars.count {
+                if chars[i] == "\n" {
+                    if !triple { return }
+                    line += 1
+                } else if chars[i] == "\\" && quote == "\"" {
+                    i += 1
+                    if i < chars.count, chars[i] == "\n" { line += 1 }
+                } else if chars[i] == quote, !triple || (i + 2 < chars.count && chars[i + 1] == quote && chars[i + 2] == quote) {
+                    i += triple ? 3 : 1
+                    return
+                }
+                i += 1
+            }
+        }
+        while i < chars.count {
+            let c = chars[i]
+            switch c {
+            case "\n", " ", "\t", "\r":
+                if c == "\n" {
+                    line += 1
+                    atLineStart = true
+                }
+                i += 1
+                continue
+            case "#":
+                while i < chars.count, chars[i] != "\n" { i += 1 }
+                continue
+            case "\"", "'":
+                skipString(quote: c)
+            case "[" where atLineStart && open.isEmpty:
+                var k = i + 1
+                while isSpace(k) { k += 1 }
+                if k < chars.count, chars[k] == "[" {
+                    k += 1
+                    while isSpace(k) { k += 1 }
+                }
+                if k < chars.count, !startsKey(chars[k]) {
+                    return (line, "a table header needs a name after its '[', as in [server]")
+                }
+                i += 1
+            case "[", "{":
+                open.append(c)
+                i += 1
+            case "]", "}":
+                if c == "}", expectsElement, open.last == "[" { return (line, "expected an array element or ']', found '}'") }
+                if !open.isEmpty { open.removeLast() }
+                i += 1
+            case "," where open.last == "[":
+                i += 1
+                atLineStart = false
+                expectsElement = true
+                continue
+            default:
+                i += 1
+            }
+            atLineStart = false
+            expectsElement = c == "[" && open.last == "["
+        }
+        return nil
     }
 
     private static func headerName(_ text: String) -> String? {

@@ -15,12 +15,12 @@ extension BundledFile {
 }
 
 /// A bundled file that is not installed: not a configuration mistake (exit status 1, not 2).
-struct MissingBundledFile: Error, CustomStringConvertible {
+public struct MissingBundledFile: Error, CustomStringConvertible {
     let name: String
     let setting: String
     let places: [String]
 
-    var description: String {
+    public var description: String {
         "the bundled \(name) is not installed (looked in \(places.joined(separator: ", "))); "
             + "build or install it, or set \(setting)"
     }

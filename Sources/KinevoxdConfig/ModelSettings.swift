@@ -2,13 +2,13 @@ import Foundation
 import KinevoxModel
 
 /// The `[model]` section: which model file to run and how. Built once at start.
-struct ModelSettings {
+public struct ModelSettings {
     /// Absolute path of the `.safetensors` model file (empty in the file = the bundled model).
-    var path: String
+    public var path: String
     /// Seed of the sampler; the same seed and audio give the same motion.
-    var seed: UInt64
+    public var seed: UInt64
     /// CPU threads for inference (the model's GEMMs are split over them; OpenBLAS itself runs single-threaded).
-    var threads: Int
+    public var threads: Int
 
     init(section: ConfigSection) throws {
         path = try BundledFile.defaultModel.resolve(try section.string("path", default: ""), section: section, key: "path")
