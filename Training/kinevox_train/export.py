@@ -44,6 +44,20 @@ def commands_metadata() -> str:
     return json.dumps({"examples": EXAMPLE_COMMANDS, "actions": actions, "styles": manners}, separators=(",", ":"))
 
 
+def sort_metadata(path: str | pathlib.Path) -> None:
+    """Rewrite a safetensors file's header with its `__metadata__` keys in sorted order. The writer keeps metadata in
+    a hash map, so with two keys their order (and the file's bytes) would change from one write to the next."""
+    with open(path, "r+b") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+        header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) > size:
+            raise ValueError(f"{path}: the re-sorted header is longer than the written one")
+        f.seek(8)
+        f.write(text.ljust(size, b" "))
+
+
 def stamp_commands(path: str | pathlib.Path) -> None:
     """Rewrite the `kinevox.commands` metadata of the model file at `path`, keeping its tensors and other metadata."""
     with safe_open(str(path), framework="pt") as f:
@@ -51,6 +65,7 @@ def stamp_commands(path: str | pathlib.Path) -> None:
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     metadata[COMMANDS_KEY] = commands_metadata()
     save_file(tensors, str(path), metadata=metadata)
+    sort_metadata(path)
 
 
 def model_from_runs(rvq_run: str, generator_run: str, residual_run: str | None,
@@ -114,6 +129,7 @@ def save_model(model: KinevoxModel, path: str | pathlib.Path, dtype: torch.dtype
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata={CONFIG_KEY: model.cfg.to_json(), COMMANDS_KEY: commands_metadata()})
+    sort_metadata(path)
 
 
 def load_model(path: str | pathlib.Path) -> tuple[KinevoxModel, dict[str, torch.Tensor]]:

@@ -79,7 +79,8 @@ def test_top_k_filter_keeps_k_largest():
     assert out[0, 1] == 5.0 and out[0, 3] == 4.0
 
 
-def test_rvq_step_lowers_loss_and_codes_round_trip():
+def _tiny_rvq():
+    """A tiny RVQ-VAE without quantize dropout whose codebooks were initialised from a batch, and that batch."""
     cfg = tiny_config()
     cfg.rvq.quantize_dropout_prob = 0.0
     model = KinevoxModel(cfg).rvq
@@ -87,6 +88,11 @@ def test_rvq_step_lowers_loss_and_codes_round_trip():
     model.train()
     model(motion)  # initialises the codebooks from encoder outputs
     model.eval()
+    return cfg, model, motion
+
+
+def test_rvq_step_lowers_loss_and_codes_round_trip():
+    cfg, model, motion = _tiny_rvq()
 
     def loss_fn():
         recon, _, commit = model(motion)
@@ -104,13 +110,7 @@ def test_rvq_step_lowers_loss_and_codes_round_trip():
 
 
 def test_rvq_root_and_velocity_terms_step_lowers_them():
-    cfg = tiny_config()
-    cfg.rvq.quantize_dropout_prob = 0.0
-    model = KinevoxModel(cfg).rvq
-    motion = torch.randn(4, 16, 263)
-    model.train()
-    model(motion)
-    model.eval()
+    _, model, motion = _tiny_rvq()
     for part in ("root", "velocity"):
         weights = {"root_weight": 1.0 if part == "root" else 0.0, "velocity_weight": 1.0 if part == "velocity" else 0.0}
         seen = []

@@ -88,13 +88,13 @@ def measure(joints: np.ndarray) -> Measures:
     heading = np.degrees(angle[-edge:].mean() - angle[:edge].mean())
     floor = joints[:, [L_ANKLE, R_ANKLE], 1].min()
     head_above_pelvis = joints[:, HEAD, 1] - joints[:, PELVIS, 1]
+    body_left = np.stack([facing[:, 1], -facing[:, 0]], axis=1)  # the body's own left, per frame
     values = {}
     for side, (shoulder, wrist, ankle) in SIDES.items():
         rel = joints[:, wrist] - joints[:, shoulder]
         up = rel[:, 1] >= -UP_MARGIN
         values[f"raised_{side}"] = float(up.sum()) / FPS
-        # sideways component of the wrist (in the body's own left direction), detrended over 1 s
-        body_left = np.stack([facing[:, 1], -facing[:, 0]], axis=1)
+        # sideways component of the wrist, detrended over 1 s
         sideways = (rel[:, [0, 2]] * body_left).sum(1)
         swing = sideways - _smooth(sideways, FPS)
         values[f"swing_{side}"] = float(swing[up].std()) if up.sum() >= FPS // 2 else 0.0
