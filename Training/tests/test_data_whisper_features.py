@@ -11,14 +11,14 @@ from kinevox_train.data.whisper_features import ENCODER, RenderMismatchError, ca
 from kinevox_train.frontends.whisper import load_whisper
 from kinevox_train.train.conditions import speech_conditions
 
-from test_data_speech import _tiny_cache
+from test_data_speech import CI_ENGINES, _tiny_cache
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("speech")
     _tiny_cache(root)
-    build_speech(SpeechConfig(cache=root, seed=3))
+    build_speech(SpeechConfig(cache=root, seed=3, engines=CI_ENGINES))
     return root
 
 
@@ -29,7 +29,7 @@ def test_pooled_means_pairs_and_keeps_an_odd_last_frame():
 
 
 def test_interrupted_cache_resumes_to_the_same_features(built, tmp_path):
-    config = SpeechConfig(cache=built, seed=3, workers=1)
+    config = SpeechConfig(cache=built, seed=3, workers=1, engines=CI_ENGINES)
     out, last = cache_features(config, layers=[4, 6], pool=2, chunk=1, stop_after=2)
     assert len(list((out / "parts").glob("part-*.npz"))) == 2 and not (out / "index.json").exists()
     out, last = cache_features(config, layers=[6, 4], pool=2, chunk=1)
@@ -55,4 +55,4 @@ def test_interrupted_cache_resumes_to_the_same_features(built, tmp_path):
 
 def test_other_build_settings_are_refused(built):
     with pytest.raises(RenderMismatchError, match="--seed"):
-        cache_features(SpeechConfig(cache=built, seed=4, workers=1), pool=1, chunk=100)
+        cache_features(SpeechConfig(cache=built, seed=4, workers=1, engines=CI_ENGINES), pool=1, chunk=100)
