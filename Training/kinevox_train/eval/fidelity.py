@@ -116,7 +116,7 @@ def fidelity_report(model, motion_root: str, captions: dict, index: list[dict], 
         motions = generate_from_conditions(model, cond, seeds, desc=f"text ({kind})")
         owners = [a for a in sets for _ in sets[a][kind]]
         for action, per_seed in zip(owners, motions):
-            generated.setdefault(action, {}).setdefault(kind, []).extend(measure(features_to_joints(f))
+            generated[action].setdefault(kind, []).extend(measure(features_to_joints(f))
                                                                           for f in per_seed)
             if kind == "oral" and evaluator is not None:
                 generated[action].setdefault("features_oral", []).extend(per_seed)

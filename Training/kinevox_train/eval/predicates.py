@@ -131,6 +131,10 @@ def _walking(m: Measures) -> bool:
     return m.cruise <= WALK_MAX_SPEED
 
 
+def _runs_ahead(m: Measures) -> bool:
+    return m.forward >= 1.0 and m.cruise >= RUN_MIN_SPEED and abs(m.heading) <= STRAIGHT_MAX_TURN
+
+
 def _in_place(m: Measures) -> bool:
     return np.hypot(m.forward, m.lateral) <= STAY_MAX_MOVE
 
@@ -143,15 +147,11 @@ def _raises(m: Measures, side: str) -> bool:
     return m.side("raised", side) >= RAISED_MIN
 
 
-def _other(side: str) -> str:
-    return "right" if side == "left" else "left"
-
-
 PREDICATES: dict[str, Callable[[Measures], bool]] = {
     "walk": lambda m: m.forward >= WALK_MIN_FORWARD and _walking(m) and abs(m.heading) <= STRAIGHT_MAX_TURN
     and abs(m.lateral) < SIDESTEP_MIN_LATERAL + 0.5 * m.forward,
-    "run": lambda m: m.forward >= 1.0 and m.cruise >= RUN_MIN_SPEED and abs(m.heading) <= STRAIGHT_MAX_TURN,
-    "dash": lambda m: m.forward >= 1.0 and m.cruise >= RUN_MIN_SPEED and abs(m.heading) <= STRAIGHT_MAX_TURN,
+    "run": _runs_ahead,
+    "dash": _runs_ahead,  # real dashes are no faster than the fastest runs (docs/results.md)
     "walk-back": lambda m: m.forward <= -BACK_MIN and _walking(m),
     "walk-left": lambda m: m.lateral >= SIDESTEP_MIN_LATERAL and _walking(m),
     "walk-right": lambda m: m.lateral <= -SIDESTEP_MIN_LATERAL and _walking(m),

@@ -255,17 +255,21 @@ def condition_use_report(args) -> dict:
     return {"pairs": args.pairs, **result, "markdown": "\n".join(lines)}
 
 
+def optional_evaluator(run_dir: str):
+    """The evaluator of `run_dir`, or None (said on stderr) when there is none: its column is then left out."""
+    if pathlib.Path(run_dir, "checkpoint.pt").exists():
+        return load_evaluator(run_dir)
+    print(f"no evaluator in {run_dir}: the evaluator column is left out", file=sys.stderr)
+    return None
+
+
 def fidelity_command(args) -> dict:
     """Per-action physical-predicate pass rates of the real clips, the RVQ-VAE and the generator (eval/fidelity.py)."""
     from .fidelity import fidelity_report
 
     torch.set_num_threads(args.threads)
     model = model_from_args(args)
-    evaluator = None
-    if pathlib.Path(args.evaluator, "checkpoint.pt").exists():
-        evaluator = load_evaluator(args.evaluator)
-    else:
-        print(f"no evaluator in {args.evaluator}: the evaluator column is left out", file=sys.stderr)
+    evaluator = optional_evaluator(args.evaluator)
     frontend = None
     if args.audio:
         from ..frontends.speech_embedding import SpeechEmbedding
@@ -287,7 +291,7 @@ def ood_command(args) -> dict:
 
     torch.set_num_threads(args.threads)
     model = model_from_args(args)
-    evaluator = load_evaluator(args.evaluator) if pathlib.Path(args.evaluator, "checkpoint.pt").exists() else None
+    evaluator = optional_evaluator(args.evaluator)
     commands = load_commands(args.commands)
     conditions, sources = {}, {}
     if args.text:

@@ -50,7 +50,7 @@ def parse_args(argv=None):
 
 
 def clip_labels(motion_root: str, names: list[str]) -> list[int]:
-    """Action index of each clip (from the motion folder's index.json; two-action clips share one group)."""
+    """Action index of each clip (from the motion folder's index.json; each two-action pair is a group of its own)."""
     index = json.loads((pathlib.Path(motion_root) / "index.json").read_text())["clips"]
     action = {c["id"]: c["action"] for c in index}
     order = sorted(set(action.values()))
