@@ -21,10 +21,16 @@ public struct FrameDecision: Equatable, Sendable {
 /// Each frame is high-passed (one-pole, about 100 Hz: removes DC, hum and the rumble that carries
 /// little speech), its mean power averaged over the trailing `smoothing_ms` (a box window, so the level drops as
 /// soon as the sound stops) and taken in dBFS. The noise level is
-/// tracked two ways: a median tracker (steps of `noise_adapt_db_per_s` towards each frame's level,
-/// frozen while an utterance is open) and, as a lower bound that lets the level rise when the noise
+/// tracked three ways: a median tracker (steps of `noise_adapt_db_per_s` towards each frame's level,
+/// frozen while an utterance is open); as a lower bound that lets the level rise when the noise
 /// really did, the minimum smoothed level over the trailing `noise_window_ms` (eight sub-window
-/// minima, O(1) per frame). Owned by one thread (the VAD loop).
+/// minima, O(1) per frame); and a recovery check over the last `noise_recovery_ms`, so the VAD is never
+/// deaf for longer than that: when nine frames in ten of that window were quieter than the noise level
+/// (the noise dropped, or the input went digitally silent), the level falls to that quantile; when the
+/// window was steady (its 10th–90th percentile range under `steady_range_db`: a new stationary noise, not
+/// speech, which rises and falls with its syllables), the level jumps to the window's median, even
+/// mid-utterance. Digitally silent frames carry no noise to measure and leave the spread alone.
+/// Owned by one thread (the VAD loop).
 public struct EnergyVAD: Sendable {
     public let config: VADConfig
     private var previousInput: Double?
@@ -42,6 +48,15 @@ public struct EnergyVAD: Sendable {
     private var currentBlockMinimum = Double.infinity
     private var framesInBlock = 0
     private let framesPerBlock: Int
+    /// Levels of the last `noise_recovery_ms` (ring), a scratch copy for its quantiles, and whether each
+    /// frame had a voiced zero-crossing rate.
+    private var recentLevels: [Double]
+    private var sortedLevels: [Double]
+    private var recentVoicedRate: [Bool]
+    private var recentVoicedCount = 0
+    private static let recoveryCheckFrames = 5
+    /// A non-speech frame further than this from the noise level moves the spread by this much at most (dB).
+    private static let maxSpreadDeviationDB = 12.0
     private let noiseStepDB: Double
     private let spreadRate: Double
     private static let blockCount = 8
@@ -53,6 +68,9 @@ public struct EnergyVAD: Sendable {
     public init(config: VADConfig) {
         self.config = config
         framesPerBlock = max(1, config.frames(ms: config.noiseWindowMs) / Self.blockCount)
+        recentLevels = Array(repeating: Self.silenceDB, count: max(Self.recoveryCheckFrames, config.frames(ms: config.noiseRecoveryMs)))
+        sortedLevels = recentLevels
+        recentVoicedRate = Array(repeating: false, count: recentLevels.count)
         recentPowers = Array(repeating: 0, count: max(1, config.smoothingMs / config.frameMs))
         noiseStepDB = config.noiseAdaptDBPerS * Double(config.frameMs) / 1000
         spreadRate = Double(config.frameMs) / 1000
@@ -100,7 +118,7 @@ public struct EnergyVAD: Sendable {
         let level = smoothed > 1e-12 ? 10 * log10(smoothed) : Self.silenceDB
         let zcr = Double(crossings) / count
 
-        trackNoise(level, frozen: inUtterance)
+        trackNoise(level, voicedRate: zcr < config.voicedMaxZCR, frozen: inUtterance)
         let floor = (noiseFloorDB ?? level) + config.noiseSpreadFactor * noiseSpread
         let startLevel = max(floor + config.startThresholdDB, config.minLevelDBFS)
         let stopLevel = max(floor + config.stopThresholdDB, config.minLevelDBFS - (config.startThresholdDB - config.stopThresholdDB))
@@ -110,15 +128,23 @@ public struct EnergyVAD: Sendable {
                              voiced: aboveStart && zcr < config.voicedMaxZCR)
     }
 
-    private mutating func trackNoise(_ level: Double, frozen: Bool) {
+    private mutating func trackNoise(_ level: Double, voicedRate: Bool, frozen: Bool) {
         if let tracked = trackedNoiseDB {
             if !frozen {
-                noiseSpread += (abs(level - tracked) - noiseSpread) * spreadRate
+                if level > Self.silenceDB {
+                    let deviation = min(abs(level - tracked), Self.maxSpreadDeviationDB)
+                    noiseSpread += (deviation - noiseSpread) * spreadRate
+                }
                 trackedNoiseDB = level > tracked ? min(level, tracked + noiseStepDB) : max(level, tracked - noiseStepDB)
             }
         } else {
             trackedNoiseDB = level
         }
+        let slot = (framesSeen - 1) % recentLevels.count
+        recentLevels[slot] = level
+        recentVoicedCount += (voicedRate ? 1 : 0) - (recentVoicedRate[slot] ? 1 : 0)
+        recentVoicedRate[slot] = voicedRate
+        if framesSeen >= recentLevels.count && framesSeen % Self.recoveryCheckFrames == 0 { recover(frozen: frozen) }
         currentBlockMinimum = min(currentBlockMinimum, level)
         framesInBlock += 1
         if framesInBlock == framesPerBlock {
@@ -127,6 +153,30 @@ public struct EnergyVAD: Sendable {
             currentBlockMinimum = .infinity
             framesInBlock = 0
         }
+    }
+
+    /// The recovery check over the last `noise_recovery_ms` (see the type's comment).
+    private mutating func recover(frozen: Bool) {
+        guard let tracked = trackedNoiseDB else { return }
+        // Inside an utterance a steady sound with a voiced zero-crossing rate (a held tone, clipped speech) is
+        // left to the window minimum; steady hiss, fans and other unvoiced noise count as a level change.
+        let mayRise = !frozen || recentVoicedCount * 2 < recentLevels.count
+        for i in recentLevels.indices { sortedLevels[i] = recentLevels[i] }
+        sortedLevels.sort()
+        func quantile(_ q: Double) -> Double { sortedLevels[Int(q * Double(sortedLevels.count - 1))] }
+        let low = quantile(0.1), median = quantile(0.5), high = quantile(0.9)
+        if high < tracked {
+            trackedNoiseDB = high
+        } else if mayRise && high - low < config.steadyRangeDB && median > tracked {
+            trackedNoiseDB = median
+            // The new noise's own spread, so it does not open utterances on its usual ripples.
+            if low > Self.silenceDB { noiseSpread = max(noiseSpread, (high - low) / 2) }
+        } else {
+            return
+        }
+        // Blocks of the window minimum older than the change no longer hold the level down.
+        blockMinima = blockMinima.map { max($0, low) }
+        currentBlockMinimum = max(currentBlockMinimum, low)
     }
 }
 

@@ -36,6 +36,13 @@ public struct VADConfig: Codable, Equatable, Sendable {
     /// The noise level never sits below the quietest smoothed frame of this trailing window (ms), so
     /// it rises within this time when the noise gets louder, even mid-utterance. `noise_window_ms`
     public var noiseWindowMs: Int = 3_000
+    /// The noise level recovers within this time (ms) from any change: it falls when nine frames in ten of
+    /// this trailing window were below it (the noise dropped, or the input went digitally silent) and jumps
+    /// to the window's median when the window was steady (a new stationary noise). `noise_recovery_ms`
+    public var noiseRecoveryMs: Int = 1_000
+    /// A window of `noise_recovery_ms` whose 10th–90th percentile level range is below this counts as steady
+    /// noise, not speech (dB). `steady_range_db`
+    public var steadyRangeDB: Double = 4
     /// Audio kept before the detected speech onset and handed on with the utterance (ms). `pre_roll_ms`
     public var preRollMs: Int = 300
     /// Silence after speech that ends an utterance (ms). `hangover_ms`
@@ -66,6 +73,8 @@ public struct VADConfig: Codable, Equatable, Sendable {
         case noiseAdaptDBPerS = "noise_adapt_db_per_s"
         case noiseSpreadFactor = "noise_spread_factor"
         case noiseWindowMs = "noise_window_ms"
+        case noiseRecoveryMs = "noise_recovery_ms"
+        case steadyRangeDB = "steady_range_db"
         case preRollMs = "pre_roll_ms"
         case hangoverMs = "hangover_ms"
         case minUtteranceMs = "min_utterance_ms"
@@ -92,6 +101,8 @@ public struct VADConfig: Codable, Equatable, Sendable {
         try read(.noiseAdaptDBPerS, &noiseAdaptDBPerS)
         try read(.noiseSpreadFactor, &noiseSpreadFactor)
         try read(.noiseWindowMs, &noiseWindowMs)
+        try read(.noiseRecoveryMs, &noiseRecoveryMs)
+        try read(.steadyRangeDB, &steadyRangeDB)
         try read(.preRollMs, &preRollMs)
         try read(.hangoverMs, &hangoverMs)
         try read(.minUtteranceMs, &minUtteranceMs)
@@ -118,6 +129,9 @@ public struct VADConfig: Codable, Equatable, Sendable {
         try require(noiseAdaptDBPerS > 0 && noiseAdaptDBPerS <= 1_000, "noise_adapt_db_per_s \(noiseAdaptDBPerS) must be in (0, 1000]")
         try require(noiseSpreadFactor >= 0 && noiseSpreadFactor <= 10, "noise_spread_factor \(noiseSpreadFactor) must be 0–10")
         try require(noiseWindowMs >= 8 * frameMs && noiseWindowMs <= 60_000, "noise_window_ms \(noiseWindowMs) must be \(8 * frameMs)–60000")
+        try require(noiseRecoveryMs >= 10 * frameMs && noiseRecoveryMs <= 10_000,
+                    "noise_recovery_ms \(noiseRecoveryMs) must be \(10 * frameMs)–10000")
+        try require(steadyRangeDB >= 0 && steadyRangeDB <= 30, "steady_range_db \(steadyRangeDB) must be 0–30")
         try require(preRollMs >= 0 && preRollMs <= 2_000, "pre_roll_ms \(preRollMs) must be 0–2000")
         try require(hangoverMs >= frameMs && hangoverMs <= 5_000, "hangover_ms \(hangoverMs) must be \(frameMs)–5000")
         try require(minUtteranceMs >= 0, "min_utterance_ms \(minUtteranceMs) must not be negative")

@@ -183,23 +183,39 @@ final class AudioCaptureTests: XCTestCase {
         XCTAssertEqual(listener.position, pcm.count / 160 * 160)
     }
 
-    /// Real speech: two espeak-ng instructions in pink noise (20 dB SNR), written by
-    /// `python -m kinevox_train.vadbench.fixture`, through ALSA and the VAD loop.
-    func testSpokenCommandsInNoiseAreCutAtTheirSpeech() throws {
+    private struct Truth: Decodable { let speech_s: [[Double]] }
+
+    /// Runs a fixture of Tests/Fixtures/Capture through ALSA's file plugin and the VAD loop, and checks
+    /// each utterance's speech against the fixture's truth within `tolerance` seconds.
+    private func assertFixtureCut(_ name: String, pace: FilePace, tolerance: Double,
+                                  file: StaticString = #filePath, line: UInt = #line) throws {
         let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fixtures/Capture")
-        struct Truth: Decodable { let speech_s: [[Double]] }
-        let truth = try JSONDecoder().decode(Truth.self, from: Data(contentsOf: fixtures.appendingPathComponent("two_commands.json")))
-        let capture = try AudioCapture(.init(source: .file(path: fixtures.appendingPathComponent("two_commands.wav").path, pace: .fast)),
+        let truth = try JSONDecoder().decode(Truth.self, from: Data(contentsOf: fixtures.appendingPathComponent(name + ".json")))
+        let capture = try AudioCapture(.init(source: .file(path: fixtures.appendingPathComponent(name + ".wav").path, pace: pace)),
                                        log: { _ in })
         let listener = try UtteranceListener(capture: capture, config: VADConfig(), pollMs: 5)
         var utterances: [Utterance] = []
         listener.run { utterances.append($0) }
-        XCTAssertEqual(utterances.count, truth.speech_s.count)
-        for (u, span) in zip(utterances, truth.speech_s) {
-            XCTAssertEqual(Double(u.speechStartSample) / 16_000, span[0], accuracy: 0.05)
-            XCTAssertEqual(Double(u.speechEndSample) / 16_000, span[1], accuracy: 0.05)
+        let spans = utterances.map { (Double($0.speechStartSample) / 16_000, Double($0.speechEndSample) / 16_000) }
+        XCTAssertEqual(utterances.count, truth.speech_s.count, "\(spans)", file: file, line: line)
+        for (u, span) in zip(spans, truth.speech_s) {
+            XCTAssertEqual(u.0, span[0], accuracy: tolerance, "start", file: file, line: line)
+            XCTAssertEqual(u.1, span[1], accuracy: tolerance, "end", file: file, line: line)
         }
+    }
+
+    /// Real speech: two espeak-ng instructions in pink noise (20 dB SNR), written by
+    /// `python -m kinevox_train.vadbench.fixture`, through ALSA and the VAD loop.
+    func testSpokenCommandsInNoiseAreCutAtTheirSpeech() throws {
+        try assertFixtureCut("two_commands", pace: .fast, tolerance: 0.05)
+    }
+
+    /// Never deaf: four instructions (espeak-ng and flite voices, −22 to −34 dBFS) from the first sample on,
+    /// with digitally silent gaps, at real-time pace (the noise tracker used to start at the speech's level
+    /// and stay there, finding only the first one). Tolerance: the benchmark's 200 ms.
+    func testRecordingStartingInSpeechWithDigitallySilentGapsYieldsEveryUtterance() throws {
+        try assertFixtureCut("speech_first_silent_gaps", pace: .realTime, tolerance: 0.2)
     }
 
     func testListenerStopsOnRequest() throws {

@@ -28,8 +28,9 @@ struct SignalBuilder {
     }
 
     /// A voiced, vowel-like burst: a 140 Hz harmonic series (10 harmonics, 1/k amplitudes) with a
-    /// 4 Hz syllable modulation of `depth` (0 = steady) and 10 ms ramps, at `dbfs` peak-section RMS.
-    mutating func addVoiced(dbfs: Double, from start: Double, to end: Double, depth: Double = 0) {
+    /// 4 Hz syllable modulation of `depth` (0 = steady; speech rises and falls with its syllables, and a
+    /// level steady for `noise_recovery_ms` is taken for noise) and 10 ms ramps, at `dbfs` peak-section RMS.
+    mutating func addVoiced(dbfs: Double, from start: Double, to end: Double, depth: Double = 0.8) {
         let harmonicPower: Double = (1...10).map { (k: Int) -> Double in 1 / Double(k * k) }.reduce(0, +)
         let norm = (harmonicPower / 2).squareRoot()
         let gain = 32_768 * pow(10, dbfs / 20) / norm
@@ -225,10 +226,31 @@ final class UtteranceSegmenterTests: XCTestCase {
         assertSpeech(try segment(signal.pcm, config), [(1.0, 2.4)])
     }
 
+    func testNoiseFloorFallsWithinASecondWhenTheNoiseStops() throws {
+        for quiet in [nil, -75.0] as [Double?] {  // digital silence, or a much quieter room
+            var signal = SignalBuilder(seconds: 9)
+            signal.addNoise(dbfs: -35, to: 4.0)
+            if let quiet { signal.addNoise(dbfs: quiet, from: 4.0) }
+            signal.addVoiced(dbfs: -45, from: 5.1, to: 6.0)   // 10 dB under the old noise, 1.1 s after it stopped
+            signal.addVoiced(dbfs: -45, from: 7.0, to: 8.0)
+            assertSpeech(try segment(signal.pcm), [(5.1, 6.0), (7.0, 8.0)], tolerance: 0.05)
+        }
+    }
+
+    func testSteadyNoiseThatStartsSuddenlyBecomesTheFloorWithinASecond() throws {
+        var signal = SignalBuilder(seconds: 10)
+        signal.addNoise(dbfs: -70)
+        signal.addNoise(dbfs: -35, from: 2.0)                 // a fan starts: 35 dB louder, steady hiss
+        signal.addVoiced(dbfs: -15, from: 3.5, to: 4.5)
+        let utterances = try segment(signal.pcm)
+        // The hiss step itself is unvoiced and dropped; the command 1.5 s after it is cut at its own speech.
+        assertSpeech(utterances, [(3.5, 4.5)], tolerance: 0.05)
+    }
+
     func testQuietOnsetBeforeTheLoudPartIsKept() throws {
         var signal = SignalBuilder(seconds: 5)
         signal.addNoise(dbfs: -50)
-        signal.addVoiced(dbfs: -44, from: 1.0, to: 1.15)  // 6 dB over the noise: below start, above stop
+        signal.addVoiced(dbfs: -44, from: 1.0, to: 1.15, depth: 0)  // 6 dB over the noise: below start, above stop
         signal.addVoiced(dbfs: -20, from: 1.15, to: 2.0)
         assertSpeech(try segment(signal.pcm), [(1.0, 2.0)])
     }
