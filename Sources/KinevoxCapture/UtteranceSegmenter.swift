@@ -14,6 +14,19 @@ public struct Utterance: Equatable, Sendable {
     public var cutAtMaximum: Bool
 }
 
+/// What the segmenter saw in a stream, in order: early-endpointing pauses and closed utterances.
+public enum SegmenterEvent: Equatable, Sendable {
+    /// An open utterance has had `early_end_ms` of silence after its speech: the utterance so far (its audio
+    /// ends at this frame), for a speculative run. Sent once per pause, only for an utterance that would be kept.
+    case pause(Utterance)
+    /// The silence after the last `pause` has lasted `early_confirm_ms` more.
+    case pauseHeld
+    /// Speech came back after a `pause`: the utterance goes on (any speculative result for it is stale).
+    case resumed
+    /// An utterance closed (hangover, maximum length, or end of stream).
+    case closed(Utterance)
+}
+
 /// Turns a stream of 16-bit samples into utterances: frames are classified by `EnergyVAD`, an
 /// utterance opens after `onset_ms` above the start threshold (its start moved back over the quieter
 /// frames just before, so soft onsets are kept), closes after `hangover_ms` below the stop threshold
@@ -46,6 +59,9 @@ public struct UtteranceSegmenter: Sendable {
         var continuesCut: Bool
         /// Loudest frame level so far (dBFS).
         var peakDB: Double
+        /// A `pause` was sent for the current silence, and a `pauseHeld` after it.
+        var pauseSent = false
+        var pauseHeldSent = false
     }
 
     /// Builds a segmenter; throws a `CaptureError` naming the bad `[vad]` key if `config` is invalid.
@@ -68,7 +84,12 @@ public struct UtteranceSegmenter: Sendable {
 
     /// Feeds samples; returns the utterances that closed within them.
     public mutating func push(_ samples: UnsafeBufferPointer<Int16>) -> [Utterance] {
-        var closed: [Utterance] = []
+        pushEvents(samples).compactMap { if case .closed(let u) = $0 { u } else { nil } }
+    }
+
+    /// Feeds samples; returns what happened within them (pauses only when `early_end_ms` > 0).
+    public mutating func pushEvents(_ samples: UnsafeBufferPointer<Int16>) -> [SegmenterEvent] {
+        var closed: [SegmenterEvent] = []
         var index = 0
         if !pending.isEmpty {
             let take = min(frameLength - pending.count, samples.count)
@@ -96,10 +117,19 @@ public struct UtteranceSegmenter: Sendable {
     /// Ends the stream: closes an open utterance at the last whole frame (a trailing partial frame is
     /// not analysed) and returns it if it qualifies.
     public mutating func finish() -> [Utterance] {
-        var closed: [Utterance] = []
+        var closed: [SegmenterEvent] = []
         close(cutAt: position, atMaximum: false, into: &closed)
         pending.removeAll()
-        return closed
+        return closed.compactMap { if case .closed(let u) = $0 { u } else { nil } }
+    }
+
+    /// Ends the open utterance here without handing it on: the daemon played its speculative result at a
+    /// confirmed pause, so speech after this point opens a new utterance.
+    public mutating func endEarly() {
+        guard open != nil else { return }
+        open = nil
+        onsetRun = 0
+        lastCut = position
     }
 
     /// Whether the VAD finds any speech in a whole recording: what uploads and `kinevox generate` check
@@ -114,7 +144,7 @@ public struct UtteranceSegmenter: Sendable {
         return segmenter.push(samples) + segmenter.finish()
     }
 
-    private mutating func process(frame: UnsafeBufferPointer<Int16>, into closed: inout [Utterance]) {
+    private mutating func process(frame: UnsafeBufferPointer<Int16>, into closed: inout [SegmenterEvent]) {
         let decision = vad.classify(frame, inUtterance: open != nil)
         let frameStart = position
         let frameEnd = frameStart + frameLength
@@ -127,11 +157,29 @@ public struct UtteranceSegmenter: Sendable {
             current.peakDB = max(current.peakDB, decision.levelDB)
             if decision.aboveStop && decision.levelDB > current.peakDB - config.speechRangeDB {
                 current.lastSpeechEnd = frameEnd
+                if current.pauseSent { closed.append(.resumed) }
+                current.pauseSent = false
+                current.pauseHeldSent = false
             }
             if decision.voiced { current.voicedFrames += 1 }
+            let silence = frameEnd - current.lastSpeechEnd
+            let hangover = config.hangoverMs * config.sampleRate / 1000
+            if config.earlyEndMs > 0 && silence < hangover {
+                let pauseAt = config.earlyEndMs * config.sampleRate / 1000
+                if !current.pauseSent && silence >= pauseAt && qualifies(current, speechEnd: current.lastSpeechEnd) {
+                    current.pauseSent = true
+                    closed.append(.pause(Utterance(samples: current.audio, startSample: current.audioStart,
+                                                   speechStartSample: current.speechStart,
+                                                   speechEndSample: current.lastSpeechEnd, cutAtMaximum: false)))
+                }
+                if current.pauseSent && !current.pauseHeldSent && silence >= pauseAt + config.earlyConfirmMs * config.sampleRate / 1000 {
+                    current.pauseHeldSent = true
+                    closed.append(.pauseHeld)
+                }
+            }
             open = current
             let maximum = config.maxUtteranceMs * config.sampleRate / 1000
-            if frameEnd - current.lastSpeechEnd >= config.hangoverMs * config.sampleRate / 1000 {
+            if silence >= hangover {
                 close(cutAt: frameEnd, atMaximum: false, into: &closed)
             } else if current.audio.count + frameLength > maximum {
                 close(cutAt: frameEnd, atMaximum: true, into: &closed)
@@ -155,7 +203,7 @@ public struct UtteranceSegmenter: Sendable {
                              lastSpeechEnd: frameEnd, voicedFrames: voiced, continuesCut: false, peakDB: decision.levelDB)
     }
 
-    private mutating func close(cutAt end: Int, atMaximum: Bool, into closed: inout [Utterance]) {
+    private mutating func close(cutAt end: Int, atMaximum: Bool, into closed: inout [SegmenterEvent]) {
         defer {
             open = nil
             onsetRun = 0
@@ -163,12 +211,17 @@ public struct UtteranceSegmenter: Sendable {
         }
         guard let current = open else { return }
         let speechEnd = atMaximum ? end : current.lastSpeechEnd
+        guard qualifies(current, speechEnd: speechEnd) else { return }
+        closed.append(.closed(Utterance(samples: current.audio, startSample: current.audioStart,
+                                        speechStartSample: current.speechStart, speechEndSample: speechEnd, cutAtMaximum: atMaximum)))
+    }
+
+    /// Whether `current`, ending its speech at `speechEnd`, is long and voiced enough to hand on.
+    private func qualifies(_ current: OpenUtterance, speechEnd: Int) -> Bool {
         let speechSamples = speechEnd - current.speechStart
         let longEnough = current.continuesCut ? speechSamples > 0 : speechSamples >= config.minUtteranceMs * config.sampleRate / 1000
         let voicedEnough = current.continuesCut || current.voicedFrames * config.frameMs >= config.minVoicedMs
-        guard longEnough && voicedEnough else { return }
-        closed.append(Utterance(samples: current.audio, startSample: current.audioStart,
-                                speechStartSample: current.speechStart, speechEndSample: speechEnd, cutAtMaximum: atMaximum))
+        return longEnough && voicedEnough
     }
 }
 

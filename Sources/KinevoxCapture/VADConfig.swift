@@ -47,6 +47,16 @@ public struct VADConfig: Codable, Equatable, Sendable {
     public var preRollMs: Int = 300
     /// Silence after speech that ends an utterance (ms). `hangover_ms`
     public var hangoverMs: Int = 400
+    /// Early endpointing (the daemon): after this much silence (ms) the utterance so far is run through the
+    /// model speculatively; 0 = off (every utterance waits for `hangover_ms`). `early_end_ms`
+    public var earlyEndMs: Int = 150
+    /// A speculative result is played once the silence has held this much longer (ms) and the model is
+    /// confident it understood; otherwise the utterance waits for `hangover_ms`. `early_confirm_ms`
+    public var earlyConfirmMs: Int = 60
+    /// The model's confidence that it understood (0–1) at which a speculative result may play before the
+    /// hangover. With a model that reports no understanding, 0 lets the confirmed pause alone decide and any
+    /// higher value waits for the hangover. `early_end_confidence`
+    public var earlyEndConfidence: Double = 0.6
     /// Shorter detected speech is dropped as a click or cough (ms). `min_utterance_ms`
     public var minUtteranceMs: Int = 300
     /// Longer utterances are cut here and continue in a new one (ms, pre-roll included). `max_utterance_ms`
@@ -77,6 +87,9 @@ public struct VADConfig: Codable, Equatable, Sendable {
         case steadyRangeDB = "steady_range_db"
         case preRollMs = "pre_roll_ms"
         case hangoverMs = "hangover_ms"
+        case earlyEndMs = "early_end_ms"
+        case earlyConfirmMs = "early_confirm_ms"
+        case earlyEndConfidence = "early_end_confidence"
         case minUtteranceMs = "min_utterance_ms"
         case maxUtteranceMs = "max_utterance_ms"
         case voicedMaxZCR = "voiced_max_zcr"
@@ -105,6 +118,9 @@ public struct VADConfig: Codable, Equatable, Sendable {
         try read(.steadyRangeDB, &steadyRangeDB)
         try read(.preRollMs, &preRollMs)
         try read(.hangoverMs, &hangoverMs)
+        try read(.earlyEndMs, &earlyEndMs)
+        try read(.earlyConfirmMs, &earlyConfirmMs)
+        try read(.earlyEndConfidence, &earlyEndConfidence)
         try read(.minUtteranceMs, &minUtteranceMs)
         try read(.maxUtteranceMs, &maxUtteranceMs)
         try read(.voicedMaxZCR, &voicedMaxZCR)
@@ -134,6 +150,10 @@ public struct VADConfig: Codable, Equatable, Sendable {
         try require(steadyRangeDB >= 0 && steadyRangeDB <= 30, "steady_range_db \(steadyRangeDB) must be 0–30")
         try require(preRollMs >= 0 && preRollMs <= 2_000, "pre_roll_ms \(preRollMs) must be 0–2000")
         try require(hangoverMs >= frameMs && hangoverMs <= 5_000, "hangover_ms \(hangoverMs) must be \(frameMs)–5000")
+        try require(earlyEndMs == 0 || (earlyEndMs >= frameMs && earlyEndMs + earlyConfirmMs < hangoverMs),
+                    "early_end_ms (\(earlyEndMs)) + early_confirm_ms (\(earlyConfirmMs)) must be below hangover_ms (\(hangoverMs)), early_end_ms 0 (off) or at least frame_ms")
+        try require(earlyConfirmMs >= 0, "early_confirm_ms \(earlyConfirmMs) must not be negative")
+        try require((0...1).contains(earlyEndConfidence), "early_end_confidence \(earlyEndConfidence) must be 0–1")
         try require(minUtteranceMs >= 0, "min_utterance_ms \(minUtteranceMs) must not be negative")
         try require(maxUtteranceMs > preRollMs + minUtteranceMs && maxUtteranceMs <= 120_000,
                     "max_utterance_ms \(maxUtteranceMs) must exceed pre_roll_ms + min_utterance_ms and be at most 120000")

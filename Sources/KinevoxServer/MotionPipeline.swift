@@ -64,13 +64,21 @@ public final class MotionPipeline: @unchecked Sendable {
     private let metrics: ServerMetrics
     private let log: (String) -> Void
     private let condition = NSCondition()
-    private var queue: [(utterance: Utterance, id: Int, closedAt: Double)] = []
+    private var queue: [Job] = []
     private var nextID = 1
     private var running = false
     private let stopped = DispatchSemaphore(value: 0)
 
     /// Utterances allowed to wait while one is being generated.
     public static let maxWaiting = 1
+
+    /// Work for the worker thread: an announced utterance, or a task (a speculative run) that announces nothing.
+    private enum Job {
+        case utterance(Utterance, id: Int, closedAt: Double)
+        case task(() -> Void)
+
+        var utteranceID: Int? { if case .utterance(_, let id, _) = self { id } else { nil } }
+    }
 
     /// A stopped pipeline. `server` (optional) receives the `utterance` announcements.
     public init(source: MotionSource, clock: PlaybackClock, server: StreamServer?, metrics: ServerMetrics,
@@ -113,13 +121,39 @@ public final class MotionPipeline: @unchecked Sendable {
         nextID += 1
         // Announced before the worker can see it, so `utterance` always precedes its `motion.begin`.
         server?.broadcast(.utterance(id: id, durationMs: utterance.durationMs))
-        queue.append((utterance, id, ProcessInfo.processInfo.systemUptime))
-        let replaced = queue.count > Self.maxWaiting ? queue.prefix(queue.count - Self.maxWaiting).map(\.id) : []
-        queue.removeFirst(replaced.count)
+        queue.append(.utterance(utterance, id: id, closedAt: ProcessInfo.processInfo.systemUptime))
+        let waiting = queue.compactMap(\.utteranceID)
+        let replaced = Set(waiting.prefix(max(0, waiting.count - Self.maxWaiting)))
+        queue.removeAll { $0.utteranceID.map(replaced.contains) ?? false }
         condition.signal()
         condition.unlock()
         metrics.recordUtterance(upload: utterance.origin != .microphone)
-        for old in replaced { log("utterance \(old): replaced by newer utterance \(id) before generation") }
+        for old in replaced.sorted() { log("utterance \(old): replaced by newer utterance \(id) before generation") }
+        return id
+    }
+
+    /// Runs `task` on the worker thread, in turn with the utterances, announcing nothing: a speculative run
+    /// whose result the caller may `publish` or drop.
+    public func perform(_ task: @escaping () -> Void) {
+        condition.lock()
+        queue.append(.task(task))
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Hands a motion generated ahead (a speculative run of `utterance`) to viewers as if the utterance had just
+    /// closed: assigns its id, counts and announces it (`utterance`), records its stage timings and plays it.
+    /// Any thread. Returns the id.
+    @discardableResult
+    public func publish(_ clip: MotionClip, for utterance: Utterance) -> Int {
+        condition.lock()
+        let id = nextID
+        nextID += 1
+        server?.broadcast(.utterance(id: id, durationMs: utterance.durationMs))
+        condition.unlock()
+        metrics.recordUtterance(upload: utterance.origin != .microphone)
+        for (stage, seconds) in clip.stageSeconds { metrics.recordStage(stage, seconds: seconds) }
+        clock.play(clip, id: id, utteranceClosedAt: ProcessInfo.processInfo.systemUptime)
         return id
     }
 
@@ -135,16 +169,25 @@ public final class MotionPipeline: @unchecked Sendable {
             let job = queue.removeFirst()
             condition.unlock()
 
-            let started = ProcessInfo.processInfo.systemUptime
-            do {
-                let clip = try source.motion(for: job.utterance)
-                for (stage, seconds) in clip.stageSeconds { metrics.recordStage(stage, seconds: seconds) }
-                metrics.recordStage("total", seconds: ProcessInfo.processInfo.systemUptime - started)
-                clock.play(clip, id: job.id, utteranceClosedAt: job.closedAt)
-            } catch {
-                log("utterance \(job.id): no motion: \(error)")
-                server?.broadcast(.error(message: "utterance \(job.id): no motion (\(error))"))
+            switch job {
+            case .task(let task):
+                task()
+            case .utterance(let utterance, let id, let closedAt):
+                generate(utterance, id: id, closedAt: closedAt)
             }
+        }
+    }
+
+    private func generate(_ utterance: Utterance, id: Int, closedAt: Double) {
+        let started = ProcessInfo.processInfo.systemUptime
+        do {
+            let clip = try source.motion(for: utterance)
+            for (stage, seconds) in clip.stageSeconds { metrics.recordStage(stage, seconds: seconds) }
+            metrics.recordStage("total", seconds: ProcessInfo.processInfo.systemUptime - started)
+            clock.play(clip, id: id, utteranceClosedAt: closedAt)
+        } catch {
+            log("utterance \(id): no motion: \(error)")
+            server?.broadcast(.error(message: "utterance \(id): no motion (\(error))"))
         }
     }
 }

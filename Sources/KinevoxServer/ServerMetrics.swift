@@ -14,6 +14,7 @@ public final class ServerMetrics: @unchecked Sendable {
     private let clientsDropped: Counter
     private let messagesRefused: Counter
     private let captureXruns: Counter
+    private let speculativeRuns: [SpeculativeRun: Counter]
     private let clientsConnected: Gauge
     private let stageLock = NSLock()
     private var stageHistograms: [String: ValueHistogram] = [:]
@@ -39,6 +40,11 @@ public final class ServerMetrics: @unchecked Sendable {
         clientsDropped = counter("clients_dropped", "Clients disconnected because their send queue was full.")
         messagesRefused = counter("messages_refused", "Client messages answered with an error.")
         captureXruns = counter("capture_xruns", "ALSA capture overruns.")
+        let speculativeHelp = "Early-endpointing runs of the model on an utterance so far: started, used (played, "
+            + "early or at the hangover) and dropped (speech resumed, or the run failed)."
+        speculativeRuns = Dictionary(uniqueKeysWithValues: SpeculativeRun.allCases.map {
+            ($0, counter("speculative_runs", speculativeHelp, [("outcome", $0.rawValue)]))
+        })
         clientsConnected = registry.makeGauge(descriptor: MetricNameDescriptor(
             namespace: "kinevox", metricName: "clients", unitName: "", helpText: "WebSocket clients connected now."))
     }
@@ -63,6 +69,14 @@ public final class ServerMetrics: @unchecked Sendable {
         }
         histogram.record(seconds)
     }
+
+    /// What became of a speculative (early-endpointing) model run.
+    public enum SpeculativeRun: String, CaseIterable, Sendable {
+        case started, used, dropped
+    }
+
+    /// One speculative run started, used or dropped: `kinevox_speculative_runs_total{outcome=…}`.
+    public func recordSpeculativeRun(_ outcome: SpeculativeRun) { speculativeRuns[outcome]?.increment() }
 
     /// One ALSA overrun seen by the capture thread.
     public func recordCaptureXrun() { captureXruns.increment() }

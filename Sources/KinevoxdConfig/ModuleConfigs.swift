@@ -73,15 +73,21 @@ extension VADConfig {
         noiseAdaptDBPerS = try section.double("noise_adapt_db_per_s", default: noiseAdaptDBPerS, in: 0.01...1_000)
         noiseSpreadFactor = try section.double("noise_spread_factor", default: noiseSpreadFactor, in: 0...10)
         noiseWindowMs = try section.int("noise_window_ms", default: noiseWindowMs, in: 40...60_000)
+        noiseRecoveryMs = try section.int("noise_recovery_ms", default: noiseRecoveryMs, in: 50...10_000)
+        steadyRangeDB = try section.double("steady_range_db", default: steadyRangeDB, in: 0...30)
         preRollMs = try section.int("pre_roll_ms", default: preRollMs, in: 0...2_000)
         hangoverMs = try section.int("hangover_ms", default: hangoverMs, in: 5...5_000)
+        earlyEndMs = try section.int("early_end_ms", default: earlyEndMs, in: 0...5_000)
+        earlyConfirmMs = try section.int("early_confirm_ms", default: earlyConfirmMs, in: 0...5_000)
+        earlyEndConfidence = try section.double("early_end_confidence", default: earlyEndConfidence, in: 0...1)
         minUtteranceMs = try section.int("min_utterance_ms", default: minUtteranceMs, in: 0...60_000)
         maxUtteranceMs = try section.int("max_utterance_ms", default: maxUtteranceMs, in: 100...120_000)
         voicedMaxZCR = try section.double("voiced_max_zcr", default: voicedMaxZCR, in: 0.001...1)
         minVoicedMs = try section.int("min_voiced_ms", default: minVoicedMs, in: 0...60_000)
         try section.check(keys: ["frame_ms", "start_threshold_db", "stop_threshold_db", "speech_range_db", "onset_ms",
                                  "min_level_dbfs", "level_band_hz", "smoothing_ms", "noise_adapt_db_per_s",
-                                 "noise_spread_factor", "noise_window_ms", "pre_roll_ms", "hangover_ms", "min_utterance_ms",
-                                 "max_utterance_ms", "voiced_max_zcr", "min_voiced_ms"]) { try validate() }
+                                 "noise_spread_factor", "noise_window_ms", "noise_recovery_ms", "steady_range_db",
+                                 "pre_roll_ms", "hangover_ms", "early_end_ms", "early_confirm_ms", "early_end_confidence",
+                                 "min_utterance_ms", "max_utterance_ms", "voiced_max_zcr", "min_voiced_ms"]) { try validate() }
     }
 }

@@ -110,8 +110,9 @@ final class Daemon {
         let capture = try AudioCapture(config.capture, decode: { path in
             s16Samples(from: try WAVFile.readMono(path, sampleRate: Double(rate), limitSeconds: Daemon.fileSourceLimitSeconds))
         }, log: { captureLog.record($0) })
-        let listener = try MicrophoneListener(capture: capture, vad: config.vad, metrics: metrics) { [pipeline] cut in
-            pipeline.submit(KinevoxServer.Utterance(samples: cut.samples, sampleRate: rate, origin: .microphone))
+        let gate = ConfidenceGate(threshold: config.vad.earlyEndConfidence)
+        let listener = try MicrophoneListener(capture: capture, vad: config.vad, metrics: metrics, pipeline: pipeline) {
+            [source] utterance in try source.speculativeMotion(for: utterance, gate: gate)
         }
 
         do {

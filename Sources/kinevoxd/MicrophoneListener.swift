@@ -4,27 +4,32 @@ import KinevoxServer
 import Logging
 
 /// The VAD loop: on its own thread ("kinevox-vad") it drains the capture ring, cuts utterances with
-/// the energy VAD and segmenter, and hands each one to `onUtterance` (on this thread). It also turns the
-/// capture thread's overrun count into the xrun metric. `start` and `stop` run on the main thread.
+/// the energy VAD and segmenter, and hands its events (pauses, closed utterances) to the early endpointer
+/// (on this thread), which submits or plays them. It also turns the capture thread's overrun count into the
+/// xrun metric. `start` and `stop` run on the main thread; `wake` on any.
 final class MicrophoneListener {
     private let capture: AudioCapture
     private var segmenter: UtteranceSegmenter
     private let metrics: ServerMetrics
-    private let onUtterance: (KinevoxCapture.Utterance) -> Void
+    private var endpointer: EarlyEndpointer!
     private let stopRequested = NSCondition()
     private var stopping = false
     private var finished = false
+    private var woken = false
 
     /// Idle wait between ring reads when no samples are ready (one capture period at most).
     private let idleWait: TimeInterval
 
-    init(capture: AudioCapture, vad: VADConfig, metrics: ServerMetrics,
-         onUtterance: @escaping (KinevoxCapture.Utterance) -> Void) throws {
+    /// `speculate` runs the model on the utterance so far (on the inference worker) and says whether the
+    /// result is confident.
+    init(capture: AudioCapture, vad: VADConfig, metrics: ServerMetrics, pipeline: MotionPipeline,
+         speculate: @escaping (KinevoxServer.Utterance) throws -> (clip: MotionClip, confident: Bool)) throws {
         self.capture = capture
         self.segmenter = try UtteranceSegmenter(config: vad)
         self.metrics = metrics
-        self.onUtterance = onUtterance
         idleWait = Double(max(capture.configuration.periodMs, 2)) / 2_000
+        endpointer = EarlyEndpointer(pipeline: pipeline, metrics: metrics, sampleRate: capture.configuration.sampleRate,
+                                     run: speculate, wake: { [weak self] in self?.wake() })
     }
 
     func start() {
@@ -50,13 +55,14 @@ final class MicrophoneListener {
             let overruns = capture.overrunCount
             for _ in overrunsSeen..<max(overruns, overrunsSeen) { metrics.recordCaptureXrun() }
             overrunsSeen = max(overruns, overrunsSeen)
+            if endpointer.poll() { segmenter.endEarly() }
             if count > 0 {
-                let utterances = buffer.withUnsafeBufferPointer { segmenter.push(UnsafeBufferPointer(rebasing: $0[..<count])) }
-                utterances.forEach(onUtterance)
+                let events = buffer.withUnsafeBufferPointer { segmenter.pushEvents(UnsafeBufferPointer(rebasing: $0[..<count])) }
+                for event in events where endpointer.handle(event) { segmenter.endEarly() }
                 continue
             }
             if capture.reachedEndOfInput {
-                segmenter.finish().forEach(onUtterance)
+                for utterance in segmenter.finish() { _ = endpointer.handle(.closed(utterance)) }
                 break
             }
             waitUnlessStopped(idleWait)
@@ -73,9 +79,18 @@ final class MicrophoneListener {
         return stopping
     }
 
+    /// Ends the current idle wait early (a speculative run finished). Any thread.
+    func wake() {
+        stopRequested.lock()
+        woken = true
+        stopRequested.broadcast()
+        stopRequested.unlock()
+    }
+
     private func waitUnlessStopped(_ seconds: TimeInterval) {
         stopRequested.lock()
-        if !stopping { _ = stopRequested.wait(until: Date(timeIntervalSinceNow: seconds)) }
+        if !stopping && !woken { _ = stopRequested.wait(until: Date(timeIntervalSinceNow: seconds)) }
+        woken = false
         stopRequested.unlock()
     }
 }

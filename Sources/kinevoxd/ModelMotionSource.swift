@@ -28,6 +28,17 @@ final class ModelMotionSource: MotionSource, @unchecked Sendable {
     }
 
     func motion(for utterance: KinevoxServer.Utterance) throws -> MotionClip {
+        try run(utterance, speculative: false).clip
+    }
+
+    /// A speculative run (early endpointing) on the utterance so far: its motion and whether the model is
+    /// confident it understood (`gate`). Inference worker thread only.
+    func speculativeMotion(for utterance: KinevoxServer.Utterance, gate: ConfidenceGate) throws -> (clip: MotionClip, confident: Bool) {
+        let (clip, result) = try run(utterance, speculative: true)
+        return (clip, gate.isConfident(result))
+    }
+
+    private func run(_ utterance: KinevoxServer.Utterance, speculative: Bool) throws -> (clip: MotionClip, result: InstructionResult) {
         let inputStarted = ProcessInfo.processInfo.systemUptime
         lock.withLock { startedAt = inputStarted }
         defer { lock.withLock { startedAt = nil } }
@@ -47,8 +58,9 @@ final class ModelMotionSource: MotionSource, @unchecked Sendable {
         }
         let timings = (["input"] + result.timing.stages.map(\.name))
             .map { "\($0) \(Self.ms(stages[$0]!))" }.joined(separator: ", ")
-        logger.info("utterance (\(origin), \(utterance.durationMs) ms of audio) → \(joints.count) frames; \(timings), total \(Self.ms(inputSeconds + result.timing.total)) ms")
-        return try MotionClip(frames: joints, stageSeconds: stages)
+        let kind = speculative ? "speculative run" : "utterance"
+        logger.info("\(kind) (\(origin), \(utterance.durationMs) ms of audio) → \(joints.count) frames; \(timings), total \(Self.ms(inputSeconds + result.timing.total)) ms")
+        return (try MotionClip(frames: joints, stageSeconds: stages), result)
     }
 
     /// The motion's flat T×22×3 joint array as frames of joint positions.

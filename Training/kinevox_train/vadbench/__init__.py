@@ -1,5 +1,5 @@
-"""VAD benchmark: a labelled synthetic corpus (espeak-ng speech in white/pink/babble noise) and a
-scorer that runs Kinevox's VAD (`kinevox vad --json`), webrtcvad and silero-vad on the same files.
+"""VAD benchmark: a labelled synthetic corpus (instructions in several voices in white/pink/brown/babble noise) and a
+scorer that runs Kinevox's VAD (`kinevox vad --json`), webrtcvad and Silero VAD v6 on the same files.
 
 Run from Training/:  python -m kinevox_train.vadbench --kinevox ../.build/release/kinevox
 """

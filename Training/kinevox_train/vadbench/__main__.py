@@ -1,4 +1,4 @@
-"""Scores Kinevox's VAD against webrtcvad and silero-vad on the labelled corpus and prints (or
+"""Scores Kinevox's VAD against webrtcvad and Silero VAD v6 on the labelled corpus and prints (or
 writes) a Markdown table.
 
     swift build -c release --product kinevox
@@ -41,21 +41,34 @@ def webrtc_spans(pcm: np.ndarray, mode: int) -> list[tuple[float, float]]:
     return merge_frames_to_spans(flags, WEBRTC_FRAME_S, HANGOVER_S, MIN_UTTERANCE_S)
 
 
-class Silero:
+class SileroV6:
+    """Silero VAD v6, the ONNX graph faster-whisper ships (faster_whisper/assets/silero_vad_v6.onnx), run with
+    onnxruntime: 512-sample chunks at 16 kHz, each with the 64 samples before it as context, one LSTM state
+    carried through the file; a chunk is speech when its probability is at least `THRESHOLD`, and the flags
+    are merged into spans with the same hangover and minimum length as the others. A baseline only."""
+    CHUNK, CONTEXT, THRESHOLD = 512, 64, 0.5
+
     def __init__(self) -> None:
-        import torch
-        from silero_vad import load_silero_vad
-        torch.set_num_threads(1)
-        self.torch = torch
-        self.model = load_silero_vad()
+        import faster_whisper
+        import onnxruntime
+        path = Path(faster_whisper.__file__).parent / "assets" / "silero_vad_v6.onnx"
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+    def probabilities(self, pcm: np.ndarray) -> np.ndarray:
+        audio = pcm.astype(np.float32) / 32768
+        audio = np.pad(audio, (0, -len(audio) % self.CHUNK))
+        chunks = audio.reshape(-1, self.CHUNK)
+        context = np.zeros((len(chunks), self.CONTEXT), dtype=np.float32)
+        context[1:] = chunks[:-1, -self.CONTEXT:]
+        state = np.zeros((1, 1, 128), dtype=np.float32)
+        probs, _, _ = self.session.run(None, {"input": np.concatenate([context, chunks], 1), "h": state, "c": state})
+        return probs.reshape(-1)
 
     def spans(self, pcm: np.ndarray) -> list[tuple[float, float]]:
-        from silero_vad import get_speech_timestamps
-        audio = self.torch.from_numpy(pcm.astype(np.float32) / 32768)
-        stamps = get_speech_timestamps(audio, self.model, sampling_rate=corpus.RATE,
-                                       min_speech_duration_ms=int(MIN_UTTERANCE_S * 1000),
-                                       min_silence_duration_ms=int(HANGOVER_S * 1000), speech_pad_ms=0)
-        return [(s["start"] / corpus.RATE, s["end"] / corpus.RATE) for s in stamps]
+        flags = list(self.probabilities(pcm) >= self.THRESHOLD)
+        return merge_frames_to_spans(flags, self.CHUNK / corpus.RATE, HANGOVER_S, MIN_UTTERANCE_S)
 
 
 def main() -> None:
@@ -78,8 +91,8 @@ def main() -> None:
     else:
         entries = json.loads(manifest.read_text())
 
-    systems = ["kinevox"] + [f"webrtcvad-{m}" for m in range(4)] + ([] if args.no_silero else ["silero"])
-    silero = None if args.no_silero else Silero()
+    systems = ["kinevox"] + [f"webrtcvad-{m}" for m in range(4)] + ([] if args.no_silero else ["silero-v6"])
+    silero = None if args.no_silero else SileroV6()
     scores: dict[tuple[str, str], dict[str, Score]] = {}
     for entry in tqdm(entries, desc="files", file=sys.stderr):
         path = args.corpus / entry["name"]
@@ -89,7 +102,7 @@ def main() -> None:
         for mode in range(4):
             predictions[f"webrtcvad-{mode}"] = webrtc_spans(pcm, mode)
         if silero:
-            predictions["silero"] = silero.spans(pcm)
+            predictions["silero-v6"] = silero.spans(pcm)
         condition = (entry["noise"], "∞" if entry["snr_db"] is None else str(entry["snr_db"]))
         row = scores.setdefault(condition, {name: Score() for name in systems})
         for name in systems:
@@ -100,7 +113,7 @@ def main() -> None:
         rows = [r for (noise, snr), r in scores.items() if snr == "∞" or int(snr) >= 10]
         return float(np.mean([r[name].utterance_f1 for r in rows]))
     best_webrtc = max((f"webrtcvad-{m}" for m in range(4)), key=mean_f1)
-    shown = ["kinevox", best_webrtc] + ([] if args.no_silero else ["silero"])
+    shown = ["kinevox", best_webrtc] + ([] if args.no_silero else ["silero-v6"])
     print(render(scores, shown, systems, mean_f1, args))
     if args.markdown:
         write_table(args.markdown, render(scores, shown, systems, mean_f1, args))

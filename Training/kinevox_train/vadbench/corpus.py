@@ -1,5 +1,6 @@
-"""Builds the labelled VAD corpus: espeak-ng instructions with known speech boundaries, silences
-between them, and white, pink or babble noise mixed at a chosen SNR.
+"""Builds the labelled VAD corpus: spoken instructions (espeak-ng accents and variants, plus flite, Pico
+and RHVoice voices) with known speech boundaries, silences between them, and white, pink, brown or babble
+noise mixed at a chosen SNR.
 
 Truth boundaries come from the clean TTS audio before mixing (first and last 10 ms frame within
 40 dB of the utterance's loudest frame), so they do not depend on any VAD.
@@ -9,12 +10,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from scipy.io import wavfile
 from scipy.signal import resample_poly
+from tqdm import tqdm
+
+from ..data import voices
 
 RATE = 16_000
 FRAME = RATE // 100
@@ -35,8 +40,15 @@ INSTRUCTIONS = [
 VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd"]
 VARIANTS = ["", "+m3", "+f2", "+f4", "+m7", "+f3", "+m1", "+klatt"]
 
-NOISES = ("white", "pink", "babble")
-SNRS_DB = (30, 20, 10, 5)
+# Voices of the other engines (a third of the utterances): the energy VAD's defaults must not be tuned to
+# espeak-ng's formant synthesis alone.
+OTHER_VOICES = [voices.Voice("flite", name) for name in ("awb", "kal16", "rms", "slt")] + \
+    [voices.Voice("pico", name) for name in ("en-US", "en-GB")] + \
+    [voices.Voice("rhvoice", name) for name in ("bdl", "clb", "alan")]
+OTHER_VOICE_SHARE = 1 / 3
+
+NOISES = ("white", "pink", "brown", "babble")
+SNRS_DB = (20, 10, 5, 0)
 
 
 @dataclasses.dataclass
@@ -79,6 +91,14 @@ def random_voice(rng: np.random.Generator) -> tuple[str, int, int]:
             int(rng.integers(130, 190)), int(rng.integers(30, 70)))
 
 
+def speak_any(text: str, rng: np.random.Generator) -> np.ndarray:
+    """One instruction in a random voice: espeak-ng (random accent, variant, speed, pitch) or, for
+    `OTHER_VOICE_SHARE` of them, one of `OTHER_VOICES`."""
+    if rng.uniform() < OTHER_VOICE_SHARE:
+        return voices.synthesize(OTHER_VOICES[rng.integers(len(OTHER_VOICES))], text)
+    return speak(text, *random_voice(rng))
+
+
 def white_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal(n).astype(np.float32)
 
@@ -88,6 +108,15 @@ def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     spectrum = np.fft.rfft(rng.standard_normal(n))
     freqs = np.fft.rfftfreq(n, 1 / RATE)
     spectrum[1:] /= np.sqrt(freqs[1:])
+    spectrum[0] = 0
+    return np.fft.irfft(spectrum, n).astype(np.float32)
+
+
+def brown_noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """1/f² power spectrum (integrated white noise, shaped in the frequency domain): rumble and traffic."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / RATE)
+    spectrum[1:] /= np.maximum(freqs[1:], 20.0)
     spectrum[0] = 0
     return np.fft.irfft(spectrum, n).astype(np.float32)
 
@@ -117,7 +146,7 @@ def clean_file(cfg: CorpusConfig, rng: np.random.Generator) -> tuple[np.ndarray,
     position = len(pieces[0])
     spans = []
     for _ in range(cfg.utterances_per_file):
-        audio = speak(INSTRUCTIONS[rng.integers(len(INSTRUCTIONS))], *random_voice(rng))
+        audio = speak_any(INSTRUCTIONS[rng.integers(len(INSTRUCTIONS))], rng)
         start, end = speech_span(audio)
         audio = audio[start:end]
         gain_db = cfg.level_dbfs + rng.uniform(-cfg.level_jitter_db, cfg.level_jitter_db) - rms_db(audio)
@@ -149,10 +178,10 @@ def build(cfg: CorpusConfig) -> list[dict]:
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
     entries = []
-    for index in range(cfg.files_per_condition):
+    for index in tqdm(range(cfg.files_per_condition), desc="corpus files", file=sys.stderr):
         speech, spans = clean_file(cfg, rng)
         noises = {"white": white_noise(len(speech), rng), "pink": pink_noise(len(speech), rng),
-                  "babble": babble_noise(len(speech), rng)}
+                  "brown": brown_noise(len(speech), rng), "babble": babble_noise(len(speech), rng)}
         conditions = [("clean", None)] + [(n, s) for n in NOISES for s in SNRS_DB]
         for noise_name, snr in conditions:
             if snr is None:
