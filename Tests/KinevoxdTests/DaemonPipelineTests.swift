@@ -17,11 +17,13 @@ final class DaemonPipelineTests: XCTestCase {
         scratch.remove()
     }
 
-    /// Starts kinevoxd capturing from `device`, and returns the port it serves on.
-    private func startDaemon(device: String) throws -> Int {
+    /// Starts kinevoxd capturing from `device` (with `vad`: extra `[vad]` lines), and returns the port it serves on.
+    private func startDaemon(device: String, vad: String = "") throws -> Int {
         let path = try scratch.write("kinevox.toml", """
             [capture]
             device = "\(device)"
+            [vad]
+            \(vad)
             [model]
             path = "\(DaemonFixtures.tinyModel)"
             threads = 1
@@ -149,6 +151,89 @@ final class DaemonPipelineTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(signalled), 2.0)
         XCTAssertEqual(daemon.exitStatus, 0, daemon.stderr)
         XCTAssertTrue(daemon.stderr.contains("stopped"), daemon.stderr)
+    }
+
+    /// The spoken "walk forward" of the fixture (its speech, 0.5–1.45 s) as a microphone recording: `parts` copies with
+    /// `pauseMs` of digital silence between them, 0.5 s before and `afterMs` after.
+    private func repeatedCommand(parts: Int, pauseMs: Int, afterMs: Int) throws -> String {
+        let speech = Array(try DaemonFixtures.samples(ofWAV: DaemonFixtures.walkForward)[8_000..<23_200])
+        var samples = NoSpeech.silence(seconds: 0.5)
+        for part in 0..<parts {
+            if part > 0 { samples += NoSpeech.silence(seconds: Double(pauseMs) / 1000) }
+            samples += speech
+        }
+        samples += NoSpeech.silence(seconds: Double(afterMs) / 1000)
+        return try scratch.writeWAV("command.wav", samples: samples)
+    }
+
+    /// `kinevox_speculative_runs_total{outcome=…}` from /metrics.
+    private func speculativeRuns(port: Int) throws -> [String: Int] {
+        let metrics = try httpGet(port: port, path: "/metrics")
+        var runs: [String: Int] = [:]
+        for line in metrics.split(separator: "\n") where line.hasPrefix("kinevox_speculative_runs_total{") {
+            let outcome = line.split(separator: "\"")[1]
+            runs[String(outcome)] = Int(line.split(separator: " ").last ?? "")
+        }
+        return runs
+    }
+
+    /// Reads messages until the capture file has ended (its `microphone` message, state off): the others, when
+    /// each motion's first frame arrived (by id), and when the end did.
+    private func messagesUntilTheFileEnds(_ client: WebSocketTestClient) throws
+        -> (messages: [[String: Any]], firstFrames: [Int: Date], ended: Date) {
+        var messages: [[String: Any]] = []
+        var firstFrames: [Int: Date] = [:]
+        while true {
+            let message = try client.receiveJSON()
+            if message["type"] as? String == "microphone" && message["state"] as? String == "off" {
+                return (messages, firstFrames, Date())
+            }
+            if message["type"] as? String == "frame", let id = message["id"] as? Int, firstFrames[id] == nil { firstFrames[id] = Date() }
+            messages.append(message)
+        }
+    }
+
+    /// Early endpointing, speech resuming: "walk forward", a 300 ms pause (past early_end_ms + early_confirm_ms,
+    /// inside the 600 ms hangover), "walk forward" again. Gate never confident, so the result run at the pause waits
+    /// for the hangover; speech resumes first, and it is dropped: viewers see one utterance (both parts) and
+    /// one motion, nothing for the dropped run.
+    func testSpeculativeResultDroppedWhenSpeechResumesSendsNothingToViewers() throws {
+        let wav = try repeatedCommand(parts: 2, pauseMs: 300, afterMs: 2_500)
+        let port = try startDaemon(device: "file:\(wav)", vad: "hangover_ms = 600\nearly_end_ms = 150\nearly_confirm_ms = 60\nearly_end_confidence = 1.0")
+        let client = try WebSocketTestClient(port: port, timeout: 30)
+        XCTAssertEqual(try client.receiveJSON()["type"] as? String, "hello")
+        let messages = try messagesUntilTheFileEnds(client).messages
+        let utterances = messages.filter { $0["type"] as? String == "utterance" }
+        XCTAssertEqual(utterances.count, 1, "\(utterances)")
+        XCTAssertGreaterThan(utterances.first?["duration_ms"] as? Int ?? 0, 2 * 950 + 300, "both parts in one utterance")
+        XCTAssertEqual(messages.filter { $0["type"] as? String == "motion.begin" }.count, 1)
+        XCTAssertEqual(Set(messages.compactMap { $0["id"] as? Int }), [1], "no message names another utterance")
+        let runs = try speculativeRuns(port: port)
+        XCTAssertEqual(runs["dropped"], 1, "\(runs)")
+        XCTAssertEqual(runs["started"], 2, "\(runs)")
+        XCTAssertEqual(runs["used"], 1, "the run at the end is played when the hangover closes the utterance: \(runs)")
+    }
+
+    /// Early endpointing, confident: with a long hangover (2 s) the motion starts long before the hangover ends,
+    /// from the speculative run of the utterance as it was at the pause (its audio ends early_end_ms after the
+    /// speech, not hangover_ms). The tiny model reports no understanding, so early_end_confidence = 0 lets the
+    /// confirmed pause decide. Clock: the file (at real-time pace) ends 4 s after the speech; a motion played at
+    /// the hangover would start 2 s before that, one played at the pause about 3.7 s before.
+    func testConfidentCommandPlaysBeforeTheHangoverEnds() throws {
+        let wav = try repeatedCommand(parts: 1, pauseMs: 0, afterMs: 4_000)
+        let port = try startDaemon(device: "file:\(wav)", vad: "hangover_ms = 2000\nearly_end_ms = 150\nearly_confirm_ms = 60\nearly_end_confidence = 0")
+        let client = try WebSocketTestClient(port: port, timeout: 30)
+        XCTAssertEqual(try client.receiveJSON()["type"] as? String, "hello")
+        let (messages, firstFrames, ended) = try messagesUntilTheFileEnds(client)
+        let firstFrame = try XCTUnwrap(firstFrames[1], "no motion")
+        XCTAssertGreaterThan(ended.timeIntervalSince(firstFrame), 3.0, "the motion started after the hangover would have ended")
+        let utterance = try XCTUnwrap(messages.first { $0["type"] as? String == "utterance" })
+        // Pre-roll (300 ms) + speech (≈ 1 s) + the pause; the hangover path would hand on ≈ 3.3 s.
+        XCTAssertLessThan(utterance["duration_ms"] as? Int ?? .max, 2_000, "\(utterance)")
+        XCTAssertEqual(messages.filter { $0["type"] as? String == "motion.begin" }.count, 1)
+        let runs = try speculativeRuns(port: port)
+        XCTAssertEqual(runs["used"], 1, "\(runs)")
+        XCTAssertEqual(runs["dropped"], 0, "\(runs)")
     }
 
     /// The body of `GET path` (HTTP/1.0, so the server closes the connection after it).

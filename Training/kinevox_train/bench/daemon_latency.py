@@ -1,19 +1,26 @@
 """Latency through kinevoxd: end of speech -> first motion frame on the WebSocket, plus idle CPU and RSS.
 
     python -m kinevox_train.bench.daemon_latency --binary ../.build/release/kinevoxd --model M.safetensors \
-        --audio a.wav b.wav [--uploads 40] [--listen-utterances 6] [--idle-seconds 10]
+        --audio a.wav b.wav [--uploads 40] [--listen-utterances 44] [--idle-seconds 10] [--microphone-only]
 
 Push-to-talk: each WAV is uploaded over the WebSocket (`audio.begin`, binary chunks, `audio.end`); the latency
 runs from sending `audio.end` (the end of speech) to the first `frame` message of that utterance.
-Microphone path: the daemon captures from an ALSA `file:` source playing the same instructions separated by
-silence at real-time pace; the energy VAD closes each utterance `hangover_ms` after the speech ends (reported
-apart), and the latency runs from the `utterance` message (utterance closed) to its first `frame`.
-Idle: CPU time of the daemon (from /proc) while it listens to silence with no utterance in flight.
+Microphone path (`microphone_stream`): `--listen-utterances` spoken commands in three voices (espeak-ng,
+flite, Pico), a third of them two-step commands with a natural 300–600 ms pause inside ("walk forward …
+then wave"), 2 s of quiet room noise after each, played by the daemon's ALSA `file:` source at real-time
+pace. The stream's time origin is the daemon's "capture: opened" log line (CLOCK_REALTIME, ms), so each
+first `frame` is placed on the file's timeline: latency = first frame − the command's true end of speech
+(from the clean TTS). A command cut early is one whose first motion started more than 200 ms before its end
+of speech, or a two-step command that got more than one motion (cut at its inner pause). It runs once with the
+shipped `[vad]` settings and once per extra setting in `MICROPHONE_VARIANTS`. CPU while listening: the
+daemon's CPU time (from /proc) over the stream's 8 s lead-in of room noise, before the first command.
+Idle: CPU time of the daemon while it listens to digital silence with no utterance in flight.
 Prints one JSON object.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import pathlib
@@ -22,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import wave
 
@@ -33,7 +41,16 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "Tests" / "Soak"))
 from kinevox_ws import WebSocketClient  # noqa: E402
 
-HANGOVER_MS = 400
+# Microphone stream: single commands, and two-step commands whose parts are spoken apart with a pause inside.
+SINGLE_COMMANDS = ["walk forward", "wave with your right hand", "jump twice", "sit down on the floor",
+                   "turn around to the left", "kick with your left leg", "raise both arms", "bow politely",
+                   "run forward", "crouch down", "take three steps back", "punch with your right fist"]
+TWO_STEP_COMMANDS = [("walk forward", "then wave"), ("turn to the left", "then jump"), ("raise your arms", "then sit down"),
+                     ("run forward", "and then kick"), ("jump twice", "then bow")]
+LEAD_IN_S, GAP_S, INNER_PAUSE_S = 8.0, 2.0, (0.3, 0.6)
+EARLY_TOLERANCE_S = 0.2
+# Extra runs of the microphone stream next to the shipped settings: [vad] overrides and what they show.
+MICROPHONE_VARIANTS = {"confirmed pause only (early_end_confidence = 0)": {"early_end_confidence": 0.0}}
 
 
 def _free_port() -> int:
@@ -64,38 +81,64 @@ def _pcm(path: str) -> tuple[bytes, int]:
         return wav.readframes(wav.getnframes()), wav.getframerate()
 
 
-def _listening_wav(paths: list[str], count: int, out: pathlib.Path, silence_s: float = 2.0) -> pathlib.Path:
-    """16 kHz mono: 3 s of quiet noise, then `count` instructions each followed by `silence_s` of quiet noise."""
-    rng = np.random.default_rng(0)
-    quiet = lambda seconds: rng.normal(0, 30, int(seconds * 16000))  # noqa: E731
-    parts = [quiet(3.0)]
+def _quiet(rng: np.random.Generator, seconds: float) -> np.ndarray:
+    return rng.normal(0, 30, int(seconds * 16000))  # about -61 dBFS of room noise
+
+
+def microphone_stream(count: int, out: pathlib.Path, seed: int = 0) -> list[dict]:
+    """Writes the microphone stream (16 kHz mono WAV) and returns one truth entry per command: text, voice,
+    start_s, end_s and, for two-step commands, pause_s (the inner pause's start and end)."""
+    from ..data import voices
+    from ..vadbench.corpus import speech_span
+
+    speakers = [voices.Voice("espeak-ng", "en-us", 50, 160), voices.Voice("flite", "slt"), voices.Voice("pico", "en-US")]
+    rng = np.random.default_rng(seed)
+
+    def spoken(text: str, voice) -> np.ndarray:
+        audio = voices.synthesize(voice, text).astype(np.float64)
+        start, end = speech_span(audio)
+        audio = audio[start:end]
+        level = -26 + rng.uniform(-3, 3)
+        return audio * 32768 * 10 ** ((level - 10 * np.log10(np.mean(audio ** 2) + 1e-20)) / 20)
+
+    parts, truth, position = [_quiet(rng, LEAD_IN_S)], [], int(LEAD_IN_S * 16000)
     for i in range(count):
-        pcm, rate = _pcm(paths[i % len(paths)])
-        assert rate == 16000, "bench WAVs are 16 kHz"
-        speech = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-        nonzero = np.flatnonzero(np.abs(speech) > 64)
-        speech = speech[: nonzero[-1] + 1] if nonzero.size else speech  # the padding silence is added below
-        parts += [speech + quiet(len(speech) / 16000), quiet(silence_s)]
+        voice = speakers[i % len(speakers)]
+        entry: dict = {"voice": voice.id, "start_s": position / 16000}
+        if i % 3 == 2:
+            first, second = TWO_STEP_COMMANDS[(i // 3) % len(TWO_STEP_COMMANDS)]
+            a, b = spoken(first, voice), spoken(second, voice)
+            pause = np.zeros(int(rng.uniform(*INNER_PAUSE_S) * 16000))
+            speech = np.concatenate([a, pause, b])
+            entry.update(text=f"{first} … {second}", pause_s=[(position + len(a)) / 16000, (position + len(a) + len(pause)) / 16000])
+        else:
+            speech = spoken(SINGLE_COMMANDS[i % len(SINGLE_COMMANDS)], voice)
+            entry["text"] = SINGLE_COMMANDS[i % len(SINGLE_COMMANDS)]
+        parts += [speech + _quiet(rng, len(speech) / 16000), _quiet(rng, GAP_S)]
+        position += len(speech)
+        entry["end_s"] = position / 16000
+        truth.append(entry)
+        position += int(GAP_S * 16000)
     audio = np.clip(np.round(np.concatenate(parts)), -32768, 32767).astype("<i2")
     with wave.open(str(out), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(16000)
         wav.writeframes(audio.tobytes())
-    return out
+    return truth
 
 
 class Daemon:
     """kinevoxd on a scratch config; `client()` connects a WebSocket viewer."""
 
-    def __init__(self, binary: str, model: str, device: str, scratch: pathlib.Path):
+    def __init__(self, binary: str, model: str, device: str, scratch: pathlib.Path, vad: dict | None = None):
         self.port = _free_port()
         config = scratch / f"kinevox-{self.port}.toml"
+        vad_lines = "".join(f"{key} = {value}\n" for key, value in (vad or {}).items())
         config.write_text(f"""[capture]
 device = "{device}"
 [vad]
-hangover_ms = {HANGOVER_MS}
-[model]
+{vad_lines}[model]
 path = "{model}"
 threads = 2
 [server]
@@ -106,8 +149,8 @@ max_uploads_per_minute = 1000000
 [log]
 level = "info"
 """)
-        self.log_path = scratch / f"kinevoxd-{self.port}.log"
-        self.log = open(os.environ.get("KINEVOX_BENCH_DAEMON_LOG", self.log_path), "w")
+        self.log_path = pathlib.Path(os.environ.get("KINEVOX_BENCH_DAEMON_LOG", scratch / f"kinevoxd-{self.port}.log"))
+        self.log = open(self.log_path, "w")
         self.process = subprocess.Popen([binary, "--config", str(config)], stderr=self.log)
 
     def client(self, timeout: float = 120) -> WebSocketClient:
@@ -187,20 +230,99 @@ def push_to_talk(binary: str, model: str, paths: list[str], uploads: int, idle_s
             "rss_after_mib": rss, "peak_rss_mib": peak, "daemon_exit_status": daemon.process.returncode}
 
 
-def microphone(binary: str, model: str, paths: list[str], count: int, scratch: pathlib.Path) -> dict:
-    source = _listening_wav(paths, count, scratch / "listening.wav")
-    daemon = Daemon(binary, model, f"file:{source}", scratch)
+def _capture_opened_at(log_path: pathlib.Path, timeout: float = 30) -> float:
+    """Wall-clock time (time.time()) of the daemon's "capture: opened" log line: sample 0 of the file source."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for line in log_path.read_text().splitlines():
+            if "capture: opened" in line:
+                stamp = line.split()[0]
+                return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+        time.sleep(0.05)
+    raise SystemExit(f"kinevoxd never logged 'capture: opened'; see {log_path}")
+
+
+def score_microphone(truth: list[dict], first_frames_s: list[float]) -> dict:
+    """Places each motion's first frame (seconds on the stream's timeline) on the command it answers (the last
+    command that started before it) and scores latency, early cuts and misses."""
+    starts = [t["start_s"] for t in truth]
+    motions: list[list[float]] = [[] for _ in truth]
+    for f in sorted(first_frames_s):
+        index = int(np.searchsorted(starts, f, side="right")) - 1
+        if index >= 0:
+            motions[index].append(f)
+    latencies, cuts, missed, two_step_cuts = [], [], [], 0
+    for t, frames in zip(truth, motions):
+        answers = [f for f in frames if f >= t["end_s"] - EARLY_TOLERANCE_S]
+        early = len(answers) < len(frames) or ("pause_s" in t and len(frames) > 1)
+        if early:
+            cuts.append(t["text"])
+            two_step_cuts += "pause_s" in t
+        if answers:
+            latencies.append((answers[0] - t["end_s"]) * 1000)
+        else:
+            missed.append(t["text"])
+    two_step = sum("pause_s" in t for t in truth)
+    return {"end_of_speech_to_first_frame_ms": latency_summary(latencies), "latencies_ms": latencies,
+            "commands": len(truth), "two_step_commands": two_step, "voices": sorted({t["voice"] for t in truth}),
+            "early_cuts": len(cuts), "early_cut_percent": 100 * len(cuts) / len(truth),
+            "two_step_cut_percent": 100 * two_step_cuts / max(two_step, 1), "cut_commands": cuts,
+            "missed": missed, "motions": sum(len(m) for m in motions)}
+
+
+def microphone(binary: str, model: str, count: int, scratch: pathlib.Path, vad: dict | None = None) -> dict:
+    source = scratch / "microphone.wav"
+    if not source.exists():
+        (scratch / "microphone.json").write_text(json.dumps(microphone_stream(count, source)))
+    truth = json.loads((scratch / "microphone.json").read_text())
+    stream_s = truth[-1]["end_s"] + GAP_S
+    daemon = Daemon(binary, model, f"file:{source}", scratch, vad)
     try:
         client = daemon.client()
-        closed_to_frame = []
-        for _ in range(count):
-            first_frame_ms, _ = _first_frame_after(client, None)
-            closed_to_frame.append(first_frame_ms)
+        origin = _capture_opened_at(daemon.log_path)
+        first_frames, seen = [], set()
+
+        def read() -> None:  # timestamps each motion's first frame as it arrives
+            try:
+                while True:
+                    message = client.receive_json()
+                    if message.get("type") == "frame" and message["id"] not in seen:
+                        seen.add(message["id"])
+                        first_frames.append(time.time() - origin)
+            except (OSError, ConnectionError, ValueError):
+                return
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        cpu = []
+        for mark in (1.0, LEAD_IN_S - 1.0):
+            time.sleep(max(0.0, origin + mark - time.time()))
+            cpu.append((_cpu_seconds(daemon.process.pid), time.time()))
+        time.sleep(max(0.0, origin + stream_s + 3 - time.time()))
         client.close()
+        metrics = _speculative_metrics(daemon.port)
     finally:
         daemon.stop()
-    return {"utterance_closed_to_first_frame_ms": latency_summary(closed_to_frame), "latencies_ms": closed_to_frame,
-            "vad_hangover_ms": HANGOVER_MS, "utterances": count}
+    (c0, w0), (c1, w1) = cpu
+    result = score_microphone(truth, first_frames)
+    result.update(vad_overrides=vad or {}, listening_cpu_fraction_of_core=(c1 - c0) / (w1 - w0),
+                  speculative_runs=metrics, stream_seconds=stream_s)
+    return result
+
+
+def _speculative_metrics(port: int) -> dict:
+    """kinevox_speculative_runs_total by outcome, from /metrics."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    counts = {}
+    for line in data.decode(errors="replace").splitlines():
+        if line.startswith("kinevox_speculative_runs_total{"):
+            outcome = line.split('outcome="')[1].split('"')[0]
+            counts[outcome] = int(float(line.split()[-1]))
+    return counts
 
 
 def main(argv=None) -> None:
@@ -209,15 +331,19 @@ def main(argv=None) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--audio", nargs="+", required=True)
     p.add_argument("--uploads", type=int, default=40)
-    p.add_argument("--listen-utterances", type=int, default=6)
+    p.add_argument("--listen-utterances", type=int, default=44, help="commands in the microphone stream (0: skip it)")
     p.add_argument("--idle-seconds", type=float, default=10.0)
+    p.add_argument("--microphone-only", action="store_true", help="skip push-to-talk (prints only the microphone runs)")
     args = p.parse_args(argv)
     model = str(pathlib.Path(args.model).resolve())
     with tempfile.TemporaryDirectory(prefix="kinevox-bench-") as scratch:
         scratch = pathlib.Path(scratch)
-        result = {"push_to_talk": push_to_talk(args.binary, model, args.audio, args.uploads, args.idle_seconds, scratch)}
+        result = {} if args.microphone_only else \
+            {"push_to_talk": push_to_talk(args.binary, model, args.audio, args.uploads, args.idle_seconds, scratch)}
         if args.listen_utterances > 0:
-            result["microphone"] = microphone(args.binary, model, args.audio, args.listen_utterances, scratch)
+            result["microphone"] = microphone(args.binary, model, args.listen_utterances, scratch)
+            result["microphone_variants"] = {name: microphone(args.binary, model, args.listen_utterances, scratch, vad)
+                                             for name, vad in MICROPHONE_VARIANTS.items()}
     print(json.dumps(result))
 
 
