@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from kinevox_train.bench.daemon_latency import score_microphone
 from kinevox_train.bench.pipelines import OnnxRuntimePipeline, _gumbel, _top_k, load_model_file
 from kinevox_train.bench.report_markdown import hot_layer_ratios, write_report
 from kinevox_train.bench.stats import latency_summary
@@ -82,6 +83,22 @@ def _engine(name, ms, sps):
             "heap_allocations_per_utterance": 3, "fixed_frames": 60}
 
 
+# Two commands of a microphone stream: a single one (1.0–1.5 s) and a two-step one (3.0–4.6 s, pause 3.6–4.0 s).
+MIC_TRUTH = [{"text": "walk forward", "voice": "flite:slt", "start_s": 1.0, "end_s": 1.5},
+             {"text": "walk forward … then wave", "voice": "pico:en-US", "start_s": 3.0, "end_s": 4.6, "pause_s": [3.6, 4.0]}]
+
+
+def test_microphone_scoring_places_motions_on_commands():
+    score = score_microphone(MIC_TRUTH, [1.7, 4.2, 4.9])
+    assert score["latencies_ms"] == pytest.approx([200.0, 300.0])
+    assert score["early_cuts"] == 1 and score["cut_commands"] == ["walk forward … then wave"]
+    assert score["two_step_cut_percent"] == 100 and score["early_cut_percent"] == 50
+    assert score["missed"] == []
+    missed = score_microphone(MIC_TRUTH, [1.45])
+    assert missed["missed"] == ["walk forward … then wave"] and missed["early_cuts"] == 0
+    assert missed["latencies_ms"] == pytest.approx([-50.0])
+
+
 def test_report_renders(tmp_path):
     swift = _engine("swift", 60.0, 15.0)
     results = {
@@ -99,8 +116,9 @@ def test_report_renders(tmp_path):
         "daemon": {"push_to_talk": {"end_of_upload_to_first_frame_ms": latency_summary([70.0, 90.0]), "latencies_ms": [70.0, 90.0],
                                     "idle_cpu_fraction_of_core": 0.01, "idle_seconds": 1.0, "rss_idle_mib": 80.0,
                                     "rss_after_mib": 90.0, "peak_rss_mib": 150.0},
-                   "microphone": {"utterance_closed_to_first_frame_ms": latency_summary([75.0]), "latencies_ms": [75.0],
-                                  "vad_hangover_ms": 400}},
+                   "microphone": score_microphone(MIC_TRUTH, [1.7, 4.2, 4.9]) | {"listening_cpu_fraction_of_core": 0.004,
+                                                                                   "speculative_runs": {"started": 3, "used": 2, "dropped": 1}},
+                   "microphone_variants": {}},
     }
     out = tmp_path / "benchmarks.md"
     write_report(json.loads(json.dumps(results)), out)
@@ -109,6 +127,8 @@ def test_report_renders(tmp_path):
     assert "| ≥ 3.0× PyTorch eager | 6.00× by samples/s (wall clock), 6.67× by median latency | met |" in text
     assert "| ≥ 1.3× ONNX Runtime | 1.50× by samples/s (wall clock), 1.67× by median latency | met |" in text
     assert "paper-sized ≥ 2.7 samples/s | 3.00 /s | met" in text
+    assert "| microphone (shipped `[vad]`): end of speech → first frame p50 ≤ 250 ms, p99 ≤ 450 ms | p50 250 ms" in text
+    assert "| microphone (shipped `[vad]`): commands cut early ≤ 2 % | 50.0 % (1 of 2; two-step commands 100 %) | **missed**" in text
     results["paper_bf16"] = {**_engine("paper bf16", 200.0, 4.0), "precision": "bf16"}
     write_report(json.loads(json.dumps(results)), out)
     text = out.read_text()

@@ -1,4 +1,7 @@
 """Scoring rules of the VAD benchmark (kinevox_train.vadbench.scoring) on hand-made spans."""
+import json
+from pathlib import Path
+
 import numpy as np
 
 from kinevox_train.vadbench import corpus
@@ -49,3 +52,24 @@ def test_speech_span_trims_silence():
     audio = np.zeros(16_000, dtype=np.float32)
     audio[3_200:9_600] = 0.5
     assert corpus.speech_span(audio) == (3_200, 9_600)
+
+
+def test_brown_noise_falls_6_db_per_octave_more_than_pink():
+    rng = np.random.default_rng(1)
+    def octave_drop(noise):
+        spectrum = np.abs(np.fft.rfft(noise)) ** 2
+        freqs = np.fft.rfftfreq(len(noise), 1 / corpus.RATE)
+        band = lambda lo: spectrum[(freqs >= lo) & (freqs < 2 * lo)].mean()
+        return 10 * np.log10(band(500) / band(1000))
+    assert abs(octave_drop(corpus.brown_noise(64_000, rng)) - 6.0) < 1.0
+    assert abs(octave_drop(corpus.pink_noise(64_000, rng)) - 3.0) < 1.0
+
+
+def test_silero_v6_baseline_finds_the_fixture_commands():
+    from scipy.io import wavfile
+    from kinevox_train.vadbench.__main__ import SileroV6
+    fixtures = Path(__file__).resolve().parents[2] / "Tests" / "Fixtures" / "Capture"
+    _, pcm = wavfile.read(fixtures / "two_commands.wav")
+    truth = json.loads((fixtures / "two_commands.json").read_text())["speech_s"]
+    spans = SileroV6().spans(pcm)
+    assert score_file(truth, spans, len(pcm) / corpus.RATE).matched == len(truth)

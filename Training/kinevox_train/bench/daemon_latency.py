@@ -50,7 +50,8 @@ TWO_STEP_COMMANDS = [("walk forward", "then wave"), ("turn to the left", "then j
 LEAD_IN_S, GAP_S, INNER_PAUSE_S = 8.0, 2.0, (0.3, 0.6)
 EARLY_TOLERANCE_S = 0.2
 # Extra runs of the microphone stream next to the shipped settings: [vad] overrides and what they show.
-MICROPHONE_VARIANTS = {"confirmed pause only (early_end_confidence = 0)": {"early_end_confidence": 0.0}}
+MICROPHONE_VARIANTS = {"confirmed pause only (early_end_confidence = 0)": {"early_end_confidence": 0.0},
+                       "hangover 700 ms (hangover_ms = 700)": {"hangover_ms": 700}}
 
 
 def _free_port() -> int:

@@ -169,8 +169,8 @@ def main(argv=None) -> None:
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     p.add_argument("--skip-engine-bench", action="store_true")
     args = p.parse_args(argv)
-    n = dict(swift=3, python=1, paper=1, cascade=1, uploads=4, listen=2, idle=3.0) if args.quick else \
-        dict(swift=25, python=5, paper=8, cascade=3, uploads=40, listen=16, idle=10.0)
+    n = dict(swift=3, python=1, paper=1, cascade=1, uploads=4, listen=6, idle=3.0) if args.quick else \
+        dict(swift=25, python=5, paper=8, cascade=3, uploads=40, listen=44, idle=10.0)
     started = time.time()
     info = machine()
     log(f"load average before: {info['load']}")
