@@ -37,7 +37,10 @@ final class EarlyEndpointer {
     private let mailbox = NSLock()
     private var finished: [(token: Int, result: (clip: MotionClip, confident: Bool)?)] = []
     private var nextToken = 1
+    /// The speculation for the open utterance, if any.
     private var current: Speculation?
+    /// Speculations whose utterance the hangover closed while their run was still going: played when it ends.
+    private var closedWaiting: [Int: Speculation] = [:]
 
     private struct Speculation {
         let token: Int
@@ -45,8 +48,6 @@ final class EarlyEndpointer {
         var result: (clip: MotionClip, confident: Bool)?
         var done = false
         var held = false
-        /// The hangover closed the utterance while the run was still going: publish when it ends.
-        var closed = false
     }
 
     /// `run` is called on the inference worker; `wake` (any thread) makes the VAD loop call `poll` soon.
@@ -83,14 +84,18 @@ final class EarlyEndpointer {
             drop()
             return false
         case .closed(let cut):
-            guard var speculation = current else {
+            guard let speculation = current else {
                 pipeline.submit(KinevoxServer.Utterance(samples: cut.samples, sampleRate: sampleRate, origin: .microphone))
                 return false
             }
-            // The hangover is the upper bound: the speculative result plays now, whatever its confidence.
-            speculation.closed = true
-            current = speculation
-            if speculation.done { publish(fallback: cut) }
+            // The hangover is the upper bound: the speculative result plays now (or as soon as its run ends),
+            // whatever its confidence.
+            current = nil
+            if speculation.done {
+                publish(speculation, fallback: cut.samples)
+            } else {
+                closedWaiting[speculation.token] = speculation
+            }
             return false
         }
     }
@@ -102,12 +107,13 @@ final class EarlyEndpointer {
             return finished
         }
         var playedEarly = false
-        for (token, result) in results where token == current?.token {
-            current?.done = true
-            current?.result = result
-            if current?.closed == true {
-                publish(fallback: nil)
-            } else {
+        for (token, result) in results {
+            if var waiting = closedWaiting.removeValue(forKey: token) {
+                waiting.result = result
+                publish(waiting, fallback: waiting.utterance.samples)
+            } else if token == current?.token {
+                current?.done = true
+                current?.result = result
                 playedEarly = playIfConfident() || playedEarly
             }
         }
@@ -117,22 +123,20 @@ final class EarlyEndpointer {
     private func playIfConfident() -> Bool {
         guard let speculation = current, speculation.held, speculation.done,
               let result = speculation.result, result.confident else { return false }
-        publish(fallback: nil)
+        current = nil
+        publish(speculation, fallback: speculation.utterance.samples)
         return true
     }
 
-    /// Plays the current speculation's result; a failed run falls back to a normal run of `fallback` (the
-    /// closed utterance) or of the speculated audio.
-    private func publish(fallback: KinevoxCapture.Utterance?) {
-        guard let speculation = current else { return }
-        current = nil
+    /// Plays a speculation's result; a failed run falls back to a normal run of `fallback` (the closed
+    /// utterance's audio, or the speculated audio).
+    private func publish(_ speculation: Speculation, fallback: [Int16]) {
         if let result = speculation.result {
             metrics.recordSpeculativeRun(.used)
             pipeline.publish(result.clip, for: speculation.utterance)
         } else {
             metrics.recordSpeculativeRun(.dropped)
-            let samples = fallback?.samples ?? speculation.utterance.samples
-            pipeline.submit(KinevoxServer.Utterance(samples: samples, sampleRate: sampleRate, origin: .microphone))
+            pipeline.submit(KinevoxServer.Utterance(samples: fallback, sampleRate: sampleRate, origin: .microphone))
         }
     }
 

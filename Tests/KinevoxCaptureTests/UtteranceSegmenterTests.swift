@@ -247,6 +247,66 @@ final class UtteranceSegmenterTests: XCTestCase {
         assertSpeech(utterances, [(3.5, 4.5)], tolerance: 0.05)
     }
 
+    /// Early endpointing events: a 300 ms pause inside an utterance gives pause, pauseHeld and resumed; the end
+    /// gives pause, pauseHeld and (at the hangover) the closed utterance, whose speech the last pause already held.
+    func testPausesAreReportedBeforeTheHangoverClosesTheUtterance() throws {
+        var signal = SignalBuilder(seconds: 5)
+        signal.addNoise(dbfs: -50)
+        signal.addVoiced(dbfs: -20, from: 1.0, to: 2.0)
+        signal.addVoiced(dbfs: -20, from: 2.3, to: 3.0)
+        var segmenter = try UtteranceSegmenter(config: VADConfig())
+        let events = signal.pcm.withUnsafeBufferPointer { segmenter.pushEvents($0) }
+        let kinds = events.map { event -> String in
+            switch event {
+            case .pause: return "pause"
+            case .pauseHeld: return "held"
+            case .resumed: return "resumed"
+            case .closed: return "closed"
+            }
+        }
+        XCTAssertEqual(kinds, ["pause", "held", "resumed", "pause", "held", "closed"])
+        guard case .pause(let atPause) = events[0], case .pause(let atEnd) = events[3], case .closed(let closed) = events[5] else {
+            return XCTFail("\(kinds)")
+        }
+        XCTAssertEqual(seconds(atPause.speechEndSample), 2.0, accuracy: 0.03)
+        XCTAssertEqual(seconds(atPause.endSample - atPause.speechEndSample), 0.15, accuracy: 0.011, "early_end_ms after the speech")
+        XCTAssertEqual(atEnd.speechEndSample, closed.speechEndSample)
+        XCTAssertEqual(atEnd.startSample, closed.startSample)
+        XCTAssertTrue(atEnd.samples == Array(closed.samples.prefix(atEnd.samples.count)), "the pause's audio is the start of the utterance")
+        var off = VADConfig()
+        off.earlyEndMs = 0
+        var plain = try UtteranceSegmenter(config: off)
+        XCTAssertEqual(signal.pcm.withUnsafeBufferPointer { plain.pushEvents($0) }.count, 1, "early_end_ms = 0: only the closed utterance")
+    }
+
+    func testEndingEarlyStartsANewUtteranceWithTheNextSpeech() throws {
+        var signal = SignalBuilder(seconds: 5)
+        signal.addNoise(dbfs: -50)
+        signal.addVoiced(dbfs: -20, from: 1.0, to: 2.0)
+        signal.addVoiced(dbfs: -20, from: 2.3, to: 3.0)
+        var segmenter = try UtteranceSegmenter(config: VADConfig())
+        var closed: [Utterance] = []
+        var pauses: [Utterance] = []
+        let pcm = signal.pcm
+        for start in stride(from: 0, to: pcm.count, by: 160) {
+            for event in pcm[start..<min(pcm.count, start + 160)].withUnsafeBufferPointer({ segmenter.pushEvents($0) }) {
+                switch event {
+                case .pause(let u): pauses.append(u)
+                case .pauseHeld: segmenter.endEarly()  // the daemon played it at the pause
+                case .closed(let u): closed.append(u)
+                case .resumed: XCTFail("speech after an early end opens a new utterance, it does not resume the old one")
+                }
+            }
+        }
+        XCTAssertEqual(closed.count, 0, "both parts were played at their pauses")
+        XCTAssertEqual(pauses.count, 2)
+        XCTAssertEqual(seconds(pauses[1].speechStartSample), 2.3, accuracy: 0.03)
+        XCTAssertGreaterThanOrEqual(pauses[1].startSample, pauses[0].endSample + 160 * 5, "no audio of the played part again")
+        var config = VADConfig()
+        config.earlyEndMs = 0
+        assertSpeech(try segment(pcm, config), [(1.0, 3.0)])
+    }
+
     func testQuietOnsetBeforeTheLoudPartIsKept() throws {
         var signal = SignalBuilder(seconds: 5)
         signal.addNoise(dbfs: -50)
@@ -270,6 +330,11 @@ final class VADConfigTests: XCTestCase {
     }
 
     func testInvalidSettingsNameTheKey() {
+        var early = VADConfig()
+        early.earlyEndMs = 350
+        XCTAssertThrowsError(try early.validate()) { error in
+            XCTAssertTrue("\(error)".contains("early_end_ms"), "\(error)")
+        }
         var config = VADConfig()
         config.stopThresholdDB = 12
         XCTAssertThrowsError(try UtteranceSegmenter(config: config)) { error in

@@ -311,6 +311,23 @@ def microphone(binary: str, model: str, count: int, scratch: pathlib.Path, vad: 
     return result
 
 
+def microphone_table(result: dict) -> str:
+    """Markdown: one row per microphone run (shipped settings, then the variants)."""
+    lines = ["| `[vad]` | end of speech → first frame p50 / p99 / max ms | cut early (two-step) | missed | "
+             "speculative runs started / used / dropped | CPU while listening |", "|---|---|---|---|---|---|"]
+    runs = [("shipped defaults", result["microphone"])] + list(result.get("microphone_variants", {}).items())
+    for name, run in runs:
+        m, spec = run["end_of_speech_to_first_frame_ms"], run["speculative_runs"]
+        lines.append(f"| {name} | {m['p50']:.0f} / {m['p99']:.0f} / {m['max']:.0f} | {run['early_cut_percent']:.1f} % "
+                     f"({run['two_step_cut_percent']:.0f} %) | {len(run['missed'])} | {spec.get('started', 0)} / "
+                     f"{spec.get('used', 0)} / {spec.get('dropped', 0)} | "
+                     f"{run['listening_cpu_fraction_of_core'] * 100:.2f} % of a core |")
+    first = result["microphone"]
+    lines += ["", f"{first['commands']} commands ({first['two_step_commands']} two-step) in {', '.join(first['voices'])}; "
+              "targets: p50 ≤ 250 ms, p99 ≤ 450 ms, ≤ 2 % cut early, ≤ 2 % of a core."]
+    return "\n".join(lines) + "\n"
+
+
 def _speculative_metrics(port: int) -> dict:
     """kinevox_speculative_runs_total by outcome, from /metrics."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -330,12 +347,16 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--binary", default=str(ROOT / ".build/release/kinevoxd"))
     p.add_argument("--model", required=True)
-    p.add_argument("--audio", nargs="+", required=True)
+    p.add_argument("--audio", nargs="*", default=[], help="WAVs to upload (push-to-talk)")
     p.add_argument("--uploads", type=int, default=40)
     p.add_argument("--listen-utterances", type=int, default=44, help="commands in the microphone stream (0: skip it)")
     p.add_argument("--idle-seconds", type=float, default=10.0)
     p.add_argument("--microphone-only", action="store_true", help="skip push-to-talk (prints only the microphone runs)")
+    p.add_argument("--markdown", type=pathlib.Path,
+                   help="also put the microphone table between the micbench markers of this file (e.g. ../docs/vad.md)")
     args = p.parse_args(argv)
+    if not args.microphone_only and not args.audio:
+        p.error("--audio is needed for push-to-talk (or pass --microphone-only)")
     model = str(pathlib.Path(args.model).resolve())
     with tempfile.TemporaryDirectory(prefix="kinevox-bench-") as scratch:
         scratch = pathlib.Path(scratch)
@@ -345,6 +366,9 @@ def main(argv=None) -> None:
             result["microphone"] = microphone(args.binary, model, args.listen_utterances, scratch)
             result["microphone_variants"] = {name: microphone(args.binary, model, args.listen_utterances, scratch, vad)
                                              for name, vad in MICROPHONE_VARIANTS.items()}
+            if args.markdown:
+                from ..vadbench.__main__ import write_table
+                write_table(args.markdown, microphone_table(result), "<!-- micbench:begin -->", "<!-- micbench:end -->")
     print(json.dumps(result))
 
 

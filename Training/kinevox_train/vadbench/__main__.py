@@ -122,15 +122,15 @@ def main() -> None:
 BEGIN, END = "<!-- vadbench:begin -->", "<!-- vadbench:end -->"
 
 
-def write_table(path: Path, table: str) -> None:
-    """Replaces the text between the vadbench markers in `path` (or writes a new file with them)."""
-    text = path.read_text() if path.exists() else f"{BEGIN}\n{END}\n"
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{path} has no {BEGIN} … {END} markers to put the table between")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+def write_table(path: Path, table: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replaces the text between the `begin` and `end` markers in `path` (or writes a new file with them)."""
+    text = path.read_text() if path.exists() else f"{begin}\n{end}\n"
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path} has no {begin} … {end} markers to put the table between")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{head}{BEGIN}\n{table}{END}{tail}")
+    path.write_text(f"{head}{begin}\n{table}{end}{tail}")
 
 
 def render(scores, shown, systems, mean_f1, args) -> str:
