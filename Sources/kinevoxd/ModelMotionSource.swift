@@ -7,7 +7,7 @@ import Logging
 
 /// The daemon's motion source: an utterance (microphone or upload, any rate) resampled to 16 kHz and
 /// run through the model. Logs one line per utterance with its stage timings; the pipeline records the
-/// same timings in `/metrics`. `motion(for:)` is called on the inference worker thread only;
+/// same timings in `/metrics`. An utterance the model's understanding head rejects gets no motion. `reply(to:)` is called on the inference worker thread only;
 /// `secondsInFlight` from any thread (the watchdog timer).
 final class ModelMotionSource: MotionSource, @unchecked Sendable {
     private let model: InstructionModel
@@ -27,7 +27,7 @@ final class ModelMotionSource: MotionSource, @unchecked Sendable {
         self.logger = logger
     }
 
-    func motion(for utterance: KinevoxServer.Utterance) throws -> MotionClip {
+    func reply(to utterance: KinevoxServer.Utterance) throws -> MotionReply {
         let inputStarted = ProcessInfo.processInfo.systemUptime
         lock.withLock { startedAt = inputStarted }
         defer { lock.withLock { startedAt = nil } }
@@ -37,7 +37,6 @@ final class ModelMotionSource: MotionSource, @unchecked Sendable {
         }
         let inputSeconds = ProcessInfo.processInfo.systemUptime - inputStarted
         let result = try model.generate(samples: samples, seed: seed)
-        let joints = Self.jointFrames(result.motion)
         var stages = ["input": inputSeconds]
         for stage in result.timing.stages { stages[stage.name] = stage.seconds }
         let origin: String
@@ -47,8 +46,22 @@ final class ModelMotionSource: MotionSource, @unchecked Sendable {
         }
         let timings = (["input"] + result.timing.stages.map(\.name))
             .map { "\($0) \(Self.ms(stages[$0]!))" }.joined(separator: ", ")
-        logger.info("utterance (\(origin), \(utterance.durationMs) ms of audio) → \(joints.count) frames; \(timings), total \(Self.ms(inputSeconds + result.timing.total)) ms")
-        return try MotionClip(frames: joints, stageSeconds: stages)
+        let heard = result.understanding.map {
+            ($0.understood ? "understood \($0.action)" : "not understood (nearest \($0.action))")
+                + String(format: ", confidence %.2f; ", $0.confidence)
+        } ?? ""
+        let total = "total \(Self.ms(inputSeconds + result.timing.total)) ms"
+        switch (result.motion, result.understanding) {
+        case (let motion?, let understanding):
+            let joints = Self.jointFrames(motion)
+            logger.info("utterance (\(origin), \(utterance.durationMs) ms of audio) → \(joints.count) frames; \(heard)\(timings), \(total)")
+            return MotionReply(clip: try MotionClip(frames: joints, stageSeconds: stages), understanding: understanding)
+        case (nil, let understanding?):
+            logger.info("utterance (\(origin), \(utterance.durationMs) ms of audio) → no motion; \(heard)\(timings), \(total)")
+            return MotionReply(notUnderstood: understanding)
+        case (nil, nil):  // generate leaves the motion out only for an utterance its head did not understand
+            throw MotionError("the model made no motion and gave no understanding")
+        }
     }
 
     /// The motion's flat T×22×3 joint array as frames of joint positions.

@@ -57,6 +57,20 @@ def judge(command: dict, joints: np.ndarray) -> bool | None:
     return two_step_passes(actions[0], actions[1], joints)
 
 
+def understand(model, keys: list[str], cond: np.ndarray) -> dict:
+    """key -> the model's understanding-head verdict, or {} for a model without a head (it always moves)."""
+    head = getattr(model, "understanding_head", None)
+    if head is None:
+        return {}
+    with torch.no_grad():
+        return dict(zip(keys, head.understand(torch.from_numpy(cond).float())))
+
+
+def judge_absent(command: dict) -> bool:
+    """Whether a command has no predicate verdict at all (no action, or an action without a predicate)."""
+    return not command["actions"] or any(a not in PREDICATES for a in command["actions"])
+
+
 def ood_report(model, commands: list[dict], conditions: dict[str, np.ndarray], sources: dict[str, dict],
                seeds: list[int], evaluator=None) -> dict:
     """conditions: source key -> condition tokens [K, dim]; sources: key -> {"id": command id, "voice", "noise"}."""
@@ -64,7 +78,12 @@ def ood_report(model, commands: list[dict], conditions: dict[str, np.ndarray], s
     by_id = {c["id"]: c for c in commands}
     keys = sorted(conditions)
     cond = np.stack([conditions[k] for k in keys])
-    motions = generate_from_conditions(model, cond, seeds, desc="ood")
+    verdicts_by_key = understand(model, keys, cond)
+    kept = [i for i, k in enumerate(keys) if verdicts_by_key.get(k) is None or verdicts_by_key[k].understood]
+    generated = generate_from_conditions(model, cond[kept], seeds, desc="ood") if kept else []
+    motions = [[np.zeros((0, 263), np.float32)] * len(seeds) for _ in keys]  # no motion for a rejected one
+    for i, per_seed in zip(kept, generated):
+        motions[i] = per_seed
     canon_names, canon_emb = None, None
     if evaluator is not None:
         from .texts import canonical_captions
@@ -75,16 +94,21 @@ def ood_report(model, commands: list[dict], conditions: dict[str, np.ndarray], s
     results = []
     for key, per_seed in zip(keys, motions):
         src, command = sources[key], by_id[sources[key]["id"]]
-        verdicts = [judge(command, features_to_joints(f)) for f in per_seed]
+        verdicts = [judge(command, features_to_joints(f)) if len(f) else (None if judge_absent(command) else False)
+                    for f in per_seed]
         row = {"key": key, "id": command["id"], "kind": command["kind"], "actions": command["actions"],
                "voice": src.get("voice", "text"), "noise": src.get("noise", "clean"),
-               "predicate": verdicts, "frames": [int(len(f)) for f in per_seed]}
-        if command["kind"] == "non-command":
-            row["rejected"] = [len(f) == 0 for f in per_seed]
+               "predicate": verdicts, "frames": [int(len(f)) for f in per_seed],
+               "rejected": [len(f) == 0 for f in per_seed]}
+        if key in verdicts_by_key:
+            v = verdicts_by_key[key]
+            row["understanding"] = {"action": v.action, "confidence": v.confidence, "understood": v.understood}
         if evaluator is not None and len(command["actions"]) == 1:
-            emb = evaluator.embed_motions(per_seed)
-            nearest = ((emb[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)
-            row["evaluator"] = [canon_names[i] == command["actions"][0] for i in nearest]
+            moved = [f for f in per_seed if len(f)]
+            nearest = iter(((evaluator.embed_motions(moved)[:, None, :] - canon_emb[None]) ** 2).sum(-1).argmin(1)
+                           if moved else [])
+            row["evaluator"] = [canon_names[next(nearest)] == command["actions"][0] if len(f) else False
+                                for f in per_seed]
         results.append(row)
     summary = summarise(results, len(seeds))
     recordings = [r for r in results if r["id"].startswith("recording:")]
@@ -145,14 +169,15 @@ def _fmt(s: dict | None) -> str:
 def ood_markdown(summary: dict) -> str:
     lines = []
     for name, title in (("kind", "kind · condition"), ("voice", "voice · noise"), ("action", "action · condition")):
-        lines += [f"| {title} | commands | renderings | physical predicates | evaluator | non-commands rejected |",
+        lines += [f"| {title} | commands | renderings | physical predicates | evaluator | rejected (no motion) |",
                   "|---|---|---|---|---|---|"]
         for key, s in summary.get(name, {}).items():
             lines.append(f"| {key} | {s['commands']} | {s['renderings']} | {_fmt(s['predicate'])} | "
                          f"{_fmt(s['evaluator'])} | {_fmt(s['rejected'])} |")
         lines.append("")
-    lines.append("Rates are the mean over seeds (range in brackets). A non-command counts as rejected when the model "
-                 "makes no motion for it.")
+    lines.append("Rates are the mean over seeds (range in brackets). \"rejected\" is the share of renderings the model "
+                 "made no motion for (its understanding head said \"not understood\"): wanted for non-commands, a failure "
+                 "for commands, whose predicate and evaluator verdicts then count as failed.")
     return "\n".join(lines)
 
 
