@@ -119,6 +119,7 @@ def test_ood_table_counts_a_rejected_command_as_failed():
     rows = {r["id"]: r for r in report["results"]}
     assert rows["c1"]["rejected"] == [True] and rows["c1"]["predicate"] == [False]
     assert rows["n1"]["rejected"] == [True] and rows["n1"]["predicate"] == [None]
+    assert rows["c1"]["predicate_always_moving"][0] in (True, False), "the motion it would have made is judged too"
     assert rows["c1"]["understanding"]["understood"] is False
 
 
