@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "KinevoxCaptureTests", dependencies: ["KinevoxCapture"]),
         .testTarget(name: "KinevoxEngineTests", dependencies: ["KinevoxEngine"]),
         .testTarget(name: "KinevoxSpeechTests", dependencies: ["KinevoxSpeech"]),
-        .testTarget(name: "KinevoxModelTests", dependencies: ["KinevoxModel"]),
+        .testTarget(name: "KinevoxModelTests", dependencies: ["KinevoxModel", "KinevoxAudio"]),
         .testTarget(name: "KinevoxMotionTests", dependencies: ["KinevoxMotion"]),
         .testTarget(name: "KinevoxServerTests", dependencies: ["KinevoxServer"]),
         .testTarget(name: "KinevoxdTests", dependencies: ["kinevoxd", "KinevoxdConfig", "KinevoxCapture", "KinevoxServer"]),

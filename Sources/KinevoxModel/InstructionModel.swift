@@ -24,8 +24,11 @@ public struct InstructionTiming: Equatable, Sendable {
 
 /// One spoken instruction turned into motion, with what it cost.
 public struct InstructionResult: Sendable {
-    /// The motion: HumanML3D-263 features and 22 joints per frame at 20 fps.
-    public let motion: Motion
+    /// The motion: HumanML3D-263 features and 22 joints per frame at 20 fps; nil when the model did not understand
+    /// the utterance (`understanding.understood` false) and the caller did not force a motion.
+    public let motion: Motion?
+    /// What the model understood, from its understanding head; nil for a model file without one.
+    public let understanding: Understanding?
     public let timing: InstructionTiming
 }
 
@@ -48,6 +51,7 @@ public final class InstructionModel {
     private let frontEnd: any SpeechFrontEnd
     private let encoder: AudioEncoder
     private let generator: MotionGenerator
+    private let understandingHead: UnderstandingHead?
     private let arena = ScratchArena()
     private let gemmThreads: GEMMThreads
 
@@ -64,8 +68,13 @@ public final class InstructionModel {
         encoder = try AudioEncoder(store.scope("audio_encoder"),
                                    config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))
         generator = try MotionGenerator(store: store)
+        understandingHead = try UnderstandingHead.bindIfPresent(
+            store, conditionFloats: encoder.config.dim * encoder.config.numCondTokens)
         try store.root.finish()
     }
+
+    /// The actions the understanding head can name, empty for a model without a head.
+    public var understoodActions: [String] { understandingHead?.actions ?? [] }
 
     /// Longest motion the generator makes, in frames (20 fps).
     public var maxFrames: Int { generator.maxFrames }
@@ -84,11 +93,12 @@ public final class InstructionModel {
     ///   - samples: the utterance, 16 kHz mono in [-1, 1].
     ///   - seed: sampling seed; the same seed and samples give the same motion bit for bit.
     ///   - frames: the motion length in frames, or nil to let the length estimator choose.
-    public func generate(samples: [Float], seed: UInt64, frames: Int? = nil) throws -> InstructionResult {
-        try gemmThreads.serving { try generateStages(samples: samples, seed: seed, frames: frames) }
+    ///   - force: make the motion even when the understanding head says the utterance was not understood.
+    public func generate(samples: [Float], seed: UInt64, frames: Int? = nil, force: Bool = false) throws -> InstructionResult {
+        try gemmThreads.serving { try generateStages(samples: samples, seed: seed, frames: frames, force: force) }
     }
 
-    private func generateStages(samples: [Float], seed: UInt64, frames: Int?) throws -> InstructionResult {
+    private func generateStages(samples: [Float], seed: UInt64, frames: Int?, force: Bool) throws -> InstructionResult {
         var timing = InstructionTiming()
         let started = Self.now()
         var mark = started
@@ -101,13 +111,18 @@ public final class InstructionModel {
         let features = frontEnd.featureView(of: samples, arena: arena)
         timing.frontend = lap()
         let condition = encoder.encode(features, arena: arena)
+        let understanding = understandingHead?.understand(condition: UnsafeBufferPointer(condition.buffer), arena: arena)
         timing.audioEncoder = lap()
+        if let understanding, !understanding.understood, !force {
+            timing.total = Self.now() - started
+            return InstructionResult(motion: nil, understanding: understanding, timing: timing)
+        }
         let codes = try generator.generateCodes(condition: UnsafeBufferPointer(condition.buffer), seed: seed, frames: frames)
         timing.generator = lap()
         let motion = try generator.decode(codes)
         timing.decoder = lap()
         timing.total = Self.now() - started
-        return InstructionResult(motion: motion, timing: timing)
+        return InstructionResult(motion: motion, understanding: understanding, timing: timing)
     }
 
     private static func now() -> Double { ProcessInfo.processInfo.systemUptime }

@@ -1,4 +1,5 @@
 import Foundation
+import KinevoxMotion
 
 /// One spoken command as 16-bit PCM, mono. From the microphone (already cut by the VAD) or a
 /// push-to-talk upload (at the browser's rate; resampling to 16 kHz is KinevoxAudio's job).
@@ -28,11 +29,33 @@ public struct Utterance: Sendable {
     public var durationMs: Int { sampleRate > 0 ? samples.count * 1000 / sampleRate : 0 }
 }
 
+/// A motion source's answer to one utterance: what it understood (when the source can tell) and the motion, nil
+/// when it did not understand the utterance. A value.
+public struct MotionReply: Sendable {
+    /// What the utterance was understood as; nil when the source cannot tell (a model without an understanding
+    /// head, recorded clips).
+    public let understanding: Understanding?
+    /// The motion; nil only when `understanding` says the utterance was not understood.
+    public let clip: MotionClip?
+
+    /// A motion, with what the source understood when it knows.
+    public init(clip: MotionClip, understanding: Understanding? = nil) {
+        self.clip = clip
+        self.understanding = understanding
+    }
+
+    /// No motion: the utterance was not understood.
+    public init(notUnderstood understanding: Understanding) {
+        clip = nil
+        self.understanding = understanding
+    }
+}
+
 /// Turns an utterance into a motion: the generator in the daemon, recorded clips in tests and
 /// until a model is loaded. Called on the `MotionPipeline` worker thread only, one call at a time.
 public protocol MotionSource: AnyObject {
-    /// The motion for one utterance, or an error with a message a user can act on.
-    func motion(for utterance: Utterance) throws -> MotionClip
+    /// The reply to one utterance, or an error with a message a user can act on.
+    func reply(to utterance: Utterance) throws -> MotionReply
 }
 
 /// A motion source that answers every utterance with the next of a fixed list of recorded clips.
@@ -47,14 +70,15 @@ public final class RecordedMotionSource: MotionSource {
     }
 
     /// The next clip of the list, whatever was said.
-    public func motion(for utterance: Utterance) throws -> MotionClip {
+    public func reply(to utterance: Utterance) throws -> MotionReply {
         defer { next = (next + 1) % clips.count }
-        return clips[next]
+        return MotionReply(clip: clips[next])
     }
 }
 
-/// The inference worker: numbers each utterance, announces it to viewers, asks the motion source
-/// for a motion on its own thread and hands the result to the playback clock under the same id.
+/// The inference worker: numbers each utterance, asks the motion source for a reply on its own thread, announces
+/// the utterance to viewers with what was understood (`utterance` message) and hands the motion to the playback
+/// clock under the same id; a not-understood utterance gets no motion.
 /// Only the newest utterance waits (an older waiting one is dropped and logged: a new command replaces it).
 /// `submit` may be called from any thread (capture thread, server service thread).
 public final class MotionPipeline: @unchecked Sendable {
@@ -112,28 +136,31 @@ public final class MotionPipeline: @unchecked Sendable {
         if wasRunning { stopped.wait() }
     }
 
-    /// Closes one utterance: assigns its id, counts it, announces it (`utterance` message) and
-    /// queues it for generation. Returns the id (the id of its motion too).
+    /// Closes one utterance: assigns its id, counts it and queues it for generation. It is announced once the
+    /// source has replied, or (without understanding fields) when a newer utterance replaces it before generation.
+    /// Returns the id (the id of its motion too).
     @discardableResult
     public func submit(_ utterance: Utterance) -> Int {
         condition.lock()
         let id = nextID
         nextID += 1
-        // Announced before the worker can see it, so `utterance` always precedes its `motion.begin`.
-        server?.broadcast(.utterance(id: id, durationMs: utterance.durationMs))
         queue.append(.utterance(utterance, id: id, closedAt: ProcessInfo.processInfo.systemUptime))
-        let waiting = queue.compactMap(\.utteranceID)
-        let replaced = Set(waiting.prefix(max(0, waiting.count - Self.maxWaiting)))
-        queue.removeAll { $0.utteranceID.map(replaced.contains) ?? false }
+        let waiting = queue.filter { $0.utteranceID != nil }
+        let replaced = Array(waiting.prefix(max(0, waiting.count - Self.maxWaiting)))
+        let replacedIDs = Set(replaced.compactMap(\.utteranceID))
+        queue.removeAll { $0.utteranceID.map(replacedIDs.contains) ?? false }
         condition.signal()
         condition.unlock()
         metrics.recordUtterance(upload: utterance.origin != .microphone)
-        for old in replaced.sorted() { log("utterance \(old): replaced by newer utterance \(id) before generation") }
+        for case .utterance(let old, let oldID, _) in replaced {
+            server?.broadcast(.utterance(id: oldID, durationMs: old.durationMs))
+            log("utterance \(oldID): replaced by newer utterance \(id) before generation")
+        }
         return id
     }
 
     /// Runs `task` on the worker thread, in turn with the utterances, announcing nothing: a speculative run
-    /// whose result the caller may `publish` or drop.
+    /// whose reply the caller may `publish` or drop.
     public func perform(_ task: @escaping () -> Void) {
         condition.lock()
         queue.append(.task(task))
@@ -141,19 +168,21 @@ public final class MotionPipeline: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Hands a motion generated ahead (a speculative run of `utterance`) to viewers as if the utterance had just
-    /// closed: assigns its id, counts and announces it (`utterance`), records its stage timings and plays it.
-    /// Any thread. Returns the id.
+    /// Hands a reply made ahead (a speculative run of `utterance`) to viewers as if the utterance had just been
+    /// generated: assigns its id, counts and announces it (`utterance`, with what was understood), records its
+    /// stage timings and plays its motion (none when it was not understood). Any thread. Returns the id.
     @discardableResult
-    public func publish(_ clip: MotionClip, for utterance: Utterance) -> Int {
+    public func publish(_ reply: MotionReply, for utterance: Utterance) -> Int {
         condition.lock()
         let id = nextID
         nextID += 1
-        server?.broadcast(.utterance(id: id, durationMs: utterance.durationMs))
         condition.unlock()
         metrics.recordUtterance(upload: utterance.origin != .microphone)
-        for (stage, seconds) in clip.stageSeconds { metrics.recordStage(stage, seconds: seconds) }
-        clock.play(clip, id: id, utteranceClosedAt: ProcessInfo.processInfo.systemUptime)
+        announce(reply, id: id, utterance: utterance)
+        if let clip = reply.clip {
+            for (stage, seconds) in clip.stageSeconds { metrics.recordStage(stage, seconds: seconds) }
+            clock.play(clip, id: id, utteranceClosedAt: ProcessInfo.processInfo.systemUptime)
+        }
         return id
     }
 
@@ -181,13 +210,26 @@ public final class MotionPipeline: @unchecked Sendable {
     private func generate(_ utterance: Utterance, id: Int, closedAt: Double) {
         let started = ProcessInfo.processInfo.systemUptime
         do {
-            let clip = try source.motion(for: utterance)
+            let reply = try source.reply(to: utterance)
+            announce(reply, id: id, utterance: utterance)
+            guard let clip = reply.clip else { return }
             for (stage, seconds) in clip.stageSeconds { metrics.recordStage(stage, seconds: seconds) }
             metrics.recordStage("total", seconds: ProcessInfo.processInfo.systemUptime - started)
             clock.play(clip, id: id, utteranceClosedAt: closedAt)
         } catch {
+            server?.broadcast(.utterance(id: id, durationMs: utterance.durationMs, understanding: nil))
             log("utterance \(id): no motion: \(error)")
             server?.broadcast(.error(message: "utterance \(id): no motion (\(error))"))
+        }
+    }
+
+    /// The `utterance` message for a reply (before its playback, so it always precedes its `motion.begin`);
+    /// a not-understood reply is counted first and logged.
+    private func announce(_ reply: MotionReply, id: Int, utterance: Utterance) {
+        if reply.clip == nil { metrics.recordNotUnderstood() }  // counted before a viewer can hear of it
+        server?.broadcast(.utterance(id: id, durationMs: utterance.durationMs, understanding: reply.understanding))
+        if reply.clip == nil {
+            log("utterance \(id): not understood (confidence \(reply.understanding.map { String(format: "%.2f", $0.confidence) } ?? "?")): no motion")
         }
     }
 }

@@ -31,8 +31,9 @@ public enum ServerMessage: Sendable {
     case hello(pose: [SIMD3<Float>]?, microphone: MicrophoneStatus? = nil, commandsJSON: String? = nil)
     /// The server microphone changed state (`{"type":"microphone","state":…,"detail":…}`).
     case microphone(MicrophoneStatus)
-    /// An utterance was closed (VAD or upload); `durationMs` is its audio length.
-    case utterance(id: Int, durationMs: Int)
+    /// An utterance was closed (VAD or upload) and run through the model; `durationMs` is its audio length and
+    /// `understanding` what the model understood (nil when it cannot tell: then the fields are left out).
+    case utterance(id: Int, durationMs: Int, understanding: Understanding? = nil)
     /// Motion `id` starts: `frames` frames follow at 20 fps; `latencyMs` runs from the utterance's
     /// close to this message.
     case motionBegin(id: Int, frames: Int, latencyMs: Double?)
@@ -59,8 +60,13 @@ public enum ServerMessage: Sendable {
             return s + "}"
         case .microphone(let status):
             return "{\"type\":\"microphone\"," + status.jsonMembers + "}"
-        case .utterance(let id, let durationMs):
-            return "{\"type\":\"utterance\",\"id\":\(id),\"duration_ms\":\(durationMs)}"
+        case .utterance(let id, let durationMs, let understanding):
+            var s = "{\"type\":\"utterance\",\"id\":\(id),\"duration_ms\":\(durationMs)"
+            if let understanding {
+                s += ",\"understood\":\(understanding.understood),\"action\":" + Self.quoted(understanding.action)
+                    + ",\"confidence\":" + Self.decimal(Double(understanding.confidence), places: 3)
+            }
+            return s + "}"
         case .motionBegin(let id, let frames, let latencyMs):
             var s = "{\"type\":\"motion.begin\",\"id\":\(id),\"frames\":\(frames),\"fps\":\(Skeleton.fps)"
             if let latencyMs { s += ",\"latency_ms\":\(Int(latencyMs.rounded()))" }

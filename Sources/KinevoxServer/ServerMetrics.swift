@@ -9,6 +9,7 @@ public final class ServerMetrics: @unchecked Sendable {
 
     private let utterancesMicrophone: Counter
     private let utterancesUpload: Counter
+    private let utterancesNotUnderstood: Counter
     private let framesSent: Counter
     private let framesDropped: Counter
     private let clientsDropped: Counter
@@ -35,6 +36,8 @@ public final class ServerMetrics: @unchecked Sendable {
         let utterancesHelp = "Utterances closed, by source (microphone VAD or push-to-talk upload)."
         utterancesMicrophone = counter("utterances", utterancesHelp, [("source", "microphone")])
         utterancesUpload = counter("utterances", utterancesHelp, [("source", "upload")])
+        utterancesNotUnderstood = counter("utterances_not_understood",
+                                          "Utterances the model did not understand (no motion made).")
         framesSent = counter("frames_sent", "Motion frames written to viewer sockets.")
         framesDropped = counter("frames_dropped", "Motion frames discarded because their client was too slow.")
         clientsDropped = counter("clients_dropped", "Clients disconnected because their send queue was full.")
@@ -52,6 +55,11 @@ public final class ServerMetrics: @unchecked Sendable {
     /// One utterance closed; `upload` is true for push-to-talk, false for the microphone.
     public func recordUtterance(upload: Bool) {
         (upload ? utterancesUpload : utterancesMicrophone).increment()
+    }
+
+    /// One utterance the model did not understand (`kinevox_utterances_not_understood_total`).
+    public func recordNotUnderstood() {
+        utterancesNotUnderstood.increment()
     }
 
     /// Duration of one pipeline stage ("frontend", "audio_encoder", "generator", "decoder",

@@ -170,7 +170,7 @@ final class BenchWorker {
                 let growthsBefore = model.scratchAllocationCount
                 let result: InstructionResult
                 do {
-                    result = try model.generate(samples: runs[index].utterance.samples, seed: seed, frames: frames)
+                    result = try model.generate(samples: runs[index].utterance.samples, seed: seed, frames: frames, force: true)
                 } catch {
                     throw BenchFailure(status: 1, message: "\(runs[index].utterance.name): \(error)")
                 }
@@ -178,7 +178,7 @@ final class BenchWorker {
                 if countAllocations { runs[index].allocations.append(Int(kv_heap_allocation_count() - allocationsBefore)) }
                 runs[index].arenaGrowths += model.scratchAllocationCount - growthsBefore
                 runs[index].timings.append(result.timing)
-                runs[index].motionFrames = result.motion.frameCount
+                runs[index].motionFrames = result.motion?.frameCount ?? 0
             }
         }
     }

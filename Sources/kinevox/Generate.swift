@@ -9,8 +9,9 @@ import KinevoxMotion
 extension MotionFormat: ExpressibleByArgument {}
 
 /// `kinevox generate`: one spoken instruction (a WAV file) → one motion (docs: interfaces, CLI).
-/// Exit status 2 for bad usage or unreadable audio, 1 for any other failure; the cause is one line on
-/// stderr, and `--output` is written atomically, so a failure never leaves a half-written file.
+/// Exit status 2 for bad usage or unreadable audio, 3 when the model did not understand the instruction (no motion
+/// unless `--force`), 1 for any other failure; the cause is one line on stderr, and `--output` is written
+/// atomically, so a failure never leaves a half-written file.
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate the motion for one spoken instruction in a WAV file.")
@@ -37,6 +38,9 @@ struct Generate: ParsableCommand {
     @Option(help: "Precision of the matrix products: fp32, or bf16 (AVX-512 BF16; fp32 on a CPU without it).")
     var precision: MatmulPrecision = .fp32
 
+    @Flag(help: "Make a motion even when the model did not understand the instruction (otherwise exit status 3).")
+    var force = false
+
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1–256") }
     }
@@ -60,10 +64,14 @@ struct Generate: ParsableCommand {
         let result: InstructionResult
         do {
             let instructionModel = try InstructionModel(path: modelPath, threads: threads, matmulPrecision: precision)
-            result = try instructionModel.generate(samples: samples, seed: seed)
+            result = try instructionModel.generate(samples: samples, seed: seed, force: force)
         } catch {
             let reason = "\(error)"
             throw Self.fail(status: 1, reason.contains(modelPath) ? reason : "model \(modelPath): \(reason)")
+        }
+        guard let motion = result.motion else {
+            let nearest = result.understanding.map { String(format: "nearest action %@, confidence %.2f", $0.action, $0.confidence) } ?? ""
+            throw Self.fail(status: 3, "\(audio): not understood (\(nearest)); say one of the supported actions, or --force to move anyway")
         }
         let timing = MotionTiming(audioEncoder: (result.timing.frontend + result.timing.audioEncoder) * 1000,
                                   generator: result.timing.generator * 1000,
@@ -71,9 +79,9 @@ struct Generate: ParsableCommand {
                                   total: result.timing.total * 1000)
         do {
             if let output {
-                try MotionFile.write(result.motion, as: format, to: URL(fileURLWithPath: output), timing: timing)
+                try MotionFile.write(motion, as: format, to: URL(fileURLWithPath: output), timing: timing)
             } else {
-                FileHandle.standardOutput.write(try MotionFile.encode(result.motion, as: format, timing: timing))
+                FileHandle.standardOutput.write(try MotionFile.encode(motion, as: format, timing: timing))
             }
         } catch {
             throw Self.fail(status: 1, "\(error)")

@@ -112,7 +112,7 @@ final class Daemon {
         }, log: { captureLog.record($0) })
         let gate = ConfidenceGate(threshold: config.vad.earlyEndConfidence)
         let listener = try MicrophoneListener(capture: capture, vad: config.vad, metrics: metrics, pipeline: pipeline) {
-            [source] utterance in try source.speculativeMotion(for: utterance, gate: gate)
+            [source] utterance in try source.speculativeReply(to: utterance, gate: gate)
         }
 
         do {

@@ -1,24 +1,19 @@
 import Foundation
 import KinevoxCapture
-import KinevoxModel
+import KinevoxMotion
 import KinevoxServer
 
 /// Whether a speculative result may play before the hangover: the model's confidence that it understood
-/// the utterance, against `[vad] early_end_confidence`.
+/// the utterance (its understanding head), against `[vad] early_end_confidence`.
 struct ConfidenceGate: Sendable {
     /// `[vad] early_end_confidence` (0–1).
     let threshold: Double
 
-    /// The model's own verdict on `result`, nil while the model reports no understanding.
-    static func understanding(of result: InstructionResult) -> (understood: Bool, confidence: Double)? {
-        nil
-    }
-
-    /// Confident: understood with at least `threshold` confidence. A model that reports no understanding
-    /// is confident only at threshold 0 (the confirmed pause alone decides).
-    func isConfident(_ result: InstructionResult) -> Bool {
-        guard let verdict = Self.understanding(of: result) else { return threshold <= 0 }
-        return verdict.understood && verdict.confidence >= threshold
+    /// Confident: understood with at least `threshold` confidence. A model without an understanding head
+    /// (nil) is confident only at threshold 0 (the confirmed pause alone decides).
+    func isConfident(_ understanding: Understanding?) -> Bool {
+        guard let understanding else { return threshold <= 0 }
+        return understanding.understood && Double(understanding.confidence) >= threshold
     }
 }
 
@@ -32,10 +27,10 @@ final class EarlyEndpointer {
     private let pipeline: MotionPipeline
     private let metrics: ServerMetrics
     private let sampleRate: Int
-    private let run: (KinevoxServer.Utterance) throws -> (clip: MotionClip, confident: Bool)
+    private let run: (KinevoxServer.Utterance) throws -> (reply: MotionReply, confident: Bool)
     private let wake: () -> Void
     private let mailbox = NSLock()
-    private var finished: [(token: Int, result: (clip: MotionClip, confident: Bool)?)] = []
+    private var finished: [(token: Int, result: (reply: MotionReply, confident: Bool)?)] = []
     private var nextToken = 1
     /// The speculation for the open utterance, if any.
     private var current: Speculation?
@@ -45,14 +40,14 @@ final class EarlyEndpointer {
     private struct Speculation {
         let token: Int
         let utterance: KinevoxServer.Utterance
-        var result: (clip: MotionClip, confident: Bool)?
+        var result: (reply: MotionReply, confident: Bool)?
         var done = false
         var held = false
     }
 
     /// `run` is called on the inference worker; `wake` (any thread) makes the VAD loop call `poll` soon.
     init(pipeline: MotionPipeline, metrics: ServerMetrics, sampleRate: Int,
-         run: @escaping (KinevoxServer.Utterance) throws -> (clip: MotionClip, confident: Bool), wake: @escaping () -> Void) {
+         run: @escaping (KinevoxServer.Utterance) throws -> (reply: MotionReply, confident: Bool), wake: @escaping () -> Void) {
         self.pipeline = pipeline
         self.metrics = metrics
         self.sampleRate = sampleRate
@@ -102,7 +97,7 @@ final class EarlyEndpointer {
 
     /// Takes finished speculative runs from the mailbox; returns true when one was played early.
     func poll() -> Bool {
-        let results = mailbox.withLock { () -> [(token: Int, result: (clip: MotionClip, confident: Bool)?)] in
+        let results = mailbox.withLock { () -> [(token: Int, result: (reply: MotionReply, confident: Bool)?)] in
             defer { finished.removeAll() }
             return finished
         }
@@ -133,7 +128,7 @@ final class EarlyEndpointer {
     private func publish(_ speculation: Speculation, fallback: [Int16]) {
         if let result = speculation.result {
             metrics.recordSpeculativeRun(.used)
-            pipeline.publish(result.clip, for: speculation.utterance)
+            pipeline.publish(result.reply, for: speculation.utterance)
         } else {
             metrics.recordSpeculativeRun(.dropped)
             pipeline.submit(KinevoxServer.Utterance(samples: fallback, sampleRate: sampleRate, origin: .microphone))

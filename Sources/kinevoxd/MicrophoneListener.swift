@@ -23,7 +23,7 @@ final class MicrophoneListener {
     /// `speculate` runs the model on the utterance so far (on the inference worker) and says whether the
     /// result is confident.
     init(capture: AudioCapture, vad: VADConfig, metrics: ServerMetrics, pipeline: MotionPipeline,
-         speculate: @escaping (KinevoxServer.Utterance) throws -> (clip: MotionClip, confident: Bool)) throws {
+         speculate: @escaping (KinevoxServer.Utterance) throws -> (reply: MotionReply, confident: Bool)) throws {
         self.capture = capture
         self.segmenter = try UtteranceSegmenter(config: vad)
         self.metrics = metrics

@@ -7,7 +7,7 @@ import Logging
 
 /// The daemon's motion source: an utterance (microphone or upload, any rate) resampled to 16 kHz and
 /// run through the model. Logs one line per utterance with its stage timings; the pipeline records the
-/// same timings in `/metrics`. `motion(for:)` is called on the inference worker thread only;
+/// same timings in `/metrics`. An utterance the model's understanding head rejects gets no motion. `reply(to:)` is called on the inference worker thread only;
 /// `secondsInFlight` from any thread (the watchdog timer).
 final class ModelMotionSource: MotionSource, @unchecked Sendable {
     private let model: InstructionModel
@@ -27,18 +27,18 @@ final class ModelMotionSource: MotionSource, @unchecked Sendable {
         self.logger = logger
     }
 
-    func motion(for utterance: KinevoxServer.Utterance) throws -> MotionClip {
-        try run(utterance, speculative: false).clip
+    func reply(to utterance: KinevoxServer.Utterance) throws -> MotionReply {
+        try run(utterance, speculative: false)
     }
 
-    /// A speculative run (early endpointing) on the utterance so far: its motion and whether the model is
-    /// confident it understood (`gate`). Inference worker thread only.
-    func speculativeMotion(for utterance: KinevoxServer.Utterance, gate: ConfidenceGate) throws -> (clip: MotionClip, confident: Bool) {
-        let (clip, result) = try run(utterance, speculative: true)
-        return (clip, gate.isConfident(result))
+    /// A speculative run (early endpointing) on the utterance so far: the reply and whether `gate` finds the
+    /// model confident that it understood. Inference worker thread only.
+    func speculativeReply(to utterance: KinevoxServer.Utterance, gate: ConfidenceGate) throws -> (reply: MotionReply, confident: Bool) {
+        let reply = try run(utterance, speculative: true)
+        return (reply, gate.isConfident(reply.understanding))
     }
 
-    private func run(_ utterance: KinevoxServer.Utterance, speculative: Bool) throws -> (clip: MotionClip, result: InstructionResult) {
+    private func run(_ utterance: KinevoxServer.Utterance, speculative: Bool) throws -> MotionReply {
         let inputStarted = ProcessInfo.processInfo.systemUptime
         lock.withLock { startedAt = inputStarted }
         defer { lock.withLock { startedAt = nil } }
@@ -48,7 +48,6 @@ final class ModelMotionSource: MotionSource, @unchecked Sendable {
         }
         let inputSeconds = ProcessInfo.processInfo.systemUptime - inputStarted
         let result = try model.generate(samples: samples, seed: seed)
-        let joints = Self.jointFrames(result.motion)
         var stages = ["input": inputSeconds]
         for stage in result.timing.stages { stages[stage.name] = stage.seconds }
         let origin: String
@@ -59,8 +58,22 @@ final class ModelMotionSource: MotionSource, @unchecked Sendable {
         let timings = (["input"] + result.timing.stages.map(\.name))
             .map { "\($0) \(Self.ms(stages[$0]!))" }.joined(separator: ", ")
         let kind = speculative ? "speculative run" : "utterance"
-        logger.info("\(kind) (\(origin), \(utterance.durationMs) ms of audio) → \(joints.count) frames; \(timings), total \(Self.ms(inputSeconds + result.timing.total)) ms")
-        return (try MotionClip(frames: joints, stageSeconds: stages), result)
+        let heard = result.understanding.map {
+            ($0.understood ? "understood \($0.action)" : "not understood (nearest \($0.action))")
+                + String(format: ", confidence %.2f; ", $0.confidence)
+        } ?? ""
+        let total = "total \(Self.ms(inputSeconds + result.timing.total)) ms"
+        switch (result.motion, result.understanding) {
+        case (let motion?, let understanding):
+            let joints = Self.jointFrames(motion)
+            logger.info("\(kind) (\(origin), \(utterance.durationMs) ms of audio) → \(joints.count) frames; \(heard)\(timings), \(total)")
+            return MotionReply(clip: try MotionClip(frames: joints, stageSeconds: stages), understanding: understanding)
+        case (nil, let understanding?):
+            logger.info("\(kind) (\(origin), \(utterance.durationMs) ms of audio) → no motion; \(heard)\(timings), \(total)")
+            return MotionReply(notUnderstood: understanding)
+        case (nil, nil):  // generate leaves the motion out only for an utterance its head did not understand
+            throw MotionError("the model made no motion and gave no understanding")
+        }
     }
 
     /// The motion's flat T×22×3 joint array as frames of joint positions.

@@ -1,4 +1,5 @@
 import Foundation
+import KinevoxMotion
 import XCTest
 @testable import KinevoxServer
 
@@ -43,6 +44,19 @@ final class ConfigAndFormatTests: XCTestCase {
         try harness.server.start()
         XCTAssertEqual(try harness.get("/healthz").status, 200)
         _ = try harness.connect()
+    }
+
+    /// `utterance` carries what was understood only when the source knows it (old clients see the same three fields).
+    func testUtteranceMessageUnderstandingFields() throws {
+        XCTAssertEqual(ServerMessage.utterance(id: 3, durationMs: 1200).json, #"{"type":"utterance","id":3,"duration_ms":1200}"#)
+        let heard = ServerMessage.utterance(id: 4, durationMs: 900,
+                                            understanding: Understanding(action: "wave-right-hand", confidence: 0.8234, understood: true))
+        XCTAssertEqual(heard.json, #"{"type":"utterance","id":4,"duration_ms":900,"understood":true,"action":"wave-right-hand","confidence":0.823}"#)
+        let missed = ServerMessage.utterance(id: 5, durationMs: 700,
+                                             understanding: Understanding(action: "bow", confidence: 0.1, understood: false))
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(missed.json.utf8)) as? [String: Any])
+        XCTAssertEqual(object["understood"] as? Bool, false)
+        XCTAssertEqual(object["action"] as? String, "bow")
     }
 
     func testJSONNumbersAndStrings() {

@@ -1,4 +1,5 @@
 import Foundation
+import KinevoxMotion
 import XCTest
 @testable import KinevoxServer
 
@@ -154,9 +155,19 @@ final class ViewerBrowserTests: XCTestCase {
         harness.server.setMicrophone(.on(device: "default"))
         XCTAssertTrue(try browser.waitUntil("document.getElementById('mic').textContent === 'server microphone: on (default)'",
                                             timeout: 5))
-        _ = try browser.evaluate(#"window.kinevoxViewer.handle({type:"utterance",id:7,duration_ms:900,understood:"wave, right hand",action:"wave-right-hand",confidence:0.823})"#)
+        // The server's own `utterance` messages (ServerMessage.json), understood and not.
+        let understood = ServerMessage.utterance(id: 7, durationMs: 900,
+                                                 understanding: Understanding(action: "wave-right-hand", confidence: 0.823, understood: true))
+        _ = try browser.evaluate("window.kinevoxViewer.handle(\(understood.json))")
         XCTAssertEqual(try browser.evaluate("document.getElementById('understood').textContent") as? String,
                        "understood: wave, right hand · 0.82")
+        let missed = ServerMessage.utterance(id: 8, durationMs: 900,
+                                             understanding: Understanding(action: "bow", confidence: 0.31, understood: false))
+        _ = try browser.evaluate("window.kinevoxViewer.handle(\(missed.json))")
+        XCTAssertEqual(try browser.evaluate("document.getElementById('understood').textContent") as? String, "didn't catch that")
+        _ = try browser.evaluate(#"window.kinevoxViewer.handle({type:"utterance",id:10,duration_ms:900,understood:true,action:"walk-back",confidence:0.9})"#)
+        XCTAssertEqual(try browser.evaluate("document.getElementById('understood').textContent") as? String,
+                       "understood: walk back · 0.90")
         _ = try browser.evaluate(#"window.kinevoxViewer.handle({type:"utterance",id:8,duration_ms:900,understood:false,action:null})"#)
         XCTAssertEqual(try browser.evaluate("document.getElementById('understood').textContent") as? String, "didn't catch that")
         _ = try browser.evaluate(#"window.kinevoxViewer.handle({type:"utterance",id:9,duration_ms:900})"#)

@@ -17,15 +17,16 @@ final class DaemonPipelineTests: XCTestCase {
         scratch.remove()
     }
 
-    /// Starts kinevoxd capturing from `device` (with `vad`: extra `[vad]` lines), and returns the port it serves on.
-    private func startDaemon(device: String, vad: String = "") throws -> Int {
+    /// Starts kinevoxd capturing from `device` on `model` (with `vad`: extra `[vad]` lines), and returns the port
+    /// it serves on.
+    private func startDaemon(device: String, model: String = DaemonFixtures.tinyModel, vad: String = "") throws -> Int {
         let path = try scratch.write("kinevox.toml", """
             [capture]
             device = "\(device)"
             [vad]
             \(vad)
             [model]
-            path = "\(DaemonFixtures.tinyModel)"
+            path = "\(model)"
             threads = 1
             [server]
             listen = "127.0.0.1:0"
@@ -135,6 +136,33 @@ final class DaemonPipelineTests: XCTestCase {
         let daemon = try XCTUnwrap(self.daemon)
         XCTAssertEqual(daemon.stderr.split(separator: "\n").filter { $0.contains("no speech found, not run") }.count, 2, daemon.stderr)
         XCTAssertEqual(daemon.stderr.split(separator: "\n").filter { $0.contains("utterance (upload") }.count, 1, daemon.stderr)
+    }
+
+    /// An utterance the model's understanding head rejects: `utterance` says so (understood false, the nearest
+    /// action, the confidence the PyTorch twin computes for it), no motion follows, the log and /metrics count it.
+    func testNotUnderstoodUploadGetsNoMotion() throws {
+        let port = try startDaemon(device: "hw:99", model: DaemonFixtures.tinyModelUnderstanding)
+        let client = try WebSocketTestClient(port: port, timeout: 30)
+        XCTAssertEqual(try client.receiveJSON()["type"] as? String, "hello")
+        try client.upload(samples: try DaemonFixtures.samples(ofWAV: DaemonFixtures.walkForward), sampleRate: 16_000)
+        let stream = MotionStream(client)
+        let utterance = try stream.receiveJSON()
+        XCTAssertEqual(utterance["type"] as? String, "utterance", "\(utterance)")
+        XCTAssertEqual(utterance["understood"] as? Bool, false, "\(utterance)")
+        let twin = try XCTUnwrap(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: DaemonFixtures.understandingParity))) as? [String: Any])
+        XCTAssertEqual(utterance["action"] as? String, twin["action"] as? String)
+        XCTAssertEqual(utterance["confidence"] as? Double ?? -1, twin["confidence"] as? Double ?? 0, accuracy: 2e-3)
+
+        // Nothing else for it: the next message is the reply to a second upload, again an utterance.
+        try client.upload(samples: try DaemonFixtures.samples(ofWAV: DaemonFixtures.walkForward), sampleRate: 16_000)
+        let next = try stream.receiveJSON()
+        XCTAssertEqual(next["type"] as? String, "utterance", "no motion for a rejected utterance: \(next)")
+        XCTAssertEqual(next["id"] as? Int, 2)
+        let metrics = try httpGet(port: port, path: "/metrics")
+        XCTAssertTrue(metrics.contains("kinevox_utterances_not_understood_total 2"), metrics)
+        let daemon = try XCTUnwrap(self.daemon)
+        XCTAssertTrue(daemon.stderr.contains("→ no motion; not understood (nearest \(twin["action"] as? String ?? "?")"), daemon.stderr)
     }
 
     func testSIGTERMWithAnUtteranceInFlightStopsWithin2s() throws {

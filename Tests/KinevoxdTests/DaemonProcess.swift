@@ -148,6 +148,10 @@ enum DaemonFixtures {
     static let folder = DaemonProcess.repositoryRoot.appendingPathComponent("Tests/Fixtures/Daemon")
     /// A complete, tiny, random model file (front end, audio encoder, generator).
     static let tinyModel = folder.appendingPathComponent("tiny_model.safetensors").path
+    /// The tiny model with an untrained understanding head whose threshold (1.0) rejects every utterance.
+    static let tinyModelUnderstanding = folder.appendingPathComponent("tiny_model_understanding.safetensors").path
+    /// The PyTorch twin's verdict on `walkForward` through `tinyModelUnderstanding` (action, confidence).
+    static let understandingParity = folder.appendingPathComponent("understanding_parity.json").path
     /// "walk forward" spoken by espeak-ng: 16 kHz mono 16-bit, 0.5 s of quiet before, 1.2 s after.
     static let walkForward = folder.appendingPathComponent("walk_forward.wav").path
 

@@ -85,6 +85,23 @@ final class GenerateCommandTests: XCTestCase {
         }
     }
 
+    /// A model whose understanding head rejects the utterance (the fixture's threshold is 1.0): exit 3, one line on
+    /// stderr naming the audio and the nearest action, nothing written; `--force` makes the motion anyway.
+    func testNotUnderstoodExits3UnlessForced() throws {
+        let output = scratch.url.appendingPathComponent("motion.json").path
+        let head = ["--model", DaemonFixtures.tinyModelUnderstanding]
+        let run = try generate(["--audio", DaemonFixtures.walkForward, "--output", output] + head)
+        XCTAssertEqual(run.status, 3, run.stderr)
+        XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, run.stderr)
+        XCTAssertTrue(run.stderr.hasPrefix("kinevox generate: \(DaemonFixtures.walkForward): not understood (nearest action bow, confidence 0.84)"),
+                      run.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output))
+
+        let forced = try generate(["--audio", DaemonFixtures.walkForward, "--output", output, "--force"] + head)
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: output))
+    }
+
     func testNegativeSeedIsExplained() throws {
         let run = try generate(["--audio", DaemonFixtures.walkForward, "--seed", "-1"] + model)
         XCTAssertEqual(run.status, 2)

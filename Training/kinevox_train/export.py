@@ -26,6 +26,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .models import KinevoxConfig, KinevoxModel
+from .models.understanding import UNDERSTANDING_KEY, UnderstandingHead
 
 CONFIG_KEY = "kinevox.config"
 COMMANDS_KEY = "kinevox.commands"
@@ -128,12 +129,17 @@ def save_model(model: KinevoxModel, path: str | pathlib.Path, dtype: torch.dtype
         tensors[key] = (value.to(dtype) if value.is_floating_point() else value).contiguous()
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata={CONFIG_KEY: model.cfg.to_json(), COMMANDS_KEY: commands_metadata()})
+    metadata = {CONFIG_KEY: model.cfg.to_json(), COMMANDS_KEY: commands_metadata()}
+    head = getattr(model, "understanding_head", None)
+    if head is not None:
+        metadata[UNDERSTANDING_KEY] = head.metadata()
+    save_file(tensors, str(path), metadata=metadata)
     sort_metadata(path)
 
 
 def load_model(path: str | pathlib.Path) -> tuple[KinevoxModel, dict[str, torch.Tensor]]:
-    """Read a model file into a float32 KinevoxModel; returns (model, frontend tensors)."""
+    """Read a model file into a float32 KinevoxModel (with its `understanding_head` when the file has one); returns
+    (model, frontend tensors)."""
     with safe_open(str(path), framework="pt") as f:
         metadata = f.metadata() or {}
         if CONFIG_KEY not in metadata:
@@ -141,6 +147,9 @@ def load_model(path: str | pathlib.Path) -> tuple[KinevoxModel, dict[str, torch.
         cfg = KinevoxConfig.from_json(metadata[CONFIG_KEY])
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     model = KinevoxModel(cfg)
+    if UNDERSTANDING_KEY in metadata:  # the optional "understood?" head (models/understanding.py)
+        model.understanding_head = UnderstandingHead.from_metadata(
+            metadata[UNDERSTANDING_KEY], cfg.audio_encoder.dim * cfg.audio_encoder.num_cond_tokens)
     expected = model.state_dict()
     frontend = {k: v for k, v in tensors.items() if k.startswith("frontend.")}
     body = {k: v for k, v in tensors.items() if not k.startswith("frontend.")}

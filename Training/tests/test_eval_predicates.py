@@ -22,6 +22,8 @@ MISMATCHED = {
     "raise-up-both-hands": ["raise-up-left-hand", "raise-up-right-hand", "run"],
     "wave-both-hands": ["wave-left-hand", "raise-up-right-hand", "walk"],
     "bow": ["walk", "raise-up-both-hands", "kick"], "kick": ["walk", "bow", "run"],  # its fists stay up in a guard, so not the hand predicates
+    "guide": ["slash", "walk", "raise-up-both-hands"], "call": ["slash", "walk-back", "kick"],
+    "slash": ["guide", "walk", "bow"], "byebye": ["walk", "slash", "kick"],  # dance-short: its first window stands still
 }
 # Takes whose motion contradicts their label in the source data (they turn the other way); see docs/results.md.
 MISLABELLED = ("walk-turn-right_masculine_006", "walk-turn-right_masculine_007", "walk-turn-right_normal_004",
@@ -110,7 +112,7 @@ def test_two_step_judgement_needs_both_parts_in_order(tmp_path):
     assert judge(walk_then_back, body) is True
     assert judge(back_then_walk, body) is False
     assert judge({"actions": ["walk"], "kind": "single"}, body[:80]) is True
-    assert judge({"actions": ["guide"], "kind": "single"}, body) is None  # no predicate: the evaluator judges it
+    assert judge({"actions": ["respond"], "kind": "single"}, body) is None  # no predicate: the evaluator judges it
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x", "text": "sit", "kind": "question", "actions": []}\n')
     with pytest.raises(ValueError, match="question"):

@@ -292,10 +292,18 @@
     micEl.className = mic ? "mic-" + mic.state : "";
   }
 
-  // An utterance message may say what the model understood: `understood` (text, or false when it did
-  // not), `action`, `confidence` (0–1). Without those fields nothing is shown.
+  // An action name as people say it: "wave-right-hand" → "wave, right hand", "walk-back" → "walk back".
+  function actionWords(action) {
+    var hand = /^(.*?)-(left|right|both)-(hands?)$/.exec(action);
+    if (hand) return hand[1].replace(/-/g, " ") + ", " + hand[2] + " " + hand[3];
+    return action.replace(/-/g, " ");
+  }
+  state.actionWords = actionWords;
+
+  // An utterance message may say what the model understood: `understood` (true/false, or a text), `action`,
+  // `confidence` (0–1). Without those fields nothing is shown.
   function showUnderstood(m) {
-    var what = typeof m.understood === "string" ? m.understood : (typeof m.action === "string" ? m.action : null);
+    var what = typeof m.understood === "string" ? m.understood : (typeof m.action === "string" ? actionWords(m.action) : null);
     var text = null;
     if (m.understood === false || (what === null && ("understood" in m || "action" in m) && !m.action)) {
       text = "didn't catch that";

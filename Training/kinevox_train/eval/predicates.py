@@ -3,7 +3,10 @@
 Each supported action has one predicate over a few measured quantities of the joints (`measure`): pelvis
 displacement along the body's first facing (forward) and its left (lateral), median pelvis speed, heading change,
 how long each wrist is above the head, how much a raised wrist swings, the forward reach of a wrist, the height of an
-ankle above the floor, how far the head drops towards the pelvis. The thresholds are calibrated on the real
+ankle above the floor, how far the head drops towards the pelvis, how far an arm is held out at shoulder height, how long
+both hands grip one hilt at head height, how much the limbs move. "bye" (one hand waving goodbye) and "respond" (a hand put up) have none:
+on the real clips no measure here tells them from a wave or a raise (a hand up in place passes half of all other
+clips), so the evaluator alone judges them. The thresholds are calibrated on the real
 Bandai-Namco clips (`python -m kinevox_train.eval.predicates --motion cache/motion` prints each predicate's pass rate
 on its own class — the ceiling of any test that uses it — and on every other class).
 
@@ -44,6 +47,10 @@ class Measures:
     kick_left: float        # largest height of the left ankle above the clip's floor
     kick_right: float
     head_drop: float        # range of the head's height above the pelvis (how far it bends down)
+    hands_over_head: float  # largest height of a wrist above the head (negative: the hands stay below it)
+    extension: float        # largest horizontal wrist-shoulder distance with the wrist near shoulder height
+    hands_joined_up: float  # time both wrists are within a grip's width of each other with one at head height
+    limb_activity: float    # mean speed of wrists and ankles relative to the pelvis
 
     def side(self, name: str, side: str) -> float:
         return getattr(self, f"{name}_{side}")
@@ -88,10 +95,17 @@ def measure(joints: np.ndarray) -> Measures:
     heading = np.degrees(angle[-edge:].mean() - angle[:edge].mean())
     floor = joints[:, [L_ANKLE, R_ANKLE], 1].min()
     head_above_pelvis = joints[:, HEAD, 1] - joints[:, PELVIS, 1]
+    limbs = joints[:, [L_WRIST, R_WRIST, L_ANKLE, R_ANKLE]] - joints[:, [PELVIS]]
+    joined = np.linalg.norm(joints[:, L_WRIST] - joints[:, R_WRIST], axis=1) <= GRIP_MAX_GAP
+    up_high = joints[:, [L_WRIST, R_WRIST], 1].max(1) >= joints[:, HEAD, 1] - GRIP_BELOW_HEAD
     body_left = np.stack([facing[:, 1], -facing[:, 0]], axis=1)  # the body's own left, per frame
     values = {}
+    extension = 0.0
     for side, (shoulder, wrist, ankle) in SIDES.items():
         rel = joints[:, wrist] - joints[:, shoulder]
+        near_shoulder = np.abs(rel[:, 1]) <= EXTEND_LEVEL
+        if near_shoulder.any():
+            extension = max(extension, float(np.linalg.norm(rel[near_shoulder][:, [0, 2]], axis=1).max()))
         up = rel[:, 1] >= -UP_MARGIN
         values[f"raised_{side}"] = float(up.sum()) / FPS
         # sideways component of the wrist, detrended over 1 s
@@ -106,7 +120,10 @@ def measure(joints: np.ndarray) -> Measures:
         seconds=t / FPS, forward=float(move @ f0), lateral=float(move @ left0),
         speed=float(np.median(step)) if len(step) else 0.0,
         cruise=float(np.percentile(step, 75)) if len(step) else 0.0, heading=float(heading),
-        head_drop=float(head_above_pelvis.max() - head_above_pelvis.min()), **values)
+        head_drop=float(head_above_pelvis.max() - head_above_pelvis.min()),
+        hands_over_head=float((joints[:, [L_WRIST, R_WRIST], 1] - joints[:, [HEAD], 1]).max()),
+        extension=extension, hands_joined_up=float((joined & up_high).sum()) / FPS,
+        limb_activity=float(np.linalg.norm(np.diff(limbs, axis=0), axis=2).mean()) * FPS, **values)
 
 
 # Thresholds, calibrated on the real clips (see the module doc and docs/results.md, "Motion fidelity").
@@ -125,6 +142,14 @@ PUNCH_MIN_REACH = 0.4        # m in front of the shoulder
 KICK_MIN_HEIGHT = 0.5        # m of ankle above the floor
 BOW_MIN_DROP = 0.1           # m the head comes down towards the pelvis (real bows: 97 % above 0.09)
 STAY_MAX_MOVE = 1.0          # m of pelvis travel for an action done in place
+EXTEND_LEVEL = 0.25          # m above or below the shoulder an arm held out (showing the way, beckoning) stays
+EXTEND_MIN = 0.35            # m of horizontal wrist-shoulder distance for an arm held out (real guides: all above 0.39)
+BELOW_HEAD_MAX = 0.05        # m a wrist may rise above the head while showing the way or beckoning
+GRIP_MAX_GAP = 0.2           # m between the wrists of two hands on one sword hilt
+GRIP_BELOW_HEAD = 0.1        # m below the head a gripping wrist still counts as raised for the swing
+SLASH_MIN_GRIP = 0.3         # s of a two-handed grip at head height (real slashes: all above 1.0, no other clip's 90 %)
+DANCE_MIN_ACTIVITY = 0.7     # m/s mean limb speed of a dance (real short dances: 86 % above it)
+STEP_ABOUT_MAX_MOVE = 1.5    # m of pelvis travel for a dance or a sword swing, which step about in place
 
 
 def _walking(m: Measures) -> bool:
@@ -147,6 +172,10 @@ def _raises(m: Measures, side: str) -> bool:
     return m.side("raised", side) >= RAISED_MIN
 
 
+def _arm_held_out(m: Measures) -> bool:
+    return m.extension >= EXTEND_MIN and m.hands_over_head < BELOW_HEAD_MAX and _in_place(m)
+
+
 PREDICATES: dict[str, Callable[[Measures], bool]] = {
     "walk": lambda m: m.forward >= WALK_MIN_FORWARD and _walking(m) and abs(m.heading) <= STRAIGHT_MAX_TURN
     and abs(m.lateral) < SIDESTEP_MIN_LATERAL + 0.5 * m.forward,
@@ -166,6 +195,11 @@ PREDICATES: dict[str, Callable[[Measures], bool]] = {
     "bow": lambda m: m.head_drop >= BOW_MIN_DROP and _in_place(m),
     "punch": lambda m: max(m.reach_left, m.reach_right) >= PUNCH_MIN_REACH and _in_place(m),
     "kick": lambda m: max(m.kick_left, m.kick_right) >= KICK_MIN_HEIGHT and _in_place(m),
+    "byebye": lambda m: _waves(m, "left") and _waves(m, "right") and _in_place(m),
+    "guide": _arm_held_out,
+    "call": lambda m: _arm_held_out(m) and (_waves(m, "left") or _waves(m, "right")),
+    "slash": lambda m: m.hands_joined_up >= SLASH_MIN_GRIP and np.hypot(m.forward, m.lateral) <= STEP_ABOUT_MAX_MOVE,
+    "dance-short": lambda m: m.limb_activity >= DANCE_MIN_ACTIVITY and np.hypot(m.forward, m.lateral) <= STEP_ABOUT_MAX_MOVE,
 }
 
 

@@ -8,6 +8,8 @@
     python -m kinevox_train.eval.report --output runs/eval/actions_cascade.json actions --model TEXT_MODEL \
         --motion cache/motion --conditions text-asr:cache/speech --evaluator runs/evaluator \
         --sets test_festival,test_10db --limit 300
+    python -m kinevox_train.eval.report understanding --model ../Models/kinevox-default.safetensors \
+        --motion cache/motion --conditions speech:cache/speech
 
 `generation` uses the ground-truth token length of each test clip (the field's protocol); `actions` runs the
 whole pipeline (estimated length) and scores the evaluator's nearest canonical action caption.
@@ -310,6 +312,32 @@ def ood_command(args) -> dict:
     return result
 
 
+def understanding_report(args) -> dict:
+    """In-grammar check of the understanding head: on each speech test set (every utterance a command of the caption
+    grammar) how many the head would reject, and how often its action is the clip's (single-action clips)."""
+    torch.set_num_threads(args.threads)
+    model = model_from_args(args)
+    head = getattr(model, "understanding_head", None)
+    if head is None:
+        raise SystemExit(f"{args.model}: the model file has no understanding head")
+    labels = clip_actions(args.motion)
+    result = {"model": args.model, "threshold": head.threshold, "sets": {}}
+    lines = ["| in-grammar set | utterances | rejected (no motion) | head's action = clip's (single-action clips) |",
+             "|---|---|---|---|"]
+    for speech_set in args.sets.split(","):
+        conditions = load_conditions(args.conditions, speech_set)
+        with torch.no_grad():
+            verdicts = [head.understand(model.audio_encoder(torch.from_numpy(c.features.astype(np.float32))[None],
+                                                            torch.tensor([len(c.features)])))[0] for c in conditions]
+        rejected = float(np.mean([not v.understood for v in verdicts]))
+        single = [(v, labels[c.motion_id]) for v, c in zip(verdicts, conditions) if "+" not in labels[c.motion_id]]
+        agree = float(np.mean([v.action == a for v, a in single]))
+        result["sets"][speech_set] = {"utterances": len(verdicts), "rejected": rejected, "action_agreement": agree}
+        lines.append(f"| {speech_set} | {len(verdicts)} | {rejected * 100:.1f} % | {agree * 100:.1f} % |")
+    result["markdown"] = "\n".join(lines)
+    return result
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -317,7 +345,7 @@ def main(argv=None) -> None:
     r.add_argument("--motion", required=True)
     r.add_argument("--rvq-run", default="runs/rvq")
     r.add_argument("--limit", type=int, default=0, help="evaluate an evenly spaced subset of this many clips")
-    for name in ("generation", "actions", "condition-use", "fidelity", "ood"):
+    for name in ("generation", "actions", "condition-use", "fidelity", "ood", "understanding"):
         g = sub.add_parser(name)
         g.add_argument("--model", default=None, help="model file (or --rvq-run + --generator-run)")
         g.add_argument("--rvq-run", default=None)
@@ -339,8 +367,9 @@ def main(argv=None) -> None:
     use = sub.choices["condition-use"]
     use.add_argument("--codes", default="runs/generator/codes.pt", help="the stage-2 run's cached clip codes")
     use.add_argument("--pairs", type=int, default=256)
+    for name in ("actions", "understanding"):
+        sub.choices[name].add_argument("--sets", default="test,test_festival,test_10db")
     act = sub.choices["actions"]
-    act.add_argument("--sets", default="test,test_festival,test_10db")
     act.add_argument("--reference", action="store_true", help="also score the real test motions")
     fid = sub.choices["fidelity"]
     fid.add_argument("--captions", required=True, help="the dataset build's captions.json")
@@ -356,7 +385,8 @@ def main(argv=None) -> None:
     p.add_argument("--output", default=None, help="JSON path (default runs/eval/<command>.json)")
     args = p.parse_args(argv)
     result = {"rvq": rvq_report, "generation": generation_report, "actions": actions_report,
-              "condition-use": condition_use_report, "fidelity": fidelity_command, "ood": ood_command}[args.command](args)
+              "condition-use": condition_use_report, "fidelity": fidelity_command, "ood": ood_command,
+              "understanding": understanding_report}[args.command](args)
     out = pathlib.Path(args.output or f"runs/eval/{args.command}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float))
