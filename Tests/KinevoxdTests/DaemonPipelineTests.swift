@@ -244,7 +244,7 @@ final class DaemonPipelineTests: XCTestCase {
 
     /// Early endpointing, confident: with a long hangover (2 s) the motion starts long before the hangover ends,
     /// from the speculative run of the utterance as it was at the pause (its audio ends early_end_ms after the
-    /// speech, not hangover_ms). The tiny model reports no understanding, so early_end_confidence = 0 lets the
+    /// speech, not hangover_ms). The tiny model has no understanding head, so early_end_confidence = 0 lets the
     /// confirmed pause decide. Clock: the file (at real-time pace) ends 4 s after the speech; a motion played at
     /// the hangover would start 2 s before that, one played at the pause about 3.7 s before.
     func testConfidentCommandPlaysBeforeTheHangoverEnds() throws {
@@ -262,6 +262,31 @@ final class DaemonPipelineTests: XCTestCase {
         let runs = try speculativeRuns(port: port)
         XCTAssertEqual(runs["used"], 1, "\(runs)")
         XCTAssertEqual(runs["dropped"], 0, "\(runs)")
+    }
+
+    /// Early endpointing, not understood: the understanding head of `tinyModelUnderstanding` rejects every
+    /// utterance, so even at early_end_confidence 0 nothing plays at the pause; the speculative reply is
+    /// announced when the 2 s hangover closes the utterance (understood false, no motion).
+    func testCommandTheModelDidNotUnderstandWaitsForTheHangover() throws {
+        let wav = try repeatedCommand(parts: 1, pauseMs: 0, afterMs: 4_000)
+        let port = try startDaemon(device: "file:\(wav)", model: DaemonFixtures.tinyModelUnderstanding,
+                                   vad: "hangover_ms = 2000\nearly_end_ms = 150\nearly_confirm_ms = 60\nearly_end_confidence = 0")
+        let client = try WebSocketTestClient(port: port, timeout: 30)
+        XCTAssertEqual(try client.receiveJSON()["type"] as? String, "hello")
+        var announced: Date?
+        var messages: [[String: Any]] = []
+        while true {
+            let message = try client.receiveJSON()
+            if message["type"] as? String == "microphone" && message["state"] as? String == "off" { break }
+            if message["type"] as? String == "utterance" { announced = Date() }
+            messages.append(message)
+        }
+        let ended = Date()
+        let utterance = try XCTUnwrap(messages.first { $0["type"] as? String == "utterance" })
+        XCTAssertEqual(utterance["understood"] as? Bool, false, "\(utterance)")
+        XCTAssertFalse(messages.contains { $0["type"] as? String == "motion.begin" })
+        XCTAssertLessThan(ended.timeIntervalSince(try XCTUnwrap(announced)), 3.0, "announced before the hangover ended")
+        XCTAssertEqual(try speculativeRuns(port: port)["used"], 1)
     }
 
     /// The body of `GET path` (HTTP/1.0, so the server closes the connection after it).
