@@ -67,6 +67,21 @@ public final class ScratchArena {
         return view
     }
 
+    /// `x` with its last two dimensions swapped (`transposeLastTwo`) into a new view of this arena.
+    public func transposed(_ x: TensorView) -> TensorView {
+        let s = x.shape
+        let swapped: Shape
+        switch s.rank {  // no array: a heap allocation per call otherwise
+        case 2: swapped = Shape(s[1], s[0])
+        case 3: swapped = Shape(s[0], s[2], s[1])
+        case 4: swapped = Shape(s[0], s[1], s[3], s[2])
+        default: preconditionFailure("transpose of \(s)")
+        }
+        let y = tensor(swapped)
+        x.transposeLastTwo(into: y)
+        return y
+    }
+
     /// The current top of the arena, to return to with `release(to:)`.
     public func mark() -> Int { offset }
 

@@ -1,12 +1,17 @@
 import ArgumentParser
 import CAllocationCounter
 import Foundation
+import KinevoxCapture
 import KinevoxEngine
 import KinevoxModel
+import KinevoxServer
 
 /// `kinevox bench` (docs: interfaces, CLI): times the whole pipeline (front end → audio encoder → generator →
 /// decoder) on the given or the bundled sample utterances, one after another on one inference thread with
-/// `--threads` GEMM threads (the model's `GEMMThreads`), after warm-up. With `--frontend-only`, the speech front end
+/// `--threads` GEMM threads (the model's `GEMMThreads`), after warm-up, plus one utterance of the longest length planned
+/// for (the first one tiled). Every model plans its scratch at load for `--plan-seconds`, as kinevoxd does before
+/// `READY=1`; the first utterance of a freshly loaded model is timed and its heap allocations counted apart
+/// (`first_utterances`), against that utterance's steady-state p50. With `--frontend-only`, the speech front end
 /// alone (`FrontEndBench`). Prints a table, or one JSON object with `--json`.
 /// Exit status 2 for bad usage or unreadable audio, 1 for any other failure, the cause as one line on stderr.
 struct Bench: ParsableCommand {
@@ -22,8 +27,11 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed passes over all utterances (after warm-up).")
     var iterations: Int = 10
 
-    @Option(help: "Untimed passes first (plan scratch memory, warm caches).")
+    @Option(help: "Untimed passes first (warm caches).")
     var warmup: Int = 2
+
+    @Option(help: "Longest utterance the scratch memory is planned for at load, in seconds; default: kinevoxd's default limit (the longer of [vad] max_utterance_ms and [server] max_upload_seconds).")
+    var planSeconds: Double = Swift.max(Double(VADConfig().maxUtteranceMs) / 1000, ServerConfig().maxUploadSeconds)
 
     @Option(help: "CPU threads for inference.")
     var threads: Int = 2
@@ -53,17 +61,19 @@ struct Bench: ParsableCommand {
         guard (0...1000).contains(warmup) else { throw ValidationError("--warmup must be 0–1000") }
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1–64") }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
+        guard planSeconds > 0 && planSeconds <= 600 else { throw ValidationError("--plan-seconds must be in (0, 600]") }
     }
 
     func run() throws {
         do {
-            let utterances = audio.isEmpty ? try BenchSamples.bundled() : try BenchSamples.load(paths: audio)
+            var utterances = audio.isEmpty ? try BenchSamples.bundled() : try BenchSamples.load(paths: audio)
             let bundled = BundledFile.defaultModel
             let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
             if frontendOnly {
                 try emit(try FrontEndBench(path: modelPath, threads: threads, precision: precision).measure(
                     utterances, warmup: warmup, iterations: iterations))
             } else {
+                utterances.append(BenchSamples.tiled(utterances[0], seconds: planSeconds))
                 try emit(try measure(utterances, modelPath: modelPath))
             }
         } catch {
@@ -85,10 +95,18 @@ struct Bench: ParsableCommand {
     }
 
     private func measure(_ utterances: [BenchUtterance], modelPath: String) throws -> BenchReport {
+        let planSamples = Int(planSeconds * 16_000)
+        // Before anything else warms the process: each utterance as the first one of a freshly loaded, planned model.
+        let firsts = try utterances.map { utterance in
+            let worker = try BenchWorker(modelPath: modelPath, threads: threads, precision: precision, utterances: [utterance],
+                                         frames: frames, seed: seed, countAllocations: true, planSamples: planSamples)
+            try worker.run(passes: 1)
+            return worker.runs[0]
+        }
         let loadStarted = ProcessInfo.processInfo.systemUptime
         let benchWorkers = try (0 ..< workers).map { index in
             try BenchWorker(modelPath: modelPath, threads: threads, precision: precision, utterances: utterances, frames: frames,
-                            seed: seed &+ UInt64(index) &* 1_000_003, countAllocations: workers == 1)
+                            seed: seed &+ UInt64(index) &* 1_000_003, countAllocations: workers == 1, planSamples: planSamples)
         }
         let loadSeconds = (ProcessInfo.processInfo.systemUptime - loadStarted) / Double(workers)
         for worker in benchWorkers { try worker.run(passes: warmup) }
@@ -125,8 +143,11 @@ struct Bench: ParsableCommand {
         }
         var report = BenchReport(model: modelPath, precision: precision.effective, threads: threads, workers: workers, iterations: iterations, warmup: warmup, fixedFrames: frames,
                                  loadSeconds: loadSeconds, runs: runs, wallSeconds: wall, cpuSeconds: cpu)
-        report.stageAllocations = try StageAllocationProbe.measure(modelPath: modelPath, threads: threads, precision: precision,
-                                                                   samples: utterances[0].samples, frames: frames)
+        report.plannedSeconds = planSeconds
+        report.scratchMb = Double(benchWorkers[0].model.scratchBytes) / 1e6
+        report.firstUtterances = zip(firsts, report.utterances).map { BenchReport.FirstUtterance(first: $0, steady: $1) }
+        report.stageAllocations = try StageAllocationProbe.measure(model: benchWorkers[0].model, samples: utterances[0].samples,
+                                                                   frames: frames)
         return report
     }
 }
@@ -144,8 +165,9 @@ final class BenchWorker {
     var seed: UInt64
     var runs: [BenchRun]
 
+    /// Loads the model and plans its scratch for `planSamples` (16 kHz).
     init(modelPath: String, threads: Int, precision: MatmulPrecision, utterances: [BenchUtterance], frames: Int?, seed: UInt64,
-         countAllocations: Bool) throws {
+         countAllocations: Bool, planSamples: Int) throws {
         do {
             model = try InstructionModel(path: modelPath, threads: threads, matmulPrecision: precision)
         } catch {
@@ -155,6 +177,7 @@ final class BenchWorker {
         if let frames, frames > model.maxFrames {
             throw BenchFailure(status: 2, message: "--frames \(frames) exceeds the model's longest motion (\(model.maxFrames) frames)")
         }
+        model.planScratch(maxSamples: planSamples)
         self.utterances = utterances
         self.frames = frames
         self.seed = seed
@@ -272,13 +295,48 @@ struct BenchReport: Encodable, CustomStringConvertible {
     let utterances: [Utterance]
     /// Heap allocations per stage of one generation of the first utterance (after warm-up).
     var stageAllocations: StageAllocationProbe?
+    /// Longest utterance the scratch was planned for at load (seconds), and the scratch then held (MB).
+    var plannedSeconds = 0.0
+    var scratchMb = 0.0
+    /// Each utterance as the first generation of a freshly loaded model, against its steady state.
+    var firstUtterances: [FirstUtterance] = []
+
+    /// The first generation of a freshly loaded, planned model (what kinevoxd's first command costs after `READY=1`).
+    struct FirstUtterance: Encodable {
+        let name: String
+        let audioSeconds: Double
+        /// Audio in → motion out of that first generation (end of speech → first frame, less the daemon's queueing).
+        let latencyMs: Double
+        /// The same utterance's steady-state p50 in the timed passes.
+        let steadyP50Ms: Double
+        /// latencyMs / steadyP50Ms (1.10 is 10 % slower).
+        let ratio: Double
+        let heapAllocations: Int?
+        let arenaGrowths: Int
+
+        init(first: BenchRun, steady: Utterance) {
+            name = first.utterance.name
+            audioSeconds = first.utterance.seconds
+            latencyMs = (first.timings.first?.total ?? 0) * 1000
+            steadyP50Ms = steady.latencyMs.p50
+            ratio = steadyP50Ms > 0 ? latencyMs / steadyP50Ms : 0
+            heapAllocations = first.allocations.first
+            arenaGrowths = first.arenaGrowths
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, audioSeconds = "audio_s", latencyMs = "latency_ms", steadyP50Ms = "steady_p50_ms", ratio,
+                 heapAllocations = "heap_allocations", arenaGrowths = "arena_growths"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case model, precision, threads, workers, iterations, warmup, fixedFrames = "fixed_frames", loadMs = "load_ms",
              samplesPerS = "samples_per_s", latencyMs = "latency_ms", stagesMs = "stages_ms",
              heapAllocationsPerUtterance = "heap_allocations_per_utterance", arenaGrowths = "arena_growths", cpuCoresBusy = "cpu_cores_busy",
              rssMb = "rss_mb", peakRssMb = "peak_rss_mb", utterances,
-             stageAllocations = "stage_allocations"
+             stageAllocations = "stage_allocations", plannedSeconds = "planned_s", scratchMb = "scratch_mb",
+             firstUtterances = "first_utterances"
     }
 
     init(model: String, precision: MatmulPrecision, threads: Int, workers: Int, iterations: Int, warmup: Int, fixedFrames: Int?, loadSeconds: Double,
@@ -330,6 +388,13 @@ struct BenchReport: Encodable, CustomStringConvertible {
             let stages = stageNames.map { String(format: "%.2f", u.stagesMs[$0] ?? 0) }
             lines.append(row(u.name, ["\(u.motionFrames)", String(format: "%.1f", u.latencyMs.p50), String(format: "%.1f", u.latencyMs.p99)]
                              + stages + [u.heapAllocationsPerUtterance.map { String(format: "%.0f", $0) } ?? "-"]))
+        }
+        lines.append(String(format: "scratch planned at load for %.1f s: %.1f MB; first utterance of a freshly loaded model:",
+                            plannedSeconds, scratchMb))
+        for f in firstUtterances {
+            lines.append(row("  " + f.name, [String(format: "%.1f s", f.audioSeconds), String(format: "%.1f", f.latencyMs),
+                                             String(format: "%.1f", f.steadyP50Ms), String(format: "×%.2f", f.ratio),
+                                             f.heapAllocations.map { "\($0) alloc" } ?? "-", "\(f.arenaGrowths) grow"]))
         }
         if let a = stageAllocations {
             lines.append("heap allocations by stage (first utterance): front end \(a.frontend), audio encoder \(a.audioEncoder), "

@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 
-from .report import FRAMES as FRAMES_FIXED
 
 STAGE_NAMES = {"frontend": "front end", "audio_encoder": "audio encoder", "generator": "generator",
                "decoder": "decoder"}
@@ -247,9 +246,10 @@ def write_report(results: dict, out: pathlib.Path) -> None:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in _engine_rows(results, variants=True):
+        fixed = r.get("fixed_frames", results.get("frames"))  # the motion length every engine was given
         for u in r["utterances"]:
             s = u["stages_ms"]
-            shown = name if u.get("motion_frames", FRAMES_FIXED) == FRAMES_FIXED else f"{name} ({u['motion_frames']} frames)"
+            shown = name if u.get("motion_frames", fixed) == fixed else f"{name} ({u['motion_frames']} frames)"
             lines.append(f"| {shown} | {u['audio_s']:.0f} s | {_ms(u['latency_ms']['p50'])} | {_ms(u['latency_ms']['p99'])} | "
                          + " | ".join(_ms(s[k]) for k in STAGE_NAMES) + f" | {u['samples_per_s']:.2f} |")
         lines.append(f"| {name} | **both** | {_ms(r['latency_ms']['p50'])} | {_ms(r['latency_ms']['p99'])} | "
