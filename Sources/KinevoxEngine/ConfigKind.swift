@@ -10,9 +10,6 @@ extension ConfigKind {
         }
         self = kind
     }
-
-    /// The known kinds as `'a', 'b', 'c'`.
-    public static var knownList: String { allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ") }
 }
 
 /// A config names a kind this build does not implement.

@@ -101,12 +101,14 @@ public final class ScratchArena {
         if highWater > capacity { reserve(highWater) }
     }
 
-    /// Grows the main buffer to at least `count` floats (only while nothing is allocated).
+    /// Grows the main buffer to at least `count` floats (only while nothing is allocated). The new buffer is
+    /// written once (zeros) so that its pages are mapped now, not by the next inference.
     public func reserve(_ count: Int) {
         precondition(offset == 0, "reserve while views are in use")
         guard count > capacity else { return }
         UnsafeMutableRawPointer(buffer).deallocate()
         buffer = ScratchArena.allocateBlock(count)
+        buffer.update(repeating: 0, count: count)
         capacity = count
         systemAllocationCount += 1
     }

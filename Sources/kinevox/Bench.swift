@@ -94,14 +94,27 @@ struct Bench: ParsableCommand {
         }
     }
 
+    /// Fresh model loads whose first generation `first_utterances` times, per utterance.
+    static let starts = 5
+
     private func measure(_ utterances: [BenchUtterance], modelPath: String) throws -> BenchReport {
         let planSamples = Int(planSeconds * 16_000)
-        // Before anything else warms the process: each utterance as the first one of a freshly loaded, planned model.
+        // Before anything else warms the process: each utterance as the first one of `Self.starts` freshly loaded,
+        // planned models, then `iterations` more on the last of them (its steady state under the same machine load).
         let firsts = try utterances.map { utterance in
-            let worker = try BenchWorker(modelPath: modelPath, threads: threads, precision: precision, utterances: [utterance],
+            var first = BenchRun(utterance: utterance), worker: BenchWorker?
+            for _ in 0 ..< Self.starts {
+                worker = nil  // one model at a time
+                worker = try BenchWorker(modelPath: modelPath, threads: threads, precision: precision, utterances: [utterance],
                                          frames: frames, seed: seed, countAllocations: true, planSamples: planSamples)
-            try worker.run(passes: 1)
-            return worker.runs[0]
+                try worker?.run(passes: 1)
+                first.timings += worker?.runs[0].timings ?? []
+                first.allocations += worker?.runs[0].allocations ?? []
+                first.arenaGrowths += worker?.runs[0].arenaGrowths ?? 0
+            }
+            worker?.runs = [BenchRun(utterance: utterance)]
+            try worker?.run(passes: iterations)
+            return BenchReport.FirstUtterance(first: first, steady: worker?.runs[0] ?? first)
         }
         let loadStarted = ProcessInfo.processInfo.systemUptime
         let benchWorkers = try (0 ..< workers).map { index in
@@ -145,7 +158,7 @@ struct Bench: ParsableCommand {
                                  loadSeconds: loadSeconds, runs: runs, wallSeconds: wall, cpuSeconds: cpu)
         report.plannedSeconds = planSeconds
         report.scratchMb = Double(benchWorkers[0].model.scratchBytes) / 1e6
-        report.firstUtterances = zip(firsts, report.utterances).map { BenchReport.FirstUtterance(first: $0, steady: $1) }
+        report.firstUtterances = firsts
         report.stageAllocations = try StageAllocationProbe.measure(model: benchWorkers[0].model, samples: utterances[0].samples,
                                                                    frames: frames)
         return report
@@ -301,32 +314,23 @@ struct BenchReport: Encodable, CustomStringConvertible {
     /// Each utterance as the first generation of a freshly loaded model, against its steady state.
     var firstUtterances: [FirstUtterance] = []
 
-    /// The first generation of a freshly loaded, planned model (what kinevoxd's first command costs after `READY=1`).
+    /// The first generation of freshly loaded, planned models (what kinevoxd's first command costs after `READY=1`):
+    /// audio in → motion out (end of speech → first frame, less the daemon's queueing), p50 over `Bench.starts` loads,
+    /// its ratio to the p50 of the generations of that utterance on the last model right after (1.10 is 10 % slower),
+    /// the most heap allocations of one, and the arena growths of all.
     struct FirstUtterance: Encodable {
-        let name: String
-        let audioSeconds: Double
-        /// Audio in → motion out of that first generation (end of speech → first frame, less the daemon's queueing).
-        let latencyMs: Double
-        /// The same utterance's steady-state p50 in the timed passes.
-        let steadyP50Ms: Double
-        /// latencyMs / steadyP50Ms (1.10 is 10 % slower).
-        let ratio: Double
-        let heapAllocations: Int?
-        let arenaGrowths: Int
+        let name: String, latencyMs: Double, ratio: Double, heapAllocations: Int, arenaGrowths: Int
 
-        init(first: BenchRun, steady: Utterance) {
+        init(first: BenchRun, steady: BenchRun) {
             name = first.utterance.name
-            audioSeconds = first.utterance.seconds
-            latencyMs = (first.timings.first?.total ?? 0) * 1000
-            steadyP50Ms = steady.latencyMs.p50
-            ratio = steadyP50Ms > 0 ? latencyMs / steadyP50Ms : 0
-            heapAllocations = first.allocations.first
+            latencyMs = LatencySummary(first.timings.map { $0.total * 1000 }).p50
+            ratio = latencyMs / LatencySummary(steady.timings.map { $0.total * 1000 }).p50
+            heapAllocations = first.allocations.max() ?? 0
             arenaGrowths = first.arenaGrowths
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, audioSeconds = "audio_s", latencyMs = "latency_ms", steadyP50Ms = "steady_p50_ms", ratio,
-                 heapAllocations = "heap_allocations", arenaGrowths = "arena_growths"
+            case name, latencyMs = "latency_ms", ratio, heapAllocations = "heap_allocations", arenaGrowths = "arena_growths"
         }
     }
 
@@ -389,12 +393,11 @@ struct BenchReport: Encodable, CustomStringConvertible {
             lines.append(row(u.name, ["\(u.motionFrames)", String(format: "%.1f", u.latencyMs.p50), String(format: "%.1f", u.latencyMs.p99)]
                              + stages + [u.heapAllocationsPerUtterance.map { String(format: "%.0f", $0) } ?? "-"]))
         }
-        lines.append(String(format: "scratch planned at load for %.1f s: %.1f MB; first utterance of a freshly loaded model:",
-                            plannedSeconds, scratchMb))
+        lines.append(String(format: "scratch planned at load for %.1f s: %.1f MB; first utterance of a freshly loaded model (p50 of %d loads):",
+                            plannedSeconds, scratchMb, Bench.starts))
         for f in firstUtterances {
-            lines.append(row("  " + f.name, [String(format: "%.1f s", f.audioSeconds), String(format: "%.1f", f.latencyMs),
-                                             String(format: "%.1f", f.steadyP50Ms), String(format: "×%.2f", f.ratio),
-                                             f.heapAllocations.map { "\($0) alloc" } ?? "-", "\(f.arenaGrowths) grow"]))
+            lines.append("  \(f.name): " + String(format: "%.1f ms = %.2f × its p50; %d heap allocations, %d arena growths",
+                                                  f.latencyMs, f.ratio, f.heapAllocations, f.arenaGrowths))
         }
         if let a = stageAllocations {
             lines.append("heap allocations by stage (first utterance): front end \(a.frontend), audio encoder \(a.audioEncoder), "

@@ -93,6 +93,12 @@ def targets(results: dict) -> list[str]:
         rows.append(f"| same, microphone path (after the VAD's {mic['vad_hangover_ms']} ms hangover) | "
                     f"p50 {_ms(m['p50'])} ms, p99 {_ms(m['p99'])} ms | "
                     f"{_verdict(m['p50'] <= 80 and m['p99'] <= 150, 'see push-to-talk')} |")
+    if swift.get("first_utterances"):  # `kinevox bench`: each utterance first on a freshly loaded, planned model
+        worst = max(f["ratio"] for f in swift["first_utterances"])
+        allocations = sum(f["heap_allocations"] for f in swift["first_utterances"])
+        rows.append(f"| first command after start (scratch planned for {swift['planned_s']:.0f} s, one that long too): "
+                    f"≤ 1.10 × steady p50, 0 heap allocations | {worst:.2f} ×, {allocations} allocations | "
+                    + _verdict(worst <= 1.10 and allocations == 0, "slower or allocating") + " |")
     sps = swift["samples_per_s"]
     best = max([sps] + [results[k]["samples_per_s"] for k in ("swift_1thread", "swift_2workers") if k in results])
     throughput = (f"; 2 workers × 1 thread: {results['swift_2workers']['samples_per_s']:.2f} /s"
