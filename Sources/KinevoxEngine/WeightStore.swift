@@ -43,7 +43,7 @@ public final class WeightStore {
     /// The file's path, or a description of the random source, for error messages.
     public let path: String
     private var taken: Set<String> = []
-    private var random: SeededRandom?
+    private var random = SeededRandom(seed: 0)
     private let constant: (String) -> Float?
     /// Precision of the matrix products of the layers bound from now on (set before binding them).
     public var matmulPrecision: MatmulPrecision = .fp32
@@ -107,7 +107,7 @@ public final class WeightStore {
         let fixed = constant(name) ?? (name.hasSuffix("norm.weight") ? 1 : (name.hasSuffix(".bias") ? 0 : nil))
         let limit = Float(0.02 * 3.0.squareRoot())
         for i in 0 ..< tensor.count {
-            tensor.data[i] = Float(Float16(fixed ?? (random!.nextFloat() * 2 - 1) * limit))
+            tensor.data[i] = Float(Float16(fixed ?? (random.nextFloat() * 2 - 1) * limit))
         }
         return tensor
     }

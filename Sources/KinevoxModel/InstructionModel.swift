@@ -77,17 +77,17 @@ public final class InstructionModel {
     /// Bytes of scratch memory the model holds now (front end and audio encoder, generator).
     public var scratchBytes: Int { (arena.capacity + generator.scratchCapacity) * MemoryLayout<Float>.size }
 
+    /// Longest utterance (16 kHz samples) the audio encoder's position table takes, nil when any length goes; one
+    /// frame short of the table, as front ends round their last frame up.
+    public var maxSamples: Int? { encoder.maxFrames.map { Int(Double($0 - 1) * frontEnd.frameMilliseconds * 16) } }
+
     /// Plans the scratch memory at load, like whisper.cpp sizing its buffers at their worst case: runs the front end and
-    /// audio encoder once on `maxSamples` of silence (the longest utterance the program accepts, 16 kHz; cut to what
-    /// the audio encoder's positions allow), so that no utterance up to that length grows an arena; the generator
-    /// plans its own at load. Returns `scratchBytes`. Call before serving, on the inference thread or before it starts.
+    /// audio encoder once on `maxSamples` of silence (the longest utterance the program accepts, 16 kHz; cut to
+    /// `self.maxSamples`), so that no utterance up to that length grows an arena; the generator plans its own at load.
+    /// Returns `scratchBytes`. Call before serving, on the inference thread or before it starts.
     @discardableResult
     public func planScratch(maxSamples: Int) -> Int {
-        var samples = maxSamples
-        if let frames = encoder.maxFrames {  // one frame short of the limit: front ends round their last frame up
-            samples = Swift.min(samples, Int(Double(frames - 1) * frontEnd.frameMilliseconds * 16))
-        }
-        let silence = [Float](repeating: 0, count: Swift.max(samples, 1))
+        let silence = [Float](repeating: 0, count: Swift.max(Swift.min(maxSamples, self.maxSamples ?? .max), 1))
         gemmThreads.serving {
             arena.reset()
             _ = encoder.encode(frontEnd.featureView(of: silence, arena: arena), arena: arena)

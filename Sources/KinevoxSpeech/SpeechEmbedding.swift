@@ -185,9 +185,7 @@ public final class SpeechEmbedding {
         let usedFrames = config.windowFrames + (windows - 1) * config.windowStride
         let channelMajor = arena.tensor(Shape(dim, windows))
         embedding.forward(TensorView(data: melMap, shape: Shape(1, usedFrames, mels)), into: channelMajor, arena: arena)
-        for t in 0 ..< windows {
-            for c in 0 ..< dim { values.data[t * dim + c] = channelMajor.data[c * windows + t] }
-        }
+        channelMajor.transposeLastTwo(into: values)
         return values
     }
 }

@@ -30,7 +30,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Untimed passes first (warm caches).")
     var warmup: Int = 2
 
-    @Option(help: "Longest utterance the scratch memory is planned for at load, in seconds; default: kinevoxd's default limit (the longer of [vad] max_utterance_ms and [server] max_upload_seconds).")
+    @Option(help: "Longest utterance the scratch memory is planned for at load, in seconds; default: kinevoxd's default limit (the longer of [vad] max_utterance_ms and [server] max_upload_seconds), cut to what the audio encoder accepts.")
     var planSeconds: Double = Swift.max(Double(VADConfig().maxUtteranceMs) / 1000, ServerConfig().maxUploadSeconds)
 
     @Option(help: "CPU threads for inference.")
@@ -73,8 +73,11 @@ struct Bench: ParsableCommand {
                 try emit(try FrontEndBench(path: modelPath, threads: threads, precision: precision).measure(
                     utterances, warmup: warmup, iterations: iterations))
             } else {
-                utterances.append(BenchSamples.tiled(utterances[0], seconds: planSeconds))
-                try emit(try measure(utterances, modelPath: modelPath))
+                // planned for as long as asked, or as the audio encoder's positions allow
+                let accepted = try BenchWorker.load(modelPath: modelPath, threads: 1, precision: precision).maxSamples
+                let planned = min(planSeconds, Double(accepted ?? .max) / 16_000)
+                utterances.append(BenchSamples.tiled(utterances[0], seconds: planned))
+                try emit(try measure(utterances, modelPath: modelPath, planSeconds: planned))
             }
         } catch {
             let failure = error as? BenchFailure ?? BenchFailure(status: 1, message: "\(error)")
@@ -97,7 +100,7 @@ struct Bench: ParsableCommand {
     /// Fresh model loads whose first generation `first_utterances` times, per utterance.
     static let starts = 5
 
-    private func measure(_ utterances: [BenchUtterance], modelPath: String) throws -> BenchReport {
+    private func measure(_ utterances: [BenchUtterance], modelPath: String, planSeconds: Double) throws -> BenchReport {
         let planSamples = Int(planSeconds * 16_000)
         // Before anything else warms the process: each utterance as the first one of `Self.starts` freshly loaded,
         // planned models, then `iterations` more on the last of them (its steady state under the same machine load).
@@ -181,12 +184,7 @@ final class BenchWorker {
     /// Loads the model and plans its scratch for `planSamples` (16 kHz).
     init(modelPath: String, threads: Int, precision: MatmulPrecision, utterances: [BenchUtterance], frames: Int?, seed: UInt64,
          countAllocations: Bool, planSamples: Int) throws {
-        do {
-            model = try InstructionModel(path: modelPath, threads: threads, matmulPrecision: precision)
-        } catch {
-            let reason = "\(error)"
-            throw BenchFailure(status: 1, message: reason.contains(modelPath) ? reason : "model \(modelPath): \(reason)")
-        }
+        model = try Self.load(modelPath: modelPath, threads: threads, precision: precision)
         if let frames, frames > model.maxFrames {
             throw BenchFailure(status: 2, message: "--frames \(frames) exceeds the model's longest motion (\(model.maxFrames) frames)")
         }
@@ -196,6 +194,16 @@ final class BenchWorker {
         self.seed = seed
         self.countAllocations = countAllocations
         runs = utterances.map { BenchRun(utterance: $0) }
+    }
+
+    /// The model file at `modelPath`, or a `BenchFailure` naming it.
+    static func load(modelPath: String, threads: Int, precision: MatmulPrecision) throws -> InstructionModel {
+        do {
+            return try InstructionModel(path: modelPath, threads: threads, matmulPrecision: precision)
+        } catch {
+            let reason = "\(error)"
+            throw BenchFailure(status: 1, message: reason.contains(modelPath) ? reason : "model \(modelPath): \(reason)")
+        }
     }
 
     /// Generates every utterance `passes` times, recording timings (and allocations).
