@@ -160,7 +160,7 @@ struct Bench: ParsableCommand {
         var report = BenchReport(model: modelPath, precision: precision.effective, threads: threads, workers: workers, iterations: iterations, warmup: warmup, fixedFrames: frames,
                                  loadSeconds: loadSeconds, runs: runs, wallSeconds: wall, cpuSeconds: cpu)
         report.plannedSeconds = planSeconds
-        report.scratchMb = Double(benchWorkers[0].model.scratchBytes) / 1e6
+        report.scratchMb = Double(benchWorkers[0].plannedBytes) / 1e6
         report.firstUtterances = firsts
         report.stageAllocations = try StageAllocationProbe.measure(model: benchWorkers[0].model, samples: utterances[0].samples,
                                                                    frames: frames)
@@ -175,6 +175,8 @@ extension MatmulPrecision: ExpressibleByArgument {}
 /// (not thread-safe) and runs on its own thread; heap allocations are counted only with one worker.
 final class BenchWorker {
     let model: InstructionModel
+    /// Scratch bytes the model held once planned at load.
+    let plannedBytes: Int
     let utterances: [BenchUtterance]
     let frames: Int?
     let countAllocations: Bool
@@ -188,7 +190,7 @@ final class BenchWorker {
         if let frames, frames > model.maxFrames {
             throw BenchFailure(status: 2, message: "--frames \(frames) exceeds the model's longest motion (\(model.maxFrames) frames)")
         }
-        model.planScratch(maxSamples: planSamples)
+        plannedBytes = model.planScratch(maxSamples: planSamples)
         self.utterances = utterances
         self.frames = frames
         self.seed = seed

@@ -4,9 +4,9 @@
         --output ../Models/kinevox-default.safetensors [--dtype fp16]
 
 Tensor names: `KinevoxModel.state_dict()` keys (audio_encoder., length_estimator., rvq., mask_transformer.,
-res_transformer., motion_mean, motion_std) plus `frontend.*` from the speech front-end converter
-(kinevox_train.frontends.convert_speech_embedding) when it is in the checkout; its config then becomes the
-`frontend` section. `load_model` reads a file back into a `KinevoxModel` (refusing missing, extra or mis-shaped tensors).
+res_transformer., motion_mean, motion_std) plus `frontend.*` from the converter of the model's front-end kind
+(`frontends.EMBEDDED_CONVERTERS`: speech_embedding's) when it is in the checkout; its config then becomes the
+`frontend` section. Other kinds keep the run's `frontend` section (a Whisper model names its front-end file). `load_model` reads a file back into a `KinevoxModel` (refusing missing, extra or mis-shaped tensors).
 
 The file also carries `kinevox.commands`: what the model can be asked to do (the caption grammar's actions and
 manners), shown by the viewer's "try saying…" panel. `--stamp-commands FILE` rewrites only that metadata of an
