@@ -105,19 +105,21 @@ struct Bench: ParsableCommand {
         // Before anything else warms the process: each utterance as the first one of `Self.starts` freshly loaded,
         // planned models, then `iterations` more on the last of them (its steady state under the same machine load).
         let firsts = try utterances.map { utterance in
-            var first = BenchRun(utterance: utterance), worker: BenchWorker?
-            for _ in 0 ..< Self.starts {
-                worker = nil  // one model at a time
-                worker = try BenchWorker(modelPath: modelPath, threads: threads, precision: precision, utterances: [utterance],
-                                         frames: frames, seed: seed, countAllocations: true, planSamples: planSamples)
-                try worker?.run(passes: 1)
-                first.timings += worker?.runs[0].timings ?? []
-                first.allocations += worker?.runs[0].allocations ?? []
-                first.arenaGrowths += worker?.runs[0].arenaGrowths ?? 0
+            let fresh = {
+                try BenchWorker(modelPath: modelPath, threads: self.threads, precision: self.precision, utterances: [utterance],
+                                frames: self.frames, seed: self.seed, countAllocations: true, planSamples: planSamples)
             }
-            worker?.runs = [BenchRun(utterance: utterance)]
-            try worker?.run(passes: iterations)
-            return BenchReport.FirstUtterance(first: first, steady: worker?.runs[0] ?? first)
+            var first = BenchRun(utterance: utterance), worker = try fresh()
+            for start in 0 ..< Self.starts {
+                if start > 0 { worker = try fresh() }
+                try worker.run(passes: 1)
+                first.timings += worker.runs[0].timings
+                first.allocations += worker.runs[0].allocations
+                first.arenaGrowths += worker.runs[0].arenaGrowths
+            }
+            worker.runs = [BenchRun(utterance: utterance)]
+            try worker.run(passes: iterations)
+            return BenchReport.FirstUtterance(first: first, steady: worker.runs[0])
         }
         let loadStarted = ProcessInfo.processInfo.systemUptime
         let benchWorkers = try (0 ..< workers).map { index in

@@ -9,6 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .speech_embedding_net import SpeechEmbeddingConfig, SpeechEmbeddingNet
+from .whisper import WhisperConfig, WhisperEncoder
+
 #: Front-end kinds, as Swift's `SpeechFrontEndKind` spells them.
 FRONTEND_KINDS = ("speech_embedding", "wavlm", "whisper")
 #: The module and function of the converter whose tensors `export` embeds in a model file, per kind; the other kinds
@@ -41,17 +44,9 @@ class WavLMFrontEnd(nn.Module):
         return self.model(audio[None]).last_hidden_state[0]
 
 
-def _speech_embedding(config: dict) -> nn.Module:
-    from .speech_embedding_net import SpeechEmbeddingConfig, SpeechEmbeddingNet
-    return SpeechEmbeddingNet(SpeechEmbeddingConfig(**config))
-
-
-def _whisper(config: dict) -> nn.Module:
-    from .whisper import WhisperConfig, WhisperEncoder
-    return WhisperEncoder(WhisperConfig(**config))
-
-
-_BUILDERS = {"speech_embedding": _speech_embedding, "wavlm": WavLMFrontEnd, "whisper": _whisper}
+_BUILDERS = {"speech_embedding": lambda config: SpeechEmbeddingNet(SpeechEmbeddingConfig(**config)),
+             "wavlm": WavLMFrontEnd,
+             "whisper": lambda config: WhisperEncoder(WhisperConfig(**config))}
 assert tuple(_BUILDERS) == FRONTEND_KINDS
 
 
