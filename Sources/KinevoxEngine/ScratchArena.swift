@@ -67,6 +67,21 @@ public final class ScratchArena {
         return view
     }
 
+    /// `x` with its last two dimensions swapped (`transposeLastTwo`) into a new view of this arena.
+    public func transposed(_ x: TensorView) -> TensorView {
+        let s = x.shape
+        let swapped: Shape
+        switch s.rank {  // no array: a heap allocation per call otherwise
+        case 2: swapped = Shape(s[1], s[0])
+        case 3: swapped = Shape(s[0], s[2], s[1])
+        case 4: swapped = Shape(s[0], s[1], s[3], s[2])
+        default: preconditionFailure("transpose of \(s)")
+        }
+        let y = tensor(swapped)
+        x.transposeLastTwo(into: y)
+        return y
+    }
+
     /// The current top of the arena, to return to with `release(to:)`.
     public func mark() -> Int { offset }
 
@@ -86,12 +101,14 @@ public final class ScratchArena {
         if highWater > capacity { reserve(highWater) }
     }
 
-    /// Grows the main buffer to at least `count` floats (only while nothing is allocated).
+    /// Grows the main buffer to at least `count` floats (only while nothing is allocated). The new buffer is
+    /// written once (zeros) so that its pages are mapped now, not by the next inference.
     public func reserve(_ count: Int) {
         precondition(offset == 0, "reserve while views are in use")
         guard count > capacity else { return }
         UnsafeMutableRawPointer(buffer).deallocate()
         buffer = ScratchArena.allocateBlock(count)
+        buffer.update(repeating: 0, count: count)
         capacity = count
         systemAllocationCount += 1
     }

@@ -33,10 +33,18 @@ public enum WeightBindingError: Error, Equatable, CustomStringConvertible {
 /// The tensors of one model file, handed out by PyTorch `state_dict` name to the layers that bind them, each at
 /// most once; `finish()` then reports any tensor left over. Also decodes the model's architecture config from
 /// the `kinevox.config` metadata. Used by the loading thread only (binding mutates the taken-set).
+///
+/// A store made with `init(randomSeed:)` has no file: it makes every tensor a layer asks for, in the shape the layer
+/// asks for, from a seeded generator, so a random-weight model (benchmarks, smoke tests) binds through the layers'
+/// own code and needs no tensor list of its own.
 public final class WeightStore {
-    /// The underlying file.
-    public let file: SafetensorsFile
+    /// The underlying file (nil for a random store).
+    public let file: SafetensorsFile?
+    /// The file's path, or a description of the random source, for error messages.
+    public let path: String
     private var taken: Set<String> = []
+    private var random = SeededRandom(seed: 0)
+    private let constant: (String) -> Float?
     /// Precision of the matrix products of the layers bound from now on (set before binding them).
     public var matmulPrecision: MatmulPrecision = .fp32
 
@@ -45,6 +53,8 @@ public final class WeightStore {
 
     public init(file: SafetensorsFile, matmulPrecision: MatmulPrecision = .fp32) {
         self.file = file
+        path = file.path
+        constant = { _ in nil }
         self.matmulPrecision = matmulPrecision
     }
 
@@ -53,6 +63,24 @@ public final class WeightStore {
         self.init(file: try SafetensorsFile(path: path), matmulPrecision: matmulPrecision)
     }
 
+    /// A store of seeded random weights, each rounded through float16 as a converted checkpoint's are: the value
+    /// `constant(name)` gives for a full tensor name, else, by default, 1 for norm weights (`…norm.weight`), 0 for
+    /// biases, and uniform draws with standard deviation 0.02 for everything else. It holds no config.
+    public init(randomSeed seed: UInt64, constant: @escaping (String) -> Float? = { _ in nil },
+                matmulPrecision: MatmulPrecision = .fp32) {
+        file = nil
+        path = "random weights (seed \(seed))"
+        random = SeededRandom(seed: seed)
+        self.constant = constant
+        self.matmulPrecision = matmulPrecision
+    }
+
+    /// The file's `__metadata__` (empty for a random store).
+    public var metadata: [String: String] { file?.metadata ?? [:] }
+
+    /// The full names bound so far.
+    public var takenNames: Set<String> { taken }
+
     /// The scope of all names (no prefix).
     public var root: WeightScope { WeightScope(store: self, prefix: "") }
 
@@ -60,42 +88,60 @@ public final class WeightStore {
     public func scope(_ prefix: String) -> WeightScope { root.scope(prefix) }
 
     fileprivate func take(fullName: String, shape: [Int]) throws -> Tensor {
-        guard let entry = file.entries[fullName] else { throw WeightBindingError.missing(name: fullName, path: file.path) }
-        guard !taken.contains(fullName) else { throw WeightBindingError.takenTwice(name: fullName, path: file.path) }
+        guard !taken.contains(fullName) else { throw WeightBindingError.takenTwice(name: fullName, path: path) }
+        guard let file else {
+            taken.insert(fullName)
+            return randomTensor(fullName, shape: shape)
+        }
+        guard let entry = file.entries[fullName] else { throw WeightBindingError.missing(name: fullName, path: path) }
         guard entry.shape == shape else {
-            throw WeightBindingError.shapeMismatch(name: fullName, expected: shape, found: entry.shape, path: file.path)
+            throw WeightBindingError.shapeMismatch(name: fullName, expected: shape, found: entry.shape, path: path)
         }
         let tensor = try file.floats(fullName)
         taken.insert(fullName)
         return tensor
     }
 
+    private func randomTensor(_ name: String, shape: [Int]) -> Tensor {
+        let tensor = Tensor(shape: shape)
+        let fixed = constant(name) ?? (name.hasSuffix("norm.weight") ? 1 : (name.hasSuffix(".bias") ? 0 : nil))
+        let limit = Float(0.02 * 3.0.squareRoot())
+        for i in 0 ..< tensor.count {
+            tensor.data[i] = Float(Float16(fixed ?? (random.nextFloat() * 2 - 1) * limit))
+        }
+        return tensor
+    }
+
+    fileprivate func contains(_ fullName: String) -> Bool { file.map { $0.entries[fullName] != nil } ?? true }
+
+    fileprivate func shape(of fullName: String) -> [Int]? { file?.entries[fullName]?.shape }
+
     fileprivate func markTaken(_ fullName: String) { taken.insert(fullName) }
 
     fileprivate func untaken(prefix: String) -> [String] {
-        file.names.filter { $0.hasPrefix(prefix) && !taken.contains($0) }
+        (file?.names ?? []).filter { $0.hasPrefix(prefix) && !taken.contains($0) }
     }
 
     /// Decodes section `section` (e.g. `"rvq"`) of the `kinevox.config` JSON as `T` (keys as written in the
     /// JSON: declare snake_case `CodingKeys`).
     public func config<T: Decodable>(_ type: T.Type, section: String) throws -> T {
-        guard let text = file.metadata[WeightStore.configKey] else {
-            throw WeightBindingError.missingConfig(section: section, path: file.path)
+        guard let text = metadata[WeightStore.configKey] else {
+            throw WeightBindingError.missingConfig(section: section, path: path)
         }
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
         } catch {
-            throw WeightBindingError.invalidConfig(section: section, reason: "config is not JSON: \(error)", path: file.path)
+            throw WeightBindingError.invalidConfig(section: section, reason: "config is not JSON: \(error)", path: path)
         }
         guard let sections = object as? [String: Any], let value = sections[section] else {
-            throw WeightBindingError.missingConfig(section: section, path: file.path)
+            throw WeightBindingError.missingConfig(section: section, path: path)
         }
         do {
             let data = try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed])
             return try JSONDecoder().decode(T.self, from: data)
         } catch {
-            throw WeightBindingError.invalidConfig(section: section, reason: "\(error)", path: file.path)
+            throw WeightBindingError.invalidConfig(section: section, reason: "\(error)", path: path)
         }
     }
 }
@@ -119,11 +165,11 @@ public struct WeightScope {
     /// Full state_dict name of `name` in this scope.
     public func fullName(_ name: String) -> String { prefix + name }
 
-    /// Whether the file holds `name` in this scope.
-    public func contains(_ name: String) -> Bool { store.file.entries[prefix + name] != nil }
+    /// Whether the file holds `name` in this scope (always, for a random store).
+    public func contains(_ name: String) -> Bool { store.contains(prefix + name) }
 
-    /// The stored shape of `name`, if present.
-    public func shape(of name: String) -> [Int]? { store.file.entries[prefix + name]?.shape }
+    /// The stored shape of `name`, if present (nil for a random store).
+    public func shape(of name: String) -> [Int]? { store.shape(of: prefix + name) }
 
     /// Takes tensor `name`, which must exist with exactly `shape`; the error names it otherwise.
     public func take(_ name: String, shape: [Int]) throws -> Tensor {
@@ -145,6 +191,6 @@ public struct WeightScope {
     /// Call on the root (or a model's top-level prefix) after constructing all layers.
     public func finish() throws {
         let left = store.untaken(prefix: prefix)
-        if !left.isEmpty { throw WeightBindingError.unexpected(names: left, path: store.file.path) }
+        if !left.isEmpty { throw WeightBindingError.unexpected(names: left, path: store.path) }
     }
 }

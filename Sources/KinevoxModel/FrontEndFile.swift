@@ -36,17 +36,18 @@ public struct FrontEndFile: Decodable, Equatable, Sendable {
         struct Section: Decodable { let file: String? }
         guard try store.config(Section.self, section: "frontend").file != nil else { return try loadSpeechFrontEnd(store) }
         let reference = try store.config(FrontEndFile.self, section: "frontend")
-        let path = reference.path(besideModel: store.file.path)
+        let path = reference.path(besideModel: store.path)
         guard FileManager.default.fileExists(atPath: path) else {
-            throw FrontEndFileError.missing(file: path, model: store.file.path)
+            throw FrontEndFileError.missing(file: path, model: store.path)
         }
         let found = try sha256Hex(ofFileAt: path)
         guard found == reference.sha256.lowercased() else {
-            throw FrontEndFileError.different(file: path, expected: reference.sha256, found: found, model: store.file.path)
+            throw FrontEndFileError.different(file: path, expected: reference.sha256, found: found, model: store.path)
         }
         let frontStore = try WeightStore(path: path, matmulPrecision: matmulPrecision)
         let frontEnd = try loadSpeechFrontEnd(frontStore, outputLayer: reference.outputLayer)
         try frontStore.root.finish()
+        try store.config(SpeechFrontEndSection.self, section: "frontend").check(frontEnd, path: store.path)
         return frontEnd
     }
 

@@ -63,10 +63,9 @@ public final class InstructionModel {
         self.path = path
         gemmThreads = GEMMThreads(count: threads)
         let store = try WeightStore(path: path, matmulPrecision: matmulPrecision)
-        commandsJSON = try Self.commands(in: store.file)
+        commandsJSON = try Self.commands(in: store)
         frontEnd = try FrontEndFile.loadFrontEnd(of: store, matmulPrecision: matmulPrecision)
-        encoder = try AudioEncoder(store.scope("audio_encoder"),
-                                   config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))
+        encoder = try AudioEncoder(store: store)
         generator = try MotionGenerator(store: store)
         understandingHead = try UnderstandingHead.bindIfPresent(
             store, conditionFloats: encoder.config.dim * encoder.config.numCondTokens)
@@ -79,9 +78,33 @@ public final class InstructionModel {
     /// Longest motion the generator makes, in frames (20 fps).
     public var maxFrames: Int { generator.maxFrames }
 
-    /// Times the model's scratch arenas have asked the system for memory: it rises only while they grow (the first
-    /// generation, or an utterance longer than any before), so `kinevox bench` reports its change as arena growth.
+    /// Times the model's scratch arenas have asked the system for memory: it rises only while they grow (an
+    /// utterance longer than `planScratch` planned for, or any first one without a plan), so `kinevox bench`
+    /// reports its change as arena growth.
     public var scratchAllocationCount: Int { arena.systemAllocationCount + generator.scratchAllocationCount }
+
+    /// Bytes of scratch memory the model holds now (front end and audio encoder, generator).
+    public var scratchBytes: Int { (arena.capacity + generator.scratchCapacity) * MemoryLayout<Float>.size }
+
+    /// Longest utterance (16 kHz samples) the audio encoder's position table takes, nil when any length goes; one
+    /// frame short of the table, as front ends round their last frame up.
+    public var maxSamples: Int? { encoder.maxFrames.map { Int(Double($0 - 1) * frontEnd.frameMilliseconds * 16) } }
+
+    /// Plans the scratch memory at load, like whisper.cpp sizing its buffers at their worst case: runs the front end,
+    /// audio encoder and understanding head once on `maxSamples` of silence (the longest utterance the program accepts, 16 kHz; cut to
+    /// `self.maxSamples`), so that no utterance up to that length grows an arena; the generator plans its own at load.
+    /// Returns `scratchBytes`. Call before serving, on the inference thread or before it starts.
+    @discardableResult
+    public func planScratch(maxSamples: Int) -> Int {
+        let silence = [Float](repeating: 0, count: Swift.max(Swift.min(maxSamples, self.maxSamples ?? .max), 1))
+        gemmThreads.serving {
+            arena.reset()
+            let condition = encoder.encode(frontEnd.featureView(of: silence, arena: arena), arena: arena)
+            _ = understandingHead?.understand(condition: UnsafeBufferPointer(condition.buffer), arena: arena)
+            arena.reset()
+        }
+        return scratchBytes
+    }
 
     /// Generates the motion for one instruction.
     ///
@@ -94,33 +117,40 @@ public final class InstructionModel {
     ///   - seed: sampling seed; the same seed and samples give the same motion bit for bit.
     ///   - frames: the motion length in frames, or nil to let the length estimator choose.
     ///   - force: make the motion even when the understanding head says the utterance was not understood.
-    public func generate(samples: [Float], seed: UInt64, frames: Int? = nil, force: Bool = false) throws -> InstructionResult {
-        try gemmThreads.serving { try generateStages(samples: samples, seed: seed, frames: frames, force: force) }
+    ///   - stageEnded: called on this thread as each stage ends, with its name (`InstructionTiming.stages`), for probes
+    ///     such as `kinevox bench`'s allocations by stage.
+    public func generate(samples: [Float], seed: UInt64, frames: Int? = nil, force: Bool = false,
+                         stageEnded: (String) -> Void = { _ in }) throws -> InstructionResult {
+        try gemmThreads.serving {
+            try generateStages(samples: samples, seed: seed, frames: frames, force: force, stageEnded: stageEnded)
+        }
     }
 
-    private func generateStages(samples: [Float], seed: UInt64, frames: Int?, force: Bool) throws -> InstructionResult {
+    private func generateStages(samples: [Float], seed: UInt64, frames: Int?, force: Bool,
+                                stageEnded: (String) -> Void) throws -> InstructionResult {
         var timing = InstructionTiming()
         let started = Self.now()
         var mark = started
-        func lap() -> Double {
+        func lap(_ stage: String) -> Double {
             let now = Self.now()
             defer { mark = now }
+            stageEnded(stage)
             return now - mark
         }
         arena.reset()
         let features = frontEnd.featureView(of: samples, arena: arena)
-        timing.frontend = lap()
+        timing.frontend = lap("frontend")
         let condition = encoder.encode(features, arena: arena)
         let understanding = understandingHead?.understand(condition: UnsafeBufferPointer(condition.buffer), arena: arena)
-        timing.audioEncoder = lap()
+        timing.audioEncoder = lap("audio_encoder")
         if let understanding, !understanding.understood, !force {
             timing.total = Self.now() - started
             return InstructionResult(motion: nil, understanding: understanding, timing: timing)
         }
         let codes = try generator.generateCodes(condition: UnsafeBufferPointer(condition.buffer), seed: seed, frames: frames)
-        timing.generator = lap()
+        timing.generator = lap("generator")
         let motion = try generator.decode(codes)
-        timing.decoder = lap()
+        timing.decoder = lap("decoder")
         timing.total = Self.now() - started
         return InstructionResult(motion: motion, understanding: understanding, timing: timing)
     }
@@ -128,12 +158,12 @@ public final class InstructionModel {
     private static func now() -> Double { ProcessInfo.processInfo.systemUptime }
 
     /// The `kinevox.commands` metadata, checked to be a JSON object holding an `examples` list of strings.
-    private static func commands(in file: SafetensorsFile) throws -> String? {
-        guard let text = file.metadata[commandsKey] else { return nil }
+    private static func commands(in store: WeightStore) throws -> String? {
+        guard let text = store.metadata[commandsKey] else { return nil }
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
               object["examples"] is [String]
         else {
-            throw ModelMetadataError(description: "\(file.path): the \(commandsKey) metadata is not a JSON object with an \"examples\" list of strings")
+            throw ModelMetadataError(description: "\(store.path): the \(commandsKey) metadata is not a JSON object with an \"examples\" list of strings")
         }
         return text
     }

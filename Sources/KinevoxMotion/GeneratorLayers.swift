@@ -26,22 +26,6 @@ final class PredictionHead {
     }
 }
 
-/// `sinusoidal_positions(n, d)`: pe[p, 2i] = sin(p · 10000^(−2i/d)), pe[p, 2i+1] = cos(same), computed
-/// in double precision and rounded to float32 as the training code does (the engine's table is
-/// float32 throughout, which differs by up to ~1e-5 at long positions).
-func sinusoidalPositions(count: Int, dim: Int) -> Tensor {
-    let table = Tensor(shape: [count, dim])
-    for i in stride(from: 0, to: dim, by: 2) {
-        let frequency = exp(Double(i) * (-log(10000.0) / Double(dim)))
-        for p in 0..<count {
-            let angle = Double(p) * frequency
-            table.data[p * dim + i] = Float(sin(angle))
-            if i + 1 < dim { table.data[p * dim + i + 1] = Float(cos(angle)) }
-        }
-    }
-    return table
-}
-
 /// The generators' shared trunk: a pre-norm GELU transformer stack with a final LayerNorm run over
 /// [prefix tokens ; motion tokens + positions], then the prediction head on the motion tokens.
 final class GeneratorTrunk {
@@ -56,7 +40,8 @@ final class GeneratorTrunk {
                                          numHeads: numHeads, dimFeedforward: ffDim, activation: .gelu,
                                          normFirst: true, finalNorm: true)
         head = try PredictionHead(weights.scope("head"), dim: latentDim, outDim: headOutDim)
-        positions = sinusoidalPositions(count: maxPositions, dim: latentDim)
+        // `sinusoidal_positions` of the training code: computed in float64, then rounded
+        positions = SinusoidalPositionalEncoding(dModel: latentDim, maxLength: maxPositions, precision: .float64).table
         self.latentDim = latentDim
     }
 

@@ -58,6 +58,9 @@ public final class MotionGenerator {
     /// Times the generator's scratch arena has asked the system for memory (constant once planned).
     public var scratchAllocationCount: Int { arena.systemAllocationCount }
 
+    /// Floats in the generator's scratch arena (planned at load for the longest motion).
+    public var scratchCapacity: Int { arena.capacity }
+
     /// Binds the generator's tensors from an open model file. Tensors under the generator's
     /// prefixes that no layer uses are an error naming them; other prefixes (front end, audio
     /// encoder) are left to their own loaders.

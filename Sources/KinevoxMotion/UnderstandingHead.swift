@@ -38,18 +38,18 @@ public final class UnderstandingHead {
 
     /// Binds the head when the file's metadata has `kinevox.understanding`; nil for a model without one.
     public static func bindIfPresent(_ store: WeightStore, conditionFloats: Int) throws -> UnderstandingHead? {
-        guard let text = store.file.metadata[metadataKey] else { return nil }
+        guard let text = store.metadata[metadataKey] else { return nil }
         let meta: Metadata
         do {
             meta = try JSONDecoder().decode(Metadata.self, from: Data(text.utf8))
         } catch {
-            throw MotionError("\(store.file.path): the \(metadataKey) metadata is not {\"actions\":[…],\"threshold\":t}: \(error)")
+            throw MotionError("\(store.path): the \(metadataKey) metadata is not {\"actions\":[…],\"threshold\":t}: \(error)")
         }
         guard !meta.actions.isEmpty, Set(meta.actions).count == meta.actions.count else {
-            throw MotionError("\(store.file.path): \(metadataKey) needs a non-empty list of distinct actions")
+            throw MotionError("\(store.path): \(metadataKey) needs a non-empty list of distinct actions")
         }
         guard (0...1).contains(meta.threshold) else {
-            throw MotionError("\(store.file.path): \(metadataKey) threshold \(meta.threshold) is not in [0, 1]")
+            throw MotionError("\(store.path): \(metadataKey) threshold \(meta.threshold) is not in [0, 1]")
         }
         let proj = try Linear(store.scope("understanding_head").scope("proj"), inFeatures: conditionFloats,
                               outFeatures: meta.actions.count + 1)

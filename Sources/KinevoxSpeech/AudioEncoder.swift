@@ -3,10 +3,18 @@
 import Foundation
 import KinevoxEngine
 
+/// The audio encoder kinds of `audio_encoder.kind` (the training side's `models.config.ENCODER_KINDS`).
+public enum AudioEncoderKind: String, ConfigKind {
+    /// The paper's memory-retrieval encoder.
+    case memory
+    /// CLS tokens over `input_proj(x)`.
+    case transformer
+    case conv1d, avgpool, identity
+}
+
 /// The `audio_encoder` config section (keys as in the training side's `AudioEncoderConfig`).
 public struct AudioEncoderConfig: Codable, Equatable, Sendable {
-    /// "memory" (the paper's memory-retrieval encoder), "transformer" (CLS tokens), "conv1d", "avgpool", "identity".
-    public var kind: String
+    public var kind: AudioEncoderKind
     public var inputDim: Int
     public var dim: Int
     public var numMemory: Int
@@ -25,7 +33,7 @@ public struct AudioEncoderConfig: Codable, Equatable, Sendable {
     }
 
     /// Defaults are the training side's `AudioEncoderConfig` defaults.
-    public init(kind: String = "memory", inputDim: Int = 96, dim: Int = 512, numMemory: Int = 256, numLayers: Int = 2,
+    public init(kind: AudioEncoderKind = .memory, inputDim: Int = 96, dim: Int = 512, numMemory: Int = 256, numLayers: Int = 2,
                 numHeads: Int = 8, ffDim: Int = 1024, numCondTokens: Int = 1, numConvLayers: Int = 3, dropout: Float = 0.1,
                 maxPositions: Int = 1024) {
         self.kind = kind; self.inputDim = inputDim; self.dim = dim; self.numMemory = numMemory; self.numLayers = numLayers
@@ -83,46 +91,62 @@ final class MemoryRetrieval {
 /// State dict under `audio_encoder.`: as the PyTorch module. Read-only after loading: share across threads,
 /// each passing its own arena.
 public final class AudioEncoder {
-    public let config: AudioEncoderConfig
-    let inputNorm: LayerNorm?
-    let retrieval: MemoryRetrieval?
-    let inputProj: Linear?
-    let convs: [Conv1d]
-    let positions: SinusoidalPositionalEncoding?
-    let condQueries: Tensor?
-    let encoder: TransformerEncoder?
-    let outNorm: LayerNorm?
-
-    public init(_ weights: WeightScope, config: AudioEncoderConfig) throws {
-        self.config = config
-        let kinds = ["memory", "transformer", "conv1d", "avgpool", "identity"]
-        guard kinds.contains(config.kind) else {
-            throw SpeechModelError.invalidConfig(section: "audio_encoder", reason: "kind '\(config.kind)' is not one of \(kinds)",
-                                                 path: weights.store.file.path)
-        }
-        let kind = config.kind, d = config.dim
-        let parametric = kind != "identity"
-        inputNorm = parametric ? try LayerNorm(weights.scope("input_norm"), features: config.inputDim) : nil
-        retrieval = kind == "memory"
-            ? try MemoryRetrieval(weights.scope("retrieval"), inputDim: config.inputDim, dim: d, numMemory: config.numMemory) : nil
-        inputProj = kind == "transformer" || kind == "avgpool"
-            ? try Linear(weights.scope("input_proj"), inFeatures: config.inputDim, outFeatures: d) : nil
-        convs = kind == "conv1d" ? try (0 ..< config.numConvLayers).map {
-            try Conv1d(weights.scope("convs.\($0)"), inChannels: $0 == 0 ? config.inputDim : d, outChannels: d,
-                       kernelSize: 3, stride: 2, padding: 1)
-        } : []
-        let sequential = kind == "memory" || kind == "transformer"
-        positions = sequential ? SinusoidalPositionalEncoding(dModel: d, maxLength: config.maxPositions) : nil
-        condQueries = sequential ? try weights.take("cond_queries", shape: [config.numCondTokens, d]) : nil
-        encoder = sequential ? try TransformerEncoder(weights.scope("encoder"), numLayers: config.numLayers, dModel: d,
-                                                      numHeads: config.numHeads, dimFeedforward: config.ffDim,
-                                                      activation: .gelu, normFirst: true) : nil
-        outNorm = parametric ? try LayerNorm(weights.scope("out_norm"), features: d) : nil
+    /// `input_norm` and `out_norm`, which every kind but identity has.
+    struct Norms {
+        let input: LayerNorm, output: LayerNorm
     }
+
+    /// Each kind with the layers it binds.
+    enum Layers {
+        case memory(Norms, MemoryRetrieval, ConditionTokenEncoder)
+        case transformer(Norms, inputProj: Linear, ConditionTokenEncoder)
+        case conv1d(Norms, convs: [Conv1d])
+        case avgpool(Norms, inputProj: Linear)
+        case identity
+    }
+
+    public let config: AudioEncoderConfig
+    let layers: Layers
 
     /// Binds `audio_encoder.*` and the `audio_encoder` config section of a whole model file.
     public convenience init(store: WeightStore) throws {
         try self.init(store.scope("audio_encoder"), config: store.config(AudioEncoderConfig.self, section: "audio_encoder"))
+    }
+
+    init(_ weights: WeightScope, config: AudioEncoderConfig) throws {
+        self.config = config
+        let d = config.dim
+        func norms() throws -> Norms {
+            Norms(input: try LayerNorm(weights.scope("input_norm"), features: config.inputDim),
+                  output: try LayerNorm(weights.scope("out_norm"), features: d))
+        }
+        func inputProj() throws -> Linear { try Linear(weights.scope("input_proj"), inFeatures: config.inputDim, outFeatures: d) }
+        switch config.kind {
+        case .memory:
+            layers = .memory(try norms(), try MemoryRetrieval(weights.scope("retrieval"), inputDim: config.inputDim, dim: d,
+                                                              numMemory: config.numMemory),
+                             try ConditionTokenEncoder(weights, config: config))
+        case .transformer:
+            layers = .transformer(try norms(), inputProj: try inputProj(), try ConditionTokenEncoder(weights, config: config))
+        case .conv1d:
+            layers = .conv1d(try norms(), convs: try (0 ..< config.numConvLayers).map {
+                try Conv1d(weights.scope("convs.\($0)"), inChannels: $0 == 0 ? config.inputDim : d, outChannels: d,
+                           kernelSize: 3, stride: 2, padding: 1)
+            })
+        case .avgpool:
+            layers = .avgpool(try norms(), inputProj: try inputProj())
+        case .identity:
+            layers = .identity
+        }
+    }
+
+    /// Most feature frames one utterance may have (the position table of the memory and transformer kinds), nil
+    /// when any number goes.
+    public var maxFrames: Int? {
+        switch layers {
+        case .memory, .transformer: return config.maxPositions
+        case .conv1d, .avgpool, .identity: return nil
+        }
     }
 
     /// Condition tokens [B, K, dim] (from `arena`) for `features` [B, S, inputDim] whose first `lengths[b]`
@@ -132,23 +156,29 @@ public final class AudioEncoder {
         precondition(features.shape.rank == 3 && features.shape[2] == config.inputDim && lengths.count == b,
                      "AudioEncoder: features \(features.shape) with \(lengths.count) lengths")
         let out = arena.tensor(Shape(b, k, d))
-        guard let inputNorm, let outNorm else {
+        let norms: Norms
+        switch layers {
+        case .identity:
             for i in 0 ..< b { (out.data + i * k * d).update(from: features.data + i * s * config.inputDim, count: k * d) }
             return out
+        case let .memory(n, _, _), let .transformer(n, _, _), let .conv1d(n, _), let .avgpool(n, _):
+            norms = n
         }
         let mark = arena.mark()
         let x = arena.tensor(features.shape)
-        inputNorm.forward(features, into: x)
-        switch config.kind {
-        case "avgpool":
+        norms.input.forward(features, into: x)
+        switch layers {
+        case .identity:
+            break  // returned above
+        case let .avgpool(_, inputProj):
             let pooled = maskedAdaptiveAveragePool(x, bins: k, arena: arena) { lengths[$0] }
-            inputProj!.forward(pooled, into: out)
-        case "conv1d":
+            inputProj.forward(pooled, into: out)
+        case let .conv1d(_, convs):
             // valid frames after `layers` stride-2 convolutions (kernel 3, padding 1): L' = (L - 1) / 2 + 1 per layer
             func valid(_ sample: Int, after layers: Int) -> Int {
                 (0 ..< layers).reduce(lengths[sample]) { length, _ in (length - 1) / 2 + 1 }
             }
-            var h = transposedBatch(x, arena: arena)
+            var h = arena.transposed(x)
             for (layer, conv) in convs.enumerated() {
                 for i in 0 ..< b {
                     let length = valid(i, after: layer)
@@ -160,30 +190,16 @@ public final class AudioEncoder {
                 h = conv.forward(h, arena: arena)
                 Activation.gelu.apply(h)
             }
-            let pooled = maskedAdaptiveAveragePool(transposedBatch(h, arena: arena), bins: k, arena: arena) {
+            let pooled = maskedAdaptiveAveragePool(arena.transposed(h), bins: k, arena: arena) {
                 valid($0, after: convs.count)
             }
             out.copy(from: pooled)
-        default:
-            let h = retrieval?.forward(x, arena: arena) ?? inputProj!.forward(x, arena: arena)
-            positions!.add(to: h)
-            let sequence = arena.tensor(Shape(b, k + s, d))
-            for i in 0 ..< b {
-                (sequence.data + i * (k + s) * d).update(from: condQueries!.data, count: k * d)
-                (sequence.data + (i * (k + s) + k) * d).update(from: h.data + i * s * d, count: s * d)
-            }
-            var padding: [Bool]?  // none when every frame is valid (one utterance): no mask to build
-            if lengths.contains(where: { $0 < s }) {
-                var keys = [Bool](repeating: false, count: b * (k + s))
-                for i in 0 ..< b {
-                    for t in lengths[i] ..< s { keys[i * (k + s) + k + t] = true }
-                }
-                padding = keys
-            }
-            encoder!.forward(sequence, keyPaddingMask: padding, arena: arena)
-            for i in 0 ..< b { (out.data + i * k * d).update(from: sequence.data + i * (k + s) * d, count: k * d) }
+        case let .memory(_, retrieval, tokens):
+            tokens.forward(retrieval.forward(x, arena: arena), lengths: lengths, into: out, arena: arena)
+        case let .transformer(_, inputProj, tokens):
+            tokens.forward(inputProj.forward(x, arena: arena), lengths: lengths, into: out, arena: arena)
         }
-        outNorm.forward(out)
+        norms.output.forward(out)
         arena.release(to: mark)
         return out
     }
@@ -192,6 +208,43 @@ public final class AudioEncoder {
     /// e.g. a front end's `featureView`. With a planned arena this allocates nothing.
     public func encode(_ features: TensorView, arena: ScratchArena) -> TensorView {
         forward(features, lengths: [features.shape[1]], arena: arena)
+    }
+}
+
+/// The memory and transformer kinds' token stage: `encoder([cond_queries ; PE(h)])[:K]`, with the float64 position
+/// table of the training side's `SinusoidalPositions`. State dict: `cond_queries` [K, dim], `encoder.*`.
+struct ConditionTokenEncoder {
+    let positions: SinusoidalPositionalEncoding
+    let condQueries: Tensor
+    let encoder: TransformerEncoder
+
+    init(_ weights: WeightScope, config: AudioEncoderConfig) throws {
+        let d = config.dim
+        positions = SinusoidalPositionalEncoding(dModel: d, maxLength: config.maxPositions, precision: .float64)
+        condQueries = try weights.take("cond_queries", shape: [config.numCondTokens, d])
+        encoder = try TransformerEncoder(weights.scope("encoder"), numLayers: config.numLayers, dModel: d,
+                                         numHeads: config.numHeads, dimFeedforward: config.ffDim, activation: .gelu, normFirst: true)
+    }
+
+    /// Writes the K condition tokens of `h` [B, S, dim] (frames past `lengths[b]` masked) into `out` [B, K, dim].
+    func forward(_ h: TensorView, lengths: [Int], into out: TensorView, arena: ScratchArena) {
+        let b = h.shape[0], s = h.shape[1], d = h.shape[2], k = condQueries.shape[0]
+        positions.add(to: h)
+        let sequence = arena.tensor(Shape(b, k + s, d))
+        for i in 0 ..< b {
+            (sequence.data + i * (k + s) * d).update(from: condQueries.data, count: k * d)
+            (sequence.data + (i * (k + s) + k) * d).update(from: h.data + i * s * d, count: s * d)
+        }
+        var padding: [Bool]?  // none when every frame is valid (one utterance): no mask to build
+        if lengths.contains(where: { $0 < s }) {
+            var keys = [Bool](repeating: false, count: b * (k + s))
+            for i in 0 ..< b {
+                for t in lengths[i] ..< s { keys[i * (k + s) + k + t] = true }
+            }
+            padding = keys
+        }
+        encoder.forward(sequence, keyPaddingMask: padding, arena: arena)
+        for i in 0 ..< b { (out.data + i * k * d).update(from: sequence.data + i * (k + s) * d, count: k * d) }
     }
 }
 
@@ -215,11 +268,4 @@ func maskedAdaptiveAveragePool(_ x: TensorView, bins: Int, arena: ScratchArena, 
         }
     }
     return out
-}
-
-/// [B, R, C] → [B, C, R] from `arena`.
-func transposedBatch(_ x: TensorView, arena: ScratchArena) -> TensorView {
-    let y = arena.tensor(Shape(x.shape[0], x.shape[2], x.shape[1]))
-    for i in 0 ..< x.shape[0] { transpose(x[i], into: y[i]) }
-    return y
 }

@@ -27,16 +27,11 @@ public struct FeatureSequence: Equatable, Sendable {
 
 /// Why a speech front end could not be built from a model file.
 public enum SpeechModelError: Error, Equatable, CustomStringConvertible {
-    /// The `frontend` config names a kind this build does not implement.
-    case unknownFrontend(kind: String, path: String)
     /// The config is self-inconsistent (e.g. list lengths differ); `reason` says which fields.
     case invalidConfig(section: String, reason: String, path: String)
 
     public var description: String {
         switch self {
-        case let .unknownFrontend(kind, path):
-            let known = SpeechFrontEndKind.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
-            return "\(path): front end kind '\(kind)' is not supported (known: \(known))"
         case let .invalidConfig(section, reason, path):
             return "\(path): config section '\(section)' is invalid: \(reason)"
         }

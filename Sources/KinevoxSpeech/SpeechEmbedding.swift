@@ -104,7 +104,7 @@ public final class EmbeddingNet {
             pools[index] = MaxPool2d(kernelSize: (size[0], size[1]))
         }
         self.pools = pools
-        // Whole-map evaluation (see `SpeechEmbedding.embeddings(of:arena:)`) needs one output frame per window and
+        // Whole-map evaluation (see `SpeechEmbedding.featureView(of:arena:)`) needs one output frame per window and
         // the time pools' strides to multiply to the window stride; the converted speech_embedding satisfies both.
         var frames = config.windowFrames, stride = 1
         for (i, kernel) in config.convKernels.enumerated() {
@@ -149,29 +149,22 @@ public final class SpeechEmbedding {
     public init(_ weights: WeightScope, config: SpeechEmbeddingConfig) throws {
         guard config.nFft > 0, config.hopLength > 0, config.nMels > 0, config.windowFrames > 0, config.windowStride > 0 else {
             throw SpeechModelError.invalidConfig(section: "frontend", reason: "n_fft, hop_length, n_mels, window_frames and window_stride must be positive",
-                                                 path: weights.store.file.path)
+                                                 path: weights.store.path)
         }
         self.config = config
         melspectrogram = try MelSpectrogram(weights.scope("melspectrogram"), config: config)
-        embedding = try EmbeddingNet(weights.scope("embedding"), config: config, path: weights.store.file.path)
+        embedding = try EmbeddingNet(weights.scope("embedding"), config: config, path: weights.store.path)
     }
 
     /// A new incremental computation for one utterance.
     public func makeStream() -> SpeechEmbeddingStream { SpeechEmbeddingStream(model: self) }
-
-    /// Embeddings of a whole utterance ([T, 96], T ≥ 1), with `arena` as scratch (nothing of it is kept).
-    public func embeddings(of samples: [Float], arena: ScratchArena = ScratchArena()) -> FeatureSequence {
-        let mark = arena.mark()
-        defer { arena.release(to: mark) }
-        return FeatureSequence(embeddingView(of: samples, arena: arena))
-    }
 
     /// Embeddings of a whole utterance as a view [1, T, 96] (T ≥ 1) taken from `arena`: valid until the arena is
     /// released below it; its scratch is given back, so with a planned arena this allocates nothing.
     /// The CNN runs once over the whole mel map rather than once per overlapping window: every time convolution
     /// is valid and the time pools step by the window stride, so column t of the map's output is window t's
     /// embedding (same values as `SpeechEmbeddingStream` up to float summation order, ~1e-5).
-    public func embeddingView(of samples: [Float], arena: ScratchArena) -> TensorView {
+    public func featureView(of samples: [Float], arena: ScratchArena) -> TensorView {
         let count = Swift.max(samples.count, config.minimumSamples)
         let mels = config.nMels, dim = config.embeddingDim
         let frames = (count - config.nFft) / config.hopLength + 1
@@ -192,9 +185,7 @@ public final class SpeechEmbedding {
         let usedFrames = config.windowFrames + (windows - 1) * config.windowStride
         let channelMajor = arena.tensor(Shape(dim, windows))
         embedding.forward(TensorView(data: melMap, shape: Shape(1, usedFrames, mels)), into: channelMajor, arena: arena)
-        for t in 0 ..< windows {
-            for c in 0 ..< dim { values.data[t * dim + c] = channelMajor.data[c * windows + t] }
-        }
+        channelMajor.transposeLastTwo(into: values)
         return values
     }
 }
@@ -203,7 +194,7 @@ public final class SpeechEmbedding {
 /// and every completed 76-frame window (stride 8) into an embedding, so `finish()` at end of speech only
 /// has the tail left. The dB floor (utterance max − 80 dB) can rise as louder audio arrives; windows whose
 /// values it changes are recomputed, so the result equals per-window evaluation with the final floor (and the
-/// whole-map batch `SpeechEmbedding.embeddings(of:)` within float summation order).
+/// whole-map batch `SpeechEmbedding.featureView(of:arena:)` within float summation order).
 /// Not thread-safe: one stream per thread.
 public final class SpeechEmbeddingStream {
     let model: SpeechEmbedding

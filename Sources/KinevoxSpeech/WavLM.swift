@@ -98,9 +98,9 @@ final class WavLMConvLayer {
         switch norm {
         case let .group(groupNorm): groupNorm.forward(y)
         case let .layer(layerNorm):
-            let channelsLast = transposed(y[0], arena: arena)
+            let channelsLast = arena.transposed(y[0])
             layerNorm.forward(channelsLast)
-            transpose(channelsLast, into: y[0])
+            channelsLast.transposeLastTwo(into: y[0])
         case .none: break
         }
         Activation.gelu.apply(y)
@@ -124,7 +124,7 @@ final class WavLMPositionalConvEmbedding {
     func addPositions(to x: TensorView, arena: ScratchArena) {
         let mark = arena.mark()
         let t = x.shape[0], h = x.shape[1]
-        let channelsFirst = transposed(x, arena: arena).reshaped(Shape(1, h, t))
+        let channelsFirst = arena.transposed(x).reshaped(Shape(1, h, t))
         let y = conv.forward(channelsFirst, arena: arena)
         let produced = y.shape[2]
         Activation.gelu.apply(y)
@@ -306,7 +306,7 @@ public final class WavLM {
 
     /// Binds the tensors under `weights` (the model file's `frontend.` scope).
     public init(_ weights: WeightScope, config: WavLMConfig) throws {
-        try config.validate(path: weights.store.file.path)
+        try config.validate(path: weights.store.path)
         self.config = config
         let extractor = weights.scope("feature_extractor.conv_layers")
         convLayers = try config.convDim.indices.map { try WavLMConvLayer(extractor.scope("\($0)"), config: config, index: $0) }
@@ -335,19 +335,12 @@ public final class WavLM {
         samples.withUnsafeBufferPointer { x.data.update(from: $0.baseAddress!, count: samples.count) }
         if config.normalizeWaveform { normalizeInPlace(x) }
         for layer in convLayers { x = layer.forward(x, arena: arena) }
-        return transposed(x[0], arena: arena)
+        return arena.transposed(x[0])
     }
 
-    /// Last-layer hidden states [T, hiddenSize] of one utterance (at least one conv kernel of samples).
-    public func forward(_ samples: [Float], arena: ScratchArena) -> FeatureSequence {
-        let mark = arena.mark()
-        defer { arena.release(to: mark) }
-        return FeatureSequence(hiddenStateView(samples, arena: arena))
-    }
-
-    /// `forward` as a view [1, T, hiddenSize] taken from `arena` (T = 0 when too short for the first convolution):
-    /// valid until the arena is released below it; its scratch is given back.
-    public func hiddenStateView(_ samples: [Float], arena: ScratchArena) -> TensorView {
+    /// Last-layer hidden states of one utterance as a view [1, T, hiddenSize] taken from `arena` (T = 0 when too
+    /// short for the first convolution): valid until the arena is released below it; its scratch is given back.
+    public func featureView(of samples: [Float], arena: ScratchArena) -> TensorView {
         let t = frameCount(samples: samples.count)
         let result = arena.tensor(Shape(1, t, config.hiddenSize))
         guard t > 0 else { return result }
@@ -374,20 +367,5 @@ public final class WavLM {
         for i in 0 ..< x.count { let d = Double(x.data[i]) - mean; variance += d * d }
         let invStd = 1 / (variance / Double(x.count) + 1e-5).squareRoot()
         for i in 0 ..< x.count { x.data[i] = Float((Double(x.data[i]) - mean) * invStd) }
-    }
-}
-
-/// `x` [R, C] transposed into a new [C, R] view from `arena`.
-func transposed(_ x: TensorView, arena: ScratchArena) -> TensorView {
-    let y = arena.tensor(Shape(x.shape[1], x.shape[0]))
-    transpose(x, into: y)
-    return y
-}
-
-/// Writes `x` [R, C] transposed into `y` [C, R].
-func transpose(_ x: TensorView, into y: TensorView) {
-    let r = x.shape[0], c = x.shape[1]
-    for i in 0 ..< r {
-        for j in 0 ..< c { y.data[j * r + i] = x.data[i * c + j] }
     }
 }

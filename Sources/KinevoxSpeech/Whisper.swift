@@ -186,7 +186,7 @@ public final class Whisper {
 
     /// Binds the tensors under `weights` (a front-end file's `frontend.` scope).
     public init(_ weights: WeightScope, config: WhisperConfig) throws {
-        try config.validate(path: weights.store.file.path)
+        try config.validate(path: weights.store.path)
         self.config = config
         let d = config.dModel
         logMel = try WhisperLogMel(weights, config: config)
@@ -197,16 +197,10 @@ public final class Whisper {
         lnPost = try LayerNorm(weights.scope("ln_post"), features: d, eps: config.layerNormEps)
     }
 
-    /// The encoder's output of `samples` ([T, dModel]); samples past `maxSamples` are dropped.
-    public func forward(_ samples: [Float], arena: ScratchArena) -> FeatureSequence {
-        let mark = arena.mark()
-        defer { arena.release(to: mark) }
-        return FeatureSequence(hiddenStateView(samples, arena: arena))
-    }
-
-    /// `forward` as a view [1, T, dModel] taken from `arena` (T = 0 below nFft samples): valid until the arena is
-    /// released below it; its scratch is given back, so with a planned arena nothing is allocated.
-    public func hiddenStateView(_ samples: [Float], arena: ScratchArena) -> TensorView {
+    /// The encoder's output of `samples` as a view [1, T, dModel] taken from `arena` (T = 0 below nFft samples; samples
+    /// past `maxSamples` are dropped): valid until the arena is released below it; its scratch is given back, so with
+    /// a planned arena nothing is allocated.
+    public func featureView(of samples: [Float], arena: ScratchArena) -> TensorView {
         let count = Swift.min(samples.count, config.maxSamples)
         let t = config.frameCount(samples: count), d = config.dModel
         let result = arena.tensor(Shape(1, t, d))

@@ -46,27 +46,16 @@ func runBF16Comparison() throws {
     let convShapes: [(inChannels: Int, kernel: Int, stride: Int, outLength: Int)] =
         [(1, 10, 5, 19199), (channels, 3, 2, 9599), (channels, 3, 2, 4799), (channels, 3, 2, 2399), (channels, 3, 2, 1199),
          (channels, 2, 2, 599), (channels, 2, 2, 299)]
-    let weights = BenchWeights()
-    for (i, o) in linearShapes {
-        weights.add("linear\(i)x\(o).weight", [o, i]); weights.add("linear\(i)x\(o).bias", [o])
-    }
-    for (index, c) in convShapes.enumerated() {
-        weights.add("conv\(index).weight", [channels, c.inChannels, c.kernel])
-    }
-    weights.add("posconv.weight", [hidden, hidden / 16, 128]); weights.add("posconv.bias", [hidden])
-    let stores = try [MatmulPrecision.fp32, .bf16].map { precision -> WeightStore in
-        let store = try weights.load()
-        store.matmulPrecision = precision
-        return store
-    }
+    let inputs = BenchInputs()
+    let stores = [MatmulPrecision.fp32, .bf16].map { WeightStore(randomSeed: 2026, matmulPrecision: $0) }
 
-    let raw = (a: weights.random(Shape(ffn * 300)), b: weights.random(Shape(hidden * hidden / 16 * 128)),
-               c: weights.random(Shape(channels * 19199)), columns: weights.random(Shape(channels * 3 * 9599)))
+    let raw = (a: inputs.random(Shape(ffn * 300)), b: inputs.random(Shape(hidden * hidden / 16 * 128)),
+               c: inputs.random(Shape(channels * 19199)), columns: inputs.random(Shape(channels * 3 * 9599)))
     var cases: [(name: String, flops: Double, bodies: [() -> Void])] = []
     for (i, o) in linearShapes {
         let layers = try stores.map { try Linear($0.scope("linear\(i)x\(o)"), inFeatures: i, outFeatures: o) }
         for t in tokens {
-            let x = weights.random(Shape(t, i)), y = weights.random(Shape(t, o))
+            let x = inputs.random(Shape(t, i)), y = inputs.random(Shape(t, o))
             cases.append(("Linear \(i)->\(o), T=\(t)", 2.0 * Double(t * i * o), [
                 { layers[1].forward(x.view, into: y.view) },
                 { layers[0].forward(x.view, into: y.view) },
@@ -80,7 +69,7 @@ func runBF16Comparison() throws {
                        stride: c.stride, bias: false)
         }
         let inLength = (c.outLength - 1) * c.stride + c.kernel, k = c.inChannels * c.kernel
-        let x = weights.random(Shape(1, c.inChannels, inLength))
+        let x = inputs.random(Shape(1, c.inChannels, inLength))
         let bodies = layers.reversed().map { layer in
             planned { arena in
                 let y = arena.tensor(Shape(1, channels, c.outLength))
@@ -97,7 +86,7 @@ func runBF16Comparison() throws {
         try Conv1d($0.scope("posconv"), inChannels: hidden, outChannels: hidden, kernelSize: 128, padding: 64, groups: 16)
     }
     for t in tokens {
-        let x = weights.random(Shape(1, hidden, t)), k = hidden / 16 * 128
+        let x = inputs.random(Shape(1, hidden, t)), k = hidden / 16 * 128
         let bodies = positional.reversed().map { layer in
             planned { arena in
                 let y = arena.tensor(Shape(1, hidden, t + 1))

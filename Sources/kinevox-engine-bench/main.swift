@@ -33,29 +33,15 @@ func secondsPerCall(engine: () -> Void, raw: () -> Void) -> (engine: Double, raw
     }
 }
 
-/// Random weights for every benchmarked layer, written to a temporary safetensors file and loaded back the
-/// way models are.
-final class BenchWeights {
-    var tensors: [(name: String, tensor: Tensor)] = []
+/// Seeded random inputs of the benchmarked layers (their weights come from a random `WeightStore`, bound by the layers
+/// themselves).
+final class BenchInputs {
     var random = SeededRandom(seed: 2026)
-
-    func add(_ name: String, _ shape: [Int], scale: Float = 0.05) {
-        let t = Tensor(shape: shape)
-        for i in 0 ..< t.count { t.data[i] = (random.nextFloat() - 0.5) * 2 * scale }
-        tensors.append((name, t))
-    }
 
     func random(_ shape: Shape) -> Tensor {
         let t = Tensor(shape: shape.array)
         for i in 0 ..< t.count { t.data[i] = random.nextFloat() - 0.5 }
         return t
-    }
-
-    func load() throws -> WeightStore {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kinevox-engine-bench-\(getpid()).safetensors").path
-        try SafetensorsFile.write(tensors, to: path)
-        defer { unlink(path) }
-        return try WeightStore(path: path)
     }
 }
 
@@ -86,34 +72,18 @@ let convLengths = [50, 200]
 let dilations = [1, 3, 9]
 let channels = 512
 
-let weights = BenchWeights()
-for d in dims {
-    weights.add("ffn\(d).weight", [4 * d, d]); weights.add("ffn\(d).bias", [4 * d])
-    weights.add("mha\(d).in_proj_weight", [3 * d, d]); weights.add("mha\(d).in_proj_bias", [3 * d])
-    weights.add("mha\(d).out_proj.weight", [d, d]); weights.add("mha\(d).out_proj.bias", [d])
-}
-for dilation in dilations {
-    weights.add("conv\(dilation).weight", [channels, channels, 3]); weights.add("conv\(dilation).bias", [channels])
-}
+let inputs = BenchInputs()
 let layerD = 512, layerFF = 2048
-for (name, shape) in [("self_attn.in_proj_weight", [3 * layerD, layerD]), ("self_attn.in_proj_bias", [3 * layerD]),
-                      ("self_attn.out_proj.weight", [layerD, layerD]), ("self_attn.out_proj.bias", [layerD]),
-                      ("linear1.weight", [layerFF, layerD]), ("linear1.bias", [layerFF]),
-                      ("linear2.weight", [layerD, layerFF]), ("linear2.bias", [layerD]),
-                      ("norm1.weight", [layerD]), ("norm1.bias", [layerD]), ("norm2.weight", [layerD]), ("norm2.bias", [layerD])] {
-    weights.add("layer." + name, shape)
-}
-let store = try weights.load()
+let store = WeightStore(randomSeed: 2026)
 let ffn = try Dictionary(uniqueKeysWithValues: dims.map { ($0, try Linear(store.scope("ffn\($0)"), inFeatures: $0, outFeatures: 4 * $0)) })
 let mha = try Dictionary(uniqueKeysWithValues: dims.map { ($0, try MultiheadAttention(store.scope("mha\($0)"), embedDim: $0, numHeads: $0 / 64)) })
 let conv = try Dictionary(uniqueKeysWithValues: dilations.map {
     ($0, try Conv1d(store.scope("conv\($0)"), inChannels: channels, outChannels: channels, kernelSize: 3, padding: $0, dilation: $0))
 })
 let layer = try TransformerEncoderLayer(store.scope("layer"), dModel: layerD, numHeads: 8, dimFeedforward: layerFF, activation: .gelu)
-try store.root.finish()
 
 /// Operand and output buffers for the raw sgemm runs (sized for the largest case).
-let rawA = weights.random(Shape(4 * 768 * 768)), rawB = weights.random(Shape(4 * 768 * 768)), rawC = weights.random(Shape(4 * 768 * 768))
+let rawA = inputs.random(Shape(4 * 768 * 768)), rawB = inputs.random(Shape(4 * 768 * 768)), rawC = inputs.random(Shape(4 * 768 * 768))
 
 /// The engine's GEMM (`BLAS.sgemm`, split over the calling thread's team) on the raw buffers.
 func engineSgemm(_ m: Int, _ n: Int, _ k: Int, transposeB: Bool = false) {
@@ -147,7 +117,7 @@ print(String(format: "machine: %d CPUs online, load average %.2f (timings are be
 var cases: [Case] = []
 for d in dims {
     for t in lengths {
-        let x = weights.random(Shape(t, d)), layer = ffn[d]!
+        let x = inputs.random(Shape(t, d)), layer = ffn[d]!
         let engine = planned { arena in
             let y = arena.tensor(Shape(t, 4 * d))
             return { layer.forward(x.view, into: y) }
@@ -158,7 +128,7 @@ for d in dims {
 }
 for d in dims {
     for t in lengths {
-        let x = weights.random(Shape(1, t, d)), attention = mha[d]!, heads = d / 64
+        let x = inputs.random(Shape(1, t, d)), attention = mha[d]!, heads = d / 64
         let engine = planned { arena in
             let y = arena.tensor(Shape(1, t, d))
             return { attention.forward(x.view, into: y, arena: arena) }
@@ -177,7 +147,7 @@ for d in dims {
 }
 for dilation in dilations {
     for t in convLengths {
-        let x = weights.random(Shape(1, channels, t)), layer = conv[dilation]!
+        let x = inputs.random(Shape(1, channels, t)), layer = conv[dilation]!
         let engine = planned { arena in
             let y = arena.tensor(Shape(1, channels, t))
             return { layer.forward(x.view, into: y, arena: arena) }
@@ -227,11 +197,11 @@ precondition(probe.count > 0)
 // two workloads: a transformer layer with a key padding mask, and a decoder-style conv stack (dilated convs,
 // ReLU, nearest upsampling, softmax, top-k and sampling).
 let tokens = 100
-let input = weights.random(Shape(2, tokens, layerD))
+let input = inputs.random(Shape(2, tokens, layerD))
 var mask = [Bool](repeating: false, count: 2 * tokens)
 for j in 80 ..< tokens { mask[tokens + j] = true }
 let frames = 50
-let convInput = weights.random(Shape(1, channels, frames))
+let convInput = inputs.random(Shape(1, channels, frames))
 let upsample = UpsampleNearest1d(scaleFactor: 2)
 var sampler = SeededRandom(seed: 1)
 var sampledSum = 0

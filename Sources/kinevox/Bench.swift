@@ -1,12 +1,17 @@
 import ArgumentParser
 import CAllocationCounter
 import Foundation
+import KinevoxCapture
 import KinevoxEngine
 import KinevoxModel
+import KinevoxServer
 
 /// `kinevox bench` (docs: interfaces, CLI): times the whole pipeline (front end → audio encoder → generator →
 /// decoder) on the given or the bundled sample utterances, one after another on one inference thread with
-/// `--threads` GEMM threads (the model's `GEMMThreads`), after warm-up. With `--frontend-only`, the speech front end
+/// `--threads` GEMM threads (the model's `GEMMThreads`), after warm-up, plus one utterance of the longest length planned
+/// for (the first one tiled). Every model plans its scratch at load for `--plan-seconds`, as kinevoxd does before
+/// `READY=1`; the first utterance of a freshly loaded model is timed and its heap allocations counted apart
+/// (`first_utterances`), against that utterance's steady-state p50. With `--frontend-only`, the speech front end
 /// alone (`FrontEndBench`). Prints a table, or one JSON object with `--json`.
 /// Exit status 2 for bad usage or unreadable audio, 1 for any other failure, the cause as one line on stderr.
 struct Bench: ParsableCommand {
@@ -22,8 +27,11 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed passes over all utterances (after warm-up).")
     var iterations: Int = 10
 
-    @Option(help: "Untimed passes first (plan scratch memory, warm caches).")
+    @Option(help: "Untimed passes first (warm caches).")
     var warmup: Int = 2
+
+    @Option(help: "Longest utterance the scratch memory is planned for at load, in seconds; default: kinevoxd's default limit (the longer of [vad] max_utterance_ms and [server] max_upload_seconds), cut to what the audio encoder accepts.")
+    var planSeconds: Double = Swift.max(Double(VADConfig().maxUtteranceMs) / 1000, ServerConfig().maxUploadSeconds)
 
     @Option(help: "CPU threads for inference.")
     var threads: Int = 2
@@ -53,18 +61,23 @@ struct Bench: ParsableCommand {
         guard (0...1000).contains(warmup) else { throw ValidationError("--warmup must be 0–1000") }
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1–64") }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1") }
+        guard planSeconds > 0 && planSeconds <= 600 else { throw ValidationError("--plan-seconds must be in (0, 600]") }
     }
 
     func run() throws {
         do {
-            let utterances = audio.isEmpty ? try BenchSamples.bundled() : try BenchSamples.load(paths: audio)
+            var utterances = audio.isEmpty ? try BenchSamples.bundled() : try BenchSamples.load(paths: audio)
             let bundled = BundledFile.defaultModel
             let modelPath = model ?? bundled.locate(configDirectory: nil) ?? bundled.candidates(configDirectory: nil)[0]
             if frontendOnly {
                 try emit(try FrontEndBench(path: modelPath, threads: threads, precision: precision).measure(
                     utterances, warmup: warmup, iterations: iterations))
             } else {
-                try emit(try measure(utterances, modelPath: modelPath))
+                // planned for as long as asked, or as the audio encoder's positions allow
+                let accepted = try BenchWorker.load(modelPath: modelPath, threads: 1, precision: precision).maxSamples
+                let planned = min(planSeconds, Double(accepted ?? .max) / 16_000)
+                utterances.append(BenchSamples.tiled(utterances[0], seconds: planned))
+                try emit(try measure(utterances, modelPath: modelPath, planSeconds: planned))
             }
         } catch {
             let failure = error as? BenchFailure ?? BenchFailure(status: 1, message: "\(error)")
@@ -84,11 +97,34 @@ struct Bench: ParsableCommand {
         }
     }
 
-    private func measure(_ utterances: [BenchUtterance], modelPath: String) throws -> BenchReport {
+    /// Fresh model loads whose first generation `first_utterances` times, per utterance.
+    static let starts = 5
+
+    private func measure(_ utterances: [BenchUtterance], modelPath: String, planSeconds: Double) throws -> BenchReport {
+        let planSamples = Int(planSeconds * 16_000)
+        // Before anything else warms the process: each utterance as the first one of `Self.starts` freshly loaded,
+        // planned models, then `iterations` more on the last of them (its steady state under the same machine load).
+        let firsts = try utterances.map { utterance in
+            let fresh = {
+                try BenchWorker(modelPath: modelPath, threads: self.threads, precision: self.precision, utterances: [utterance],
+                                frames: self.frames, seed: self.seed, countAllocations: true, planSamples: planSamples)
+            }
+            var first = BenchRun(utterance: utterance), worker = try fresh()
+            for start in 0 ..< Self.starts {
+                if start > 0 { worker = try fresh() }
+                try worker.run(passes: 1)
+                first.timings += worker.runs[0].timings
+                first.allocations += worker.runs[0].allocations
+                first.arenaGrowths += worker.runs[0].arenaGrowths
+            }
+            worker.runs = [BenchRun(utterance: utterance)]
+            try worker.run(passes: iterations)
+            return BenchReport.FirstUtterance(first: first, steady: worker.runs[0])
+        }
         let loadStarted = ProcessInfo.processInfo.systemUptime
         let benchWorkers = try (0 ..< workers).map { index in
             try BenchWorker(modelPath: modelPath, threads: threads, precision: precision, utterances: utterances, frames: frames,
-                            seed: seed &+ UInt64(index) &* 1_000_003, countAllocations: workers == 1)
+                            seed: seed &+ UInt64(index) &* 1_000_003, countAllocations: workers == 1, planSamples: planSamples)
         }
         let loadSeconds = (ProcessInfo.processInfo.systemUptime - loadStarted) / Double(workers)
         for worker in benchWorkers { try worker.run(passes: warmup) }
@@ -125,8 +161,11 @@ struct Bench: ParsableCommand {
         }
         var report = BenchReport(model: modelPath, precision: precision.effective, threads: threads, workers: workers, iterations: iterations, warmup: warmup, fixedFrames: frames,
                                  loadSeconds: loadSeconds, runs: runs, wallSeconds: wall, cpuSeconds: cpu)
-        report.stageAllocations = try StageAllocationProbe.measure(modelPath: modelPath, threads: threads, precision: precision,
-                                                                   samples: utterances[0].samples, frames: frames)
+        report.plannedSeconds = planSeconds
+        report.scratchMb = Double(benchWorkers[0].plannedBytes) / 1e6
+        report.firstUtterances = firsts
+        report.stageAllocations = try StageAllocationProbe.measure(model: benchWorkers[0].model, samples: utterances[0].samples,
+                                                                   frames: frames)
         return report
     }
 }
@@ -138,28 +177,37 @@ extension MatmulPrecision: ExpressibleByArgument {}
 /// (not thread-safe) and runs on its own thread; heap allocations are counted only with one worker.
 final class BenchWorker {
     let model: InstructionModel
+    /// Scratch bytes the model held once planned at load.
+    let plannedBytes: Int
     let utterances: [BenchUtterance]
     let frames: Int?
     let countAllocations: Bool
     var seed: UInt64
     var runs: [BenchRun]
 
+    /// Loads the model and plans its scratch for `planSamples` (16 kHz).
     init(modelPath: String, threads: Int, precision: MatmulPrecision, utterances: [BenchUtterance], frames: Int?, seed: UInt64,
-         countAllocations: Bool) throws {
-        do {
-            model = try InstructionModel(path: modelPath, threads: threads, matmulPrecision: precision)
-        } catch {
-            let reason = "\(error)"
-            throw BenchFailure(status: 1, message: reason.contains(modelPath) ? reason : "model \(modelPath): \(reason)")
-        }
+         countAllocations: Bool, planSamples: Int) throws {
+        model = try Self.load(modelPath: modelPath, threads: threads, precision: precision)
         if let frames, frames > model.maxFrames {
             throw BenchFailure(status: 2, message: "--frames \(frames) exceeds the model's longest motion (\(model.maxFrames) frames)")
         }
+        plannedBytes = model.planScratch(maxSamples: planSamples)
         self.utterances = utterances
         self.frames = frames
         self.seed = seed
         self.countAllocations = countAllocations
         runs = utterances.map { BenchRun(utterance: $0) }
+    }
+
+    /// The model file at `modelPath`, or a `BenchFailure` naming it.
+    static func load(modelPath: String, threads: Int, precision: MatmulPrecision) throws -> InstructionModel {
+        do {
+            return try InstructionModel(path: modelPath, threads: threads, matmulPrecision: precision)
+        } catch {
+            let reason = "\(error)"
+            throw BenchFailure(status: 1, message: reason.contains(modelPath) ? reason : "model \(modelPath): \(reason)")
+        }
     }
 
     /// Generates every utterance `passes` times, recording timings (and allocations).
@@ -272,13 +320,39 @@ struct BenchReport: Encodable, CustomStringConvertible {
     let utterances: [Utterance]
     /// Heap allocations per stage of one generation of the first utterance (after warm-up).
     var stageAllocations: StageAllocationProbe?
+    /// Longest utterance the scratch was planned for at load (seconds), and the scratch then held (MB).
+    var plannedSeconds = 0.0
+    var scratchMb = 0.0
+    /// Each utterance as the first generation of a freshly loaded model, against its steady state.
+    var firstUtterances: [FirstUtterance] = []
+
+    /// The first generation of freshly loaded, planned models (what kinevoxd's first command costs after `READY=1`):
+    /// audio in → motion out (end of speech → first frame, less the daemon's queueing), p50 over `Bench.starts` loads,
+    /// its ratio to the p50 of the generations of that utterance on the last model right after (1.10 is 10 % slower),
+    /// the most heap allocations of one, and the arena growths of all.
+    struct FirstUtterance: Encodable {
+        let name: String, latencyMs: Double, ratio: Double, heapAllocations: Int, arenaGrowths: Int
+
+        init(first: BenchRun, steady: BenchRun) {
+            name = first.utterance.name
+            latencyMs = LatencySummary(first.timings.map { $0.total * 1000 }).p50
+            ratio = latencyMs / LatencySummary(steady.timings.map { $0.total * 1000 }).p50
+            heapAllocations = first.allocations.max() ?? 0
+            arenaGrowths = first.arenaGrowths
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, latencyMs = "latency_ms", ratio, heapAllocations = "heap_allocations", arenaGrowths = "arena_growths"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case model, precision, threads, workers, iterations, warmup, fixedFrames = "fixed_frames", loadMs = "load_ms",
              samplesPerS = "samples_per_s", latencyMs = "latency_ms", stagesMs = "stages_ms",
              heapAllocationsPerUtterance = "heap_allocations_per_utterance", arenaGrowths = "arena_growths", cpuCoresBusy = "cpu_cores_busy",
              rssMb = "rss_mb", peakRssMb = "peak_rss_mb", utterances,
-             stageAllocations = "stage_allocations"
+             stageAllocations = "stage_allocations", plannedSeconds = "planned_s", scratchMb = "scratch_mb",
+             firstUtterances = "first_utterances"
     }
 
     init(model: String, precision: MatmulPrecision, threads: Int, workers: Int, iterations: Int, warmup: Int, fixedFrames: Int?, loadSeconds: Double,
@@ -330,6 +404,12 @@ struct BenchReport: Encodable, CustomStringConvertible {
             let stages = stageNames.map { String(format: "%.2f", u.stagesMs[$0] ?? 0) }
             lines.append(row(u.name, ["\(u.motionFrames)", String(format: "%.1f", u.latencyMs.p50), String(format: "%.1f", u.latencyMs.p99)]
                              + stages + [u.heapAllocationsPerUtterance.map { String(format: "%.0f", $0) } ?? "-"]))
+        }
+        lines.append(String(format: "scratch planned at load for %.1f s: %.1f MB; first utterance of a freshly loaded model (p50 of %d loads):",
+                            plannedSeconds, scratchMb, Bench.starts))
+        for f in firstUtterances {
+            lines.append("  \(f.name): " + String(format: "%.1f ms = %.2f × its p50; %d heap allocations, %d arena growths",
+                                                  f.latencyMs, f.ratio, f.heapAllocations, f.arenaGrowths))
         }
         if let a = stageAllocations {
             lines.append("heap allocations by stage (first utterance): front end \(a.frontend), audio encoder \(a.audioEncoder), "

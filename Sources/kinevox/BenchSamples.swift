@@ -32,6 +32,13 @@ enum BenchSamples {
         }
     }
 
+    /// `utterance` repeated (and cut) to exactly `seconds`: the longest utterance the bench plans for.
+    static func tiled(_ utterance: BenchUtterance, seconds: Double) -> BenchUtterance {
+        let count = Int(seconds * 16_000)
+        let samples = (0 ..< count).map { utterance.samples[$0 % utterance.samples.count] }
+        return BenchUtterance(name: String(format: "longest planned, %.0f s (first one tiled)", seconds), samples: samples)
+    }
+
     /// The bundled samples, spoken with espeak-ng into `directory` on first use.
     static func bundled(directory: URL = cacheDirectory()) throws -> [BenchUtterance] {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -54,6 +54,13 @@ final class Daemon {
             throw StartupError(description: Self.modelProblem(error, path: config.model.path))
         }
         logger.info("model \(config.model.path) loaded in \(Self.milliseconds(since: loadStarted)) ms")
+        // Scratch memory for the longest utterance the daemon takes (a microphone cut or an upload), planned before
+        // READY=1 so the first command allocates nothing and runs as fast as later ones.
+        let longest = min(max(Double(config.vad.maxUtteranceMs) / 1000, config.server.maxUploadSeconds),
+                          Double(model.maxSamples ?? .max) / 16_000)
+        let planStarted = ProcessInfo.processInfo.systemUptime
+        let scratch = model.planScratch(maxSamples: Int(longest * 16_000))
+        logger.info("scratch \(String(format: "%.1f", Double(scratch) / 1_048_576)) MiB planned for utterances up to \(String(format: "%g", longest)) s in \(Self.milliseconds(since: planStarted)) ms")
 
         let metrics = ServerMetrics()
         let serverLogger = Logger(label: "kinevoxd.server")

@@ -94,8 +94,8 @@ final class SafetensorsTests: XCTestCase {
 
     func testF16AndBF16WidenExactly() throws {
         let store = try WeightStore(path: Fixtures.path("dtypes.safetensors"))
-        XCTAssertEqual(store.file.entries["values.f16"]?.dtype, .f16)
-        XCTAssertEqual(store.file.entries["values.bf16"]?.dtype, .bf16)
+        XCTAssertEqual(store.file!.entries["values.f16"]?.dtype, .f16)
+        XCTAssertEqual(store.file!.entries["values.bf16"]?.dtype, .bf16)
         for name in ["values.f16", "values.bf16", "matrix.f16"] {
             let widened = try store.root.data(name).toArray()
             let reference = try store.root.data(name + ".f32").toArray()
@@ -111,19 +111,19 @@ final class SafetensorsTests: XCTestCase {
         let store = try Fixtures.layers()
         XCTAssertThrowsError(try Linear(store.scope("linear.layer"), inFeatures: 24, outFeatures: 41)) { error in
             XCTAssertEqual(error as? WeightBindingError,
-                           .shapeMismatch(name: "linear.layer.weight", expected: [41, 24], found: [40, 24], path: store.file.path))
+                           .shapeMismatch(name: "linear.layer.weight", expected: [41, 24], found: [40, 24], path: store.path))
         }
         XCTAssertThrowsError(try Linear(store.scope("linear_nobias.layer"), inFeatures: 24, outFeatures: 40)) { error in
-            XCTAssertEqual(error as? WeightBindingError, .missing(name: "linear_nobias.layer.bias", path: store.file.path))
+            XCTAssertEqual(error as? WeightBindingError, .missing(name: "linear_nobias.layer.bias", path: store.path))
         }
         let layerNorm = store.scope("layer_norm.layer")
         _ = try layerNorm.take("weight", shape: [32])
         XCTAssertThrowsError(try layerNorm.finish()) { error in
-            XCTAssertEqual(error as? WeightBindingError, .unexpected(names: ["layer_norm.layer.bias"], path: store.file.path))
+            XCTAssertEqual(error as? WeightBindingError, .unexpected(names: ["layer_norm.layer.bias"], path: store.path))
             XCTAssertTrue("\(error)".contains("layer_norm.layer.bias"))
         }
         XCTAssertThrowsError(try layerNorm.take("weight", shape: [32])) { error in
-            XCTAssertEqual(error as? WeightBindingError, .takenTwice(name: "layer_norm.layer.weight", path: store.file.path))
+            XCTAssertEqual(error as? WeightBindingError, .takenTwice(name: "layer_norm.layer.weight", path: store.path))
         }
     }
 
@@ -135,7 +135,7 @@ final class SafetensorsTests: XCTestCase {
         let store = try Fixtures.layers()
         XCTAssertEqual(try store.config(FixtureConfig.self, section: "engine_fixture"), FixtureConfig(dModel: 32, numHeads: 4))
         XCTAssertThrowsError(try store.config(FixtureConfig.self, section: "rvq")) { error in
-            XCTAssertEqual(error as? WeightBindingError, .missingConfig(section: "rvq", path: store.file.path))
+            XCTAssertEqual(error as? WeightBindingError, .missingConfig(section: "rvq", path: store.path))
         }
     }
 }

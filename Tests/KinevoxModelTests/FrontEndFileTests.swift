@@ -51,7 +51,7 @@ final class FrontEndFileTests: XCTestCase {
         let store = try model(frontend: ["kind": "whisper", "file": "gone.safetensors", "sha256": String(repeating: "0", count: 64)])
         XCTAssertThrowsError(try FrontEndFile.loadFrontEnd(of: store, matmulPrecision: .fp32)) { error in
             XCTAssertEqual(error as? FrontEndFileError, .missing(file: self.directory.appendingPathComponent("gone.safetensors").path,
-                                                                 model: store.file.path))
+                                                                 model: store.path))
             XCTAssertFalse("\(error)".contains("\n"))
         }
     }
@@ -63,7 +63,7 @@ final class FrontEndFileTests: XCTestCase {
             XCTAssertEqual(file, self.directory.appendingPathComponent("whisper.safetensors").path)
             XCTAssertEqual(expected, String(repeating: "ab", count: 32))
             XCTAssertEqual(found, try? FrontEndFile.sha256Hex(ofFileAt: Self.tinyWhisper.path))
-            XCTAssertEqual(modelPath, store.file.path)
+            XCTAssertEqual(modelPath, store.path)
             XCTAssertTrue("\(error)".contains(file) && "\(error)".contains(modelPath))
         }
     }

@@ -36,7 +36,7 @@ final class SpeechEmbeddingTests: XCTestCase {
             XCTAssertEqual([got.frames, got.dim], expected.shape, clip)
             XCTAssertLessThanOrEqual(maxAbsDifference(got.values, expected.toArray()), Self.embeddingTolerance, clip)
             XCTAssertLessThanOrEqual(maxAbsDifference(stream.melFrames(), expectedMel.toArray()), Self.melTolerance, clip)
-            let batch = model.embeddings(of: audio, arena: arena)
+            let batch = model.features(audio, arena: arena)
             XCTAssertEqual([batch.frames, batch.dim], expected.shape, "batch \(clip)")
             XCTAssertLessThanOrEqual(maxAbsDifference(batch.values, expected.toArray()), Self.embeddingTolerance, "batch \(clip)")
         }
@@ -65,7 +65,7 @@ final class SpeechEmbeddingTests: XCTestCase {
         var random = SeededRandom(seed: 9)
         let quiet = (0 ..< 16_000).map { _ in (random.nextFloat() - 0.5) * 0.002 }
         for (name, audio) in [("speech", speech), ("quiet then loud", quiet + speech.map { $0 * 2 })] {
-            let batch = model.embeddings(of: audio)
+            let batch = model.features(audio)
             for seed in [1, 2, 3] as [UInt64] {
                 let (stream, ready) = streamed(model, audio, seed: seed)
                 XCTAssertEqual(stream.frames, batch.frames, "\(name), seed \(seed)")
@@ -83,7 +83,7 @@ final class SpeechEmbeddingTests: XCTestCase {
         let model = try SpeechEmbedding(store.scope("frontend"), config: config)
         let speech = try SpeechFixtures.store("speech_embedding_parity.safetensors").fixture("speech.audio").toArray()
         let audio = speech + speech + speech
-        let batch = model.embeddings(of: audio)
+        let batch = model.features(audio)
         XCTAssertEqual(batch.frames, ((audio.count - 512) / 600 + 1 - 76) / 8 + 1)
         let (stream, _) = streamed(model, audio, seed: 4)
         XCTAssertEqual(stream.frames, batch.frames)
@@ -120,8 +120,8 @@ final class SpeechEmbeddingTests: XCTestCase {
     func testShortUtteranceIsPaddedToOneWindow() throws {
         let model = try model()
         for count in [0, 1, 511, 12_511, 12_512] {
-            XCTAssertEqual(model.embeddings(of: [Float](repeating: 0.1, count: count)).frames, 1, "\(count) samples")
+            XCTAssertEqual(model.features([Float](repeating: 0.1, count: count)).frames, 1, "\(count) samples")
         }
-        XCTAssertEqual(model.embeddings(of: [Float](repeating: 0.1, count: 12_512 + 8 * 160)).frames, 2)
+        XCTAssertEqual(model.features([Float](repeating: 0.1, count: 12_512 + 8 * 160)).frames, 2)
     }
 }

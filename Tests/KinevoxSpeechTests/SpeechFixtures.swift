@@ -1,6 +1,7 @@
 import Foundation
 import KinevoxEngine
 import XCTest
+@testable import KinevoxSpeech
 
 /// Locates the committed fixtures written by Training/kinevox_train/fixtures/speech.py, and the
 /// speech_embedding weights converted on demand from the installed openwakeword package.
@@ -55,4 +56,13 @@ func maxAbsDifference<A: Collection, B: Collection>(_ a: A, _ b: B) -> Float whe
         worst = max(worst, abs(x - y))
     }
     return worst
+}
+
+extension SpeechFrontEnd {
+    /// `featureView` copied out as a `FeatureSequence`, its arena space given back.
+    func features(_ samples: [Float], arena: ScratchArena = ScratchArena()) -> FeatureSequence {
+        let mark = arena.mark()
+        defer { arena.release(to: mark) }
+        return FeatureSequence(featureView(of: samples, arena: arena))
+    }
 }

@@ -28,7 +28,7 @@ final class WhisperTests: XCTestCase {
         XCTAssertEqual(mel.shape.array, [1] + expectedMel.shape, name)
         XCTAssertLessThanOrEqual(maxAbsDifference(mel.toArray(), expectedMel.toArray()), Self.tolerance, "\(name) log-mel")
         arena.reset()
-        let output = model.forward(audio, arena: arena)
+        let output = model.features(audio, arena: arena)
         let expected = try io.fixture("output")
         XCTAssertEqual([output.frames, output.dim], expected.shape, name)
         XCTAssertEqual(output.frames, model.config.frameCount(samples: audio.count))
@@ -69,11 +69,11 @@ final class WhisperTests: XCTestCase {
             let mel = audio.withUnsafeBufferPointer { model.logMel.forward($0, arena: arena) }
             XCTAssertLessThanOrEqual(maxAbsDifference(mel.toArray(), try io.fixture("\(clip).mel").toArray()), Self.tolerance, clip)
             arena.reset()
-            let layer3 = throughBlock3.forward(audio, arena: arena)
+            let layer3 = throughBlock3.features(audio, arena: arena)
             XCTAssertLessThanOrEqual(maxAbsDifference(layer3.values, try io.fixture("\(clip).twin_layer3").toArray()),
                                      Self.tolerance, "\(clip) after block 3")
             arena.reset()
-            let output = model.forward(audio, arena: arena)
+            let output = model.features(audio, arena: arena)
             let expected = try io.fixture("\(clip).twin")
             XCTAssertEqual([output.frames, output.dim], expected.shape, clip)
             XCTAssertLessThanOrEqual(maxAbsDifference(output.values, expected.toArray()), Self.baseOutputTolerance, clip)
@@ -85,7 +85,7 @@ final class WhisperTests: XCTestCase {
         guard MatmulPrecision.bf16.effective == .bf16 else { throw XCTSkip("this CPU has no AVX-512 BF16") }
         let model = try load(Self.baseEncoder, precision: .bf16)
         let io = try SpeechFixtures.store("whisper_base_io.safetensors")
-        let output = model.forward(try io.fixture("walk.audio").toArray(), arena: ScratchArena())
+        let output = model.features(try io.fixture("walk.audio").toArray(), arena: ScratchArena())
         let expected = try io.fixture("walk.twin").toArray()
         // bf16 products (8-bit mantissa operands) over six layers: judged relative to the output's spread.
         let rms = (expected.map { $0 * $0 }.reduce(0, +) / Float(expected.count)).squareRoot()
@@ -144,7 +144,9 @@ final class WhisperTests: XCTestCase {
     }
 
     func testUnknownKindListsTheKnownOnes() {
-        let message = SpeechModelError.unknownFrontend(kind: "hubert", path: "m.safetensors").description
-        XCTAssertTrue(message.contains("'speech_embedding', 'wavlm', 'whisper'"), message)
+        let json = Data(#"{"kind": "hubert"}"#.utf8)
+        XCTAssertThrowsError(try JSONDecoder().decode(SpeechFrontEndSection.self, from: json)) { error in
+            XCTAssertEqual("\(error)", "kind 'hubert' is not one of 'speech_embedding', 'wavlm', 'whisper'")
+        }
     }
 }

@@ -115,6 +115,9 @@ final class DaemonLifecycleTests: DaemonTestCase {
         XCTAssertTrue(daemon.waitForExit(timeout: 2), "still running 2 s after SIGTERM")
         XCTAssertLessThan(Date().timeIntervalSince(signalled), 2.0)
         XCTAssertEqual(daemon.exitStatus, 0, daemon.stderr)
+        let log = daemon.stderr
+        let planned = try XCTUnwrap(log.range(of: "MiB planned for utterances up to"), log)
+        XCTAssertLessThan(planned.lowerBound, try XCTUnwrap(log.range(of: "ready:"), log).lowerBound, "scratch planned before READY=1")
     }
 
     func testNotifiesOverAPathSocketAndStopsOnSIGINT() throws {

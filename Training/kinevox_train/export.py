@@ -4,9 +4,9 @@
         --output ../Models/kinevox-default.safetensors [--dtype fp16]
 
 Tensor names: `KinevoxModel.state_dict()` keys (audio_encoder., length_estimator., rvq., mask_transformer.,
-res_transformer., motion_mean, motion_std) plus `frontend.*` from the speech front-end converter
-(kinevox_train.frontends.convert_speech_embedding) when it is in the checkout; its config then becomes the
-`frontend` section. `load_model` reads a file back into a `KinevoxModel` (refusing missing, extra or mis-shaped tensors).
+res_transformer., motion_mean, motion_std) plus `frontend.*` from the converter of the model's front-end kind
+(`frontends.EMBEDDED_CONVERTERS`: speech_embedding's) when it is in the checkout; its config then becomes the
+`frontend` section. Other kinds keep the run's `frontend` section (a Whisper model names its front-end file). `load_model` reads a file back into a `KinevoxModel` (refusing missing, extra or mis-shaped tensors).
 
 The file also carries `kinevox.commands`: what the model can be asked to do (the caption grammar's actions and
 manners), shown by the viewer's "try saying…" panel. `--stamp-commands FILE` rewrites only that metadata of an
@@ -25,6 +25,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from .frontends import EMBEDDED_CONVERTERS, FRONTEND_KINDS
 from .models import KinevoxConfig, KinevoxModel
 from .models.understanding import UNDERSTANDING_KEY, UnderstandingHead
 
@@ -109,14 +110,20 @@ def model_from_runs(rvq_run: str, generator_run: str, residual_run: str | None,
     return model
 
 
-def frontend_tensors() -> tuple[dict[str, torch.Tensor], dict | None]:
-    """(`frontend.*` tensors, frontend config section) from the speech front-end converter, or ({}, None) when
-    that converter is not in this checkout."""
+def frontend_tensors(kind: str) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """(`frontend.*` tensors, frontend config section) from the converter of front-end `kind`
+    (`frontends.EMBEDDED_CONVERTERS`), or ({}, None) when that kind is not embedded in model files or its converter
+    is not in this checkout."""
+    if kind not in FRONTEND_KINDS:
+        raise ValueError(f"frontend kind {kind!r} is not one of {', '.join(repr(k) for k in FRONTEND_KINDS)}")
+    if kind not in EMBEDDED_CONVERTERS:
+        return {}, None
+    module, function = EMBEDDED_CONVERTERS[kind]
     try:
-        converter = importlib.import_module("kinevox_train.frontends.convert_speech_embedding")
+        converter = importlib.import_module(module)
     except ImportError:
         return {}, None
-    tensors, config = converter.convert_speech_embedding()
+    tensors, config = getattr(converter, function)()
     return {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in tensors.items()}, config
 
 
@@ -209,12 +216,12 @@ def main(argv=None) -> None:
         print(f"wrote the {COMMANDS_KEY} metadata of {args.stamp_commands}")
         return
     model = model_from_runs(args.rvq, args.generator, args.residual, args.encoder)
-    use_frontend = not args.no_frontend and model.cfg.frontend["kind"] == "speech_embedding"
-    front, front_config = frontend_tensors() if use_frontend else ({}, None)
-    if not use_frontend:
-        print("note: exporting without frontend.* tensors", file=sys.stderr)
-    elif not front:
-        print("note: no frontend converter found; exporting without frontend.* tensors", file=sys.stderr)
+    kind = model.cfg.frontend["kind"]
+    front, front_config = ({}, None) if args.no_frontend else frontend_tensors(kind)
+    if not front:
+        reason = ("--no-frontend" if args.no_frontend else "not embedded in model files"
+                  if kind not in EMBEDDED_CONVERTERS else "its converter is not in this checkout")
+        print(f"note: exporting without frontend.* tensors ({kind}: {reason})", file=sys.stderr)
     elif front_config["feature_dim"] != model.cfg.audio_encoder.input_dim:
         raise SystemExit(f"the front end gives {front_config['feature_dim']}-d features, the audio encoder "
                          f"expects {model.cfg.audio_encoder.input_dim}")

@@ -129,6 +129,12 @@ def test_report_renders(tmp_path):
     assert "paper-sized ≥ 2.7 samples/s | 3.00 /s | met" in text
     assert "| microphone (shipped `[vad]`): end of speech → first frame p50 ≤ 250 ms, p99 ≤ 450 ms | p50 250 ms" in text
     assert "| microphone (shipped `[vad]`): commands cut early ≤ 2 % | 50.0 % (1 of 2; two-step commands 100 %) | **missed**" in text
+    assert "first command after start" not in text  # older results: no row
+    swift.update(planned_s=30.0, first_utterances=[{"name": "a", "latency_ms": 60.0, "ratio": 1.04, "heap_allocations": 0,
+                                                    "arena_growths": 0}, {"name": "30 s", "latency_ms": 300.0, "ratio": 1.12,
+                                                                          "heap_allocations": 0, "arena_growths": 0}])
+    write_report(json.loads(json.dumps(results)), out)
+    assert "one that long too): ≤ 1.10 × steady p50, 0 heap allocations | 1.12 ×, 0 allocations | **missed**" in out.read_text()
     results["paper_bf16"] = {**_engine("paper bf16", 200.0, 4.0), "precision": "bf16"}
     write_report(json.loads(json.dumps(results)), out)
     text = out.read_text()

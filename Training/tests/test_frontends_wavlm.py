@@ -6,37 +6,23 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
-from torch.nn.utils import parametrize
 
 from kinevox_train.fixtures.speech import TINY_WAVLM, tiny_wavlm
+from kinevox_train.frontends import load_frontend
 from kinevox_train.frontends.convert_wavlm import PREFIX, convert_hf, convert_official, fold_weight_norm, parse_conv_layers
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "Tests" / "Fixtures" / "Speech"
 
 
-def hf_model_from_fixture(style: str):
-    """A transformers WavLMModel built from the committed fixture's config and (folded) weights."""
-    from transformers import WavLMConfig, WavLMModel
+@pytest.mark.parametrize("style", list(TINY_WAVLM))
+def test_fixture_output_is_transformers_output(style):
     path = str(FIXTURES / f"wavlm_{style}_tiny.safetensors")
     with safe_open(path, "pt") as f:
         cfg = json.loads(f.metadata()["kinevox.config"])["frontend"]
-    keys = ("conv_dim", "conv_kernel", "conv_stride", "conv_bias", "feat_extract_norm", "hidden_size",
-            "num_hidden_layers", "num_attention_heads", "intermediate_size", "num_conv_pos_embeddings",
-            "num_conv_pos_embedding_groups", "num_buckets", "max_bucket_distance", "do_stable_layer_norm",
-            "layer_norm_eps")
-    model = WavLMModel(WavLMConfig(mask_time_prob=0.0, **{k: cfg[k] for k in keys})).eval()
-    parametrize.remove_parametrizations(model.encoder.pos_conv_embed.conv, "weight")
-    state = {k.removeprefix(PREFIX): v for k, v in load_file(path).items()}
-    model.load_state_dict(state, strict=True)
-    return model
-
-
-@pytest.mark.parametrize("style", list(TINY_WAVLM))
-def test_fixture_output_is_transformers_output(style):
-    model = hf_model_from_fixture(style)
+    model = load_frontend(cfg, {k.removeprefix(PREFIX): v for k, v in load_file(path).items()})  # transformers' WavLMModel
     io = load_file(str(FIXTURES / f"wavlm_{style}_tiny_io.safetensors"))
     with torch.no_grad():
-        hidden = model(io["input"][None]).last_hidden_state[0]
+        hidden = model(io["input"])
     assert hidden.shape == io["last_hidden_state"].shape
     assert (hidden - io["last_hidden_state"]).abs().max() <= 1e-5
 

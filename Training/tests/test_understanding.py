@@ -133,3 +133,32 @@ def test_committed_understanding_fixture_is_what_the_twin_computes(tmp_path):
     fresh, committed = json.loads(parity.read_text()), json.loads((folder / "understanding_parity.json").read_text())
     assert fresh["action"] == committed["action"] and fresh["understood"] == committed["understood"]
     assert fresh["confidence"] == pytest.approx(committed["confidence"], abs=1e-9)
+
+
+@pytest.mark.skipif(__import__("shutil").which("flite") is None, reason="flite not installed")
+def test_cascade_conditions_transcribe_once_and_skip_the_understanding_head(tmp_path, monkeypatch):
+    """The OOD cascade (`eval.report ood --asr`): each rendering transcribed once (cached, resumable), the transcript's
+    MiniLM vector its condition, marked as a transcript path so the audio-trained head leaves it alone."""
+    import subprocess
+
+    from kinevox_train.eval import ood
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ood" / "wav").mkdir(parents=True)
+    subprocess.run(["flite", "-t", "please walk forward", "-o", str(tmp_path / "ood" / "wav" / "a.wav")], check=True)
+    manifest = tmp_path / "ood" / "manifest.json"
+    manifest.write_text(json.dumps({"utterances": [
+        {"wav": "wav/a.wav", "ood_id": "ood-0001", "voice": "flite:kal", "noise": "clean", "kind": "single",
+         "actions": ["walk"]}]}))
+    conditions, sources, extra, cascade = ood.transcript_conditions(manifest, "pocketsphinx", None, tmp_path / "asr")
+    key = "pocketsphinx:flite:kal:clean:ood-0001"
+    assert list(conditions) == [key] and conditions[key].shape == (1, 384) and extra == []
+    assert sources[key]["path"] == "asr:pocketsphinx"
+    assert "walk" in cascade["transcripts"]["wav/a.wav"] and cascade["seconds_per_utterance"] > 0
+    monkeypatch.setattr(ood, "_recognizer", lambda *a: pytest.fail("transcribed again instead of reading the cache"))
+    again, _, _, _ = ood.transcript_conditions(manifest, "pocketsphinx", None, tmp_path / "asr")
+    np.testing.assert_array_equal(again[key], conditions[key])
+
+    model = KinevoxModel(tiny_config()).eval()
+    model.understanding_head = UnderstandingHead(384, ["walk"], threshold=1.0)
+    assert ood.understand(model, [key], np.stack([conditions[key]]), sources) == {}

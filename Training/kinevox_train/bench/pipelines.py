@@ -1,7 +1,7 @@
 """The same model file run three ways for the comparison tables: PyTorch eager and ONNX Runtime (the Swift
 engine is timed by `kinevox bench`). Each pipeline has the four stages of the Swift one, timed separately:
 
-  frontend       16 kHz samples -> speech_embedding features (96-d / 80 ms)
+  frontend       16 kHz samples -> front-end features (the model's `frontend.kind`; speech_embedding: 96-d / 80 ms)
   audio_encoder  features -> condition tokens
   generator      condition -> motion codes (MaskGIT steps + residual layers, both with CFG)
   decoder        codes -> HumanML3D-263 -> 22 joints
@@ -20,8 +20,8 @@ import torch
 from safetensors import safe_open
 
 from ..data.humanml3d import features_to_joints
+from ..frontends import load_frontend
 from ..frontends.speech_embedding import SpeechEmbedding, openwakeword_model_dir
-from ..frontends.speech_embedding_net import SpeechEmbeddingConfig, SpeechEmbeddingNet
 from ..models import KinevoxConfig, KinevoxModel
 from ..models.generation import maskgit_generate, residual_generate, seeded_uniform
 
@@ -30,7 +30,9 @@ STAGES = ("frontend", "audio_encoder", "generator", "decoder")
 
 
 def load_model_file(path: str | pathlib.Path) -> tuple[KinevoxModel, dict, dict[str, torch.Tensor]]:
-    """(float32 KinevoxModel, frontend config dict, frontend tensors without their `frontend.` prefix)."""
+    """(float32 KinevoxModel, frontend config dict, frontend tensors without their `frontend.` prefix). A front end
+    kept in its own file (a `frontend` section with `file`, Swift's `FrontEndFile`) is read from that file, beside
+    the model, with the section's `output_layer`."""
     with safe_open(str(path), framework="pt") as f:
         config = json.loads((f.metadata() or {})[CONFIG_KEY])
         tensors = {k: f.get_tensor(k).float() for k in f.keys()}
@@ -38,6 +40,11 @@ def load_model_file(path: str | pathlib.Path) -> tuple[KinevoxModel, dict, dict[
     model = KinevoxModel(KinevoxConfig.from_dict(config)).eval()
     model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("frontend.")})
     frontend = {k.removeprefix("frontend."): v for k, v in tensors.items() if k.startswith("frontend.")}
+    if "file" in frontend_config:
+        with safe_open(str(pathlib.Path(path).parent / frontend_config["file"]), framework="pt") as f:
+            layer = {k: frontend_config[k] for k in ("output_layer",) if k in frontend_config}
+            frontend_config = json.loads((f.metadata() or {})[CONFIG_KEY])["frontend"] | layer
+            frontend = {k.removeprefix("frontend."): f.get_tensor(k).float() for k in f.keys()}
     return model, frontend_config, frontend
 
 
@@ -88,8 +95,7 @@ class TorchEagerPipeline:
     def __init__(self, model_path: str, threads: int):
         torch.set_num_threads(threads)
         self.model, frontend_config, frontend = load_model_file(model_path)
-        self.frontend = SpeechEmbeddingNet(SpeechEmbeddingConfig(**frontend_config)).eval()
-        self.frontend.load_state_dict(frontend)
+        self.frontend = load_frontend(frontend_config, frontend)
 
     @torch.no_grad()
     def generate(self, samples: np.ndarray, frames: int, seed: int,

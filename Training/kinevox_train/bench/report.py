@@ -23,6 +23,8 @@ import wave
 
 import numpy as np
 
+from .report_markdown import write_report
+
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 TRAINING = ROOT / "Training"
 CACHE = TRAINING / "cache" / "bench"
@@ -205,12 +207,12 @@ def main(argv=None) -> None:
                                            "--model", str(bundled), "--audio", *wavs, "--uploads", str(n["uploads"]),
                                            "--listen-utterances", str(n["listen"]), "--idle-seconds", str(n["idle"])],
                                  cwd=TRAINING)
+    results["frames"] = FRAMES
     results["load_after"] = os.getloadavg()
     results["loads"] = LOADS
     results["seconds"] = time.time() - started
     results["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
     (CACHE / "results.json").write_text(json.dumps(results, indent=1))
-    from .report_markdown import write_report
     write_report(results, pathlib.Path(args.out))
     log(f"wrote {rel(args.out)} in {results['seconds']:.0f} s")
 

