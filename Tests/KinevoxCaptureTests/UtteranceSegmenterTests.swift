@@ -247,13 +247,19 @@ final class UtteranceSegmenterTests: XCTestCase {
         assertSpeech(utterances, [(3.5, 4.5)], tolerance: 0.05)
     }
 
-    /// Early endpointing events: a 300 ms pause inside an utterance gives pause, pauseHeld and resumed; the end
-    /// gives pause, pauseHeld and (at the hangover) the closed utterance, whose speech the last pause already held.
-    func testPausesAreReportedBeforeTheHangoverClosesTheUtterance() throws {
+    /// Two voiced parts, 1.0–2.0 s and 2.3–3.0 s (a 300 ms pause inside the hangover), in noise at −50 dBFS.
+    private func commandWithAPause() -> SignalBuilder {
         var signal = SignalBuilder(seconds: 5)
         signal.addNoise(dbfs: -50)
         signal.addVoiced(dbfs: -20, from: 1.0, to: 2.0)
         signal.addVoiced(dbfs: -20, from: 2.3, to: 3.0)
+        return signal
+    }
+
+    /// Early endpointing events: a 300 ms pause inside an utterance gives pause, pauseHeld and resumed; the end
+    /// gives pause, pauseHeld and (at the hangover) the closed utterance, whose speech the last pause already held.
+    func testPausesAreReportedBeforeTheHangoverClosesTheUtterance() throws {
+        let signal = commandWithAPause()
         var segmenter = try UtteranceSegmenter(config: VADConfig())
         let events = signal.pcm.withUnsafeBufferPointer { segmenter.pushEvents($0) }
         let kinds = events.map { event -> String in
@@ -280,10 +286,7 @@ final class UtteranceSegmenterTests: XCTestCase {
     }
 
     func testEndingEarlyStartsANewUtteranceWithTheNextSpeech() throws {
-        var signal = SignalBuilder(seconds: 5)
-        signal.addNoise(dbfs: -50)
-        signal.addVoiced(dbfs: -20, from: 1.0, to: 2.0)
-        signal.addVoiced(dbfs: -20, from: 2.3, to: 3.0)
+        let signal = commandWithAPause()
         var segmenter = try UtteranceSegmenter(config: VADConfig())
         var closed: [Utterance] = []
         var pauses: [Utterance] = []
