@@ -28,7 +28,9 @@ for name in "${names[@]}"; do
   limit=()
   if [ "$name" = fuzz-model ]; then limit=(-max_len=65536); fi
   started=$(date +%s)
-  ASAN_OPTIONS="detect_leaks=$leaks ${ASAN_OPTIONS:-}" SWIFT_BACKTRACE=enable=no \
+  # No allocation stacks (malloc_context_size=0): recording one per malloc took a fifth of fuzz-model's CPU time.
+  # Every check stays on; rerun a crash input with ASAN_OPTIONS=malloc_context_size=30 for where it was allocated.
+  ASAN_OPTIONS="detect_leaks=$leaks malloc_context_size=0 ${ASAN_OPTIONS:-}" SWIFT_BACKTRACE=enable=no \
     nice -n 10 "$bin/$name" -max_total_time="$seconds" -runs="$runs" -dict="Fuzz/$name.dict" "${extra[@]}" "${limit[@]}" \
     -artifact_prefix="$crashes/$name-" -print_final_stats=1 -print_pcs=0 "$work" "Fuzz/corpus/$name" >"$log" 2>&1
   status=$?
