@@ -101,6 +101,19 @@ public final class AudioEncoder {
                                                  path: weights.store.file.path)
         }
         let kind = config.kind, d = config.dim
+        let sequential = kind == "memory" || kind == "transformer"
+        let sizes: [(Bool, String)] = [
+            (config.inputDim > 0 && d > 0 && config.numCondTokens > 0, "input_dim, dim and num_cond_tokens must be positive"),
+            (!sequential || (config.numHeads > 0 && d % config.numHeads == 0),
+             "num_heads (\(config.numHeads)) must be positive and divide dim (\(d))"),
+            (!sequential || (config.numLayers >= 0 && config.ffDim > 0 && config.maxPositions > 0),
+             "num_layers must not be negative, ff_dim and max_positions must be positive"),
+            (kind != "memory" || config.numMemory > 0, "num_memory must be positive"),
+            (kind != "conv1d" || config.numConvLayers >= 0, "num_conv_layers must not be negative"),
+        ]
+        if let failed = sizes.first(where: { !$0.0 }) {
+            throw SpeechModelError.invalidConfig(section: "audio_encoder", reason: failed.1, path: weights.store.file.path)
+        }
         let parametric = kind != "identity"
         inputNorm = parametric ? try LayerNorm(weights.scope("input_norm"), features: config.inputDim) : nil
         retrieval = kind == "memory"
@@ -111,7 +124,6 @@ public final class AudioEncoder {
             try Conv1d(weights.scope("convs.\($0)"), inChannels: $0 == 0 ? config.inputDim : d, outChannels: d,
                        kernelSize: 3, stride: 2, padding: 1)
         } : []
-        let sequential = kind == "memory" || kind == "transformer"
         positions = sequential ? SinusoidalPositionalEncoding(dModel: d, maxLength: config.maxPositions) : nil
         condQueries = sequential ? try weights.take("cond_queries", shape: [config.numCondTokens, d]) : nil
         encoder = sequential ? try TransformerEncoder(weights.scope("encoder"), numLayers: config.numLayers, dModel: d,

@@ -133,6 +133,20 @@ final class MotionGeneratorTests: XCTestCase {
         XCTAssertThrowsError(try config.validate())
     }
 
+    /// Zero attention heads is refused, not a division by zero while checking that they divide the width.
+    func testZeroHeadsAreRefused() {
+        var config = generator.config
+        config.maskTransformer.numHeads = 0
+        XCTAssertThrowsError(try config.validate()) { error in
+            XCTAssertEqual("\(error)", "kinevox.config: mask_transformer.num_heads must be positive and divide latent_dim")
+        }
+        config = generator.config
+        config.resTransformer.numHeads = 0
+        XCTAssertThrowsError(try config.validate()) { error in
+            XCTAssertEqual("\(error)", "kinevox.config: res_transformer.num_heads must be positive and divide latent_dim")
+        }
+    }
+
     /// A whole model as the training exporter writes it (fp16, audio encoder included) loads: the
     /// generator takes its own prefixes, widens fp16, and samples like the fp32 model up to rounding.
     func testExportedFP16ModelLoads() throws {
