@@ -135,15 +135,14 @@ final class MotionGeneratorTests: XCTestCase {
 
     /// Zero attention heads is refused, not a division by zero while checking that they divide the width.
     func testZeroHeadsAreRefused() {
-        var config = generator.config
-        config.maskTransformer.numHeads = 0
-        XCTAssertThrowsError(try config.validate()) { error in
-            XCTAssertEqual("\(error)", "kinevox.config: mask_transformer.num_heads must be positive and divide latent_dim")
-        }
-        config = generator.config
-        config.resTransformer.numHeads = 0
-        XCTAssertThrowsError(try config.validate()) { error in
-            XCTAssertEqual("\(error)", "kinevox.config: res_transformer.num_heads must be positive and divide latent_dim")
+        let heads: [(WritableKeyPath<GeneratorConfig, Int>, String)] =
+            [(\.maskTransformer.numHeads, "mask_transformer"), (\.resTransformer.numHeads, "res_transformer")]
+        for (field, section) in heads {
+            var config = generator.config
+            config[keyPath: field] = 0
+            XCTAssertThrowsError(try config.validate()) { error in
+                XCTAssertEqual("\(error)", "kinevox.config: \(section).num_heads must be positive and divide latent_dim")
+            }
         }
     }
 
