@@ -3,7 +3,8 @@ import Foundation
 /// A file that ships with Kinevox (the default model, the viewer page), found where `make run` and
 /// `make install` put it. Places looked at, in order:
 /// 1. the repository a configuration file belongs to (`REPO/Config/kinevox.toml` → `REPO/…`),
-/// 2. the repository a binary was built in (`REPO/.build/<configuration>/kinevoxd` → `REPO/…`),
+/// 2. the repository a binary was built in (`REPO/.build/<configuration>/kinevoxd` → `REPO/…`; also the Makefile's
+///    other build folders, `REPO/.build-<name>/…`, such as the sanitizer builds),
 /// 3. `share/kinevox/…` under the prefix the binary is installed in (`PREFIX/bin/kinevoxd`),
 /// 4. `/usr/local/share/kinevox/…`, `/usr/share/kinevox/…`.
 /// A plain value; any thread.
@@ -31,7 +32,7 @@ public struct BundledFile: Sendable {
         if let configDirectory { roots.append(configDirectory.deletingLastPathComponent()) }
         var folder = binaryFolder
         while folder.path != "/" && !folder.path.isEmpty {
-            if folder.lastPathComponent == ".build" {
+            if folder.lastPathComponent == ".build" || folder.lastPathComponent.hasPrefix(".build-") {
                 roots.append(folder.deletingLastPathComponent())
                 break
             }

@@ -78,6 +78,10 @@ public final class MotionGenerator {
         arena = ScratchArena()
         samplingState = SamplingScratch()
         outputs = GeneratorOutputs()
+        guard maxTokens >= 1 else {
+            throw MotionError("kinevox.config: the longest motion would be \(maxTokens) tokens (rvq.down_t, and the positions "
+                              + "the transformers keep after their condition tokens); it must be at least 1")
+        }
         let conditionTokens = (try? store.config(ConditionShape.self, section: "audio_encoder"))?.numCondTokens ?? 1
         planScratch(conditionTokens: max(conditionTokens, 1))
     }

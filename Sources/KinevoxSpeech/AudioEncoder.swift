@@ -116,6 +116,20 @@ public final class AudioEncoder {
     init(_ weights: WeightScope, config: AudioEncoderConfig) throws {
         self.config = config
         let d = config.dim
+        // Sizes a hostile or broken file could set to zero (fuzz-model crash 6): refused here, not trapped later.
+        let sequential = config.kind == .memory || config.kind == .transformer
+        let sizes: [(Bool, String)] = [
+            (config.inputDim > 0 && d > 0 && config.numCondTokens > 0, "input_dim, dim and num_cond_tokens must be positive"),
+            (!sequential || (config.numHeads > 0 && d % config.numHeads == 0),
+             "num_heads (\(config.numHeads)) must be positive and divide dim (\(d))"),
+            (!sequential || (config.numLayers >= 0 && config.ffDim > 0 && config.maxPositions > 0),
+             "num_layers must not be negative, ff_dim and max_positions must be positive"),
+            (config.kind != .memory || config.numMemory > 0, "num_memory must be positive"),
+            (config.kind != .conv1d || config.numConvLayers >= 0, "num_conv_layers must not be negative"),
+        ]
+        if let failed = sizes.first(where: { !$0.0 }) {
+            throw SpeechModelError.invalidConfig(section: "audio_encoder", reason: failed.1, path: weights.store.path)
+        }
         func norms() throws -> Norms {
             Norms(input: try LayerNorm(weights.scope("input_norm"), features: config.inputDim),
                   output: try LayerNorm(weights.scope("out_norm"), features: d))

@@ -133,6 +133,35 @@ final class MotionGeneratorTests: XCTestCase {
         XCTAssertThrowsError(try config.validate())
     }
 
+    /// Zero attention heads is refused, not a division by zero while checking that they divide the width.
+    /// Found by fuzz-model: `res_transformer.max_positions` 0 left the generator a longest motion of 0 frames, and its
+    /// load-time warm-up trapped on the range 1...0 instead of the loader naming the file.
+    func testSizesThatLeaveNoTokenAreRefused() {
+        let changes: [(String, (inout GeneratorConfig) -> Void)] = [
+            ("res_transformer.max_positions", { $0.resTransformer.maxPositions = 0 }),
+            ("mask_transformer.max_positions", { $0.maskTransformer.maxPositions = -3 }),
+            ("rvq.down_t", { $0.rvq.downT = 8 }), ("rvq.down_t", { $0.rvq.downT = -1 }),
+            ("dilation_growth_rate", { $0.rvq.dilationGrowthRate = 0 }),
+        ]
+        for (field, change) in changes {
+            var config = generator.config
+            change(&config)
+            XCTAssertThrowsError(try config.validate(), field) { XCTAssertTrue("\($0)".contains(field), "\($0)") }
+        }
+    }
+
+    func testZeroHeadsAreRefused() {
+        let heads: [(WritableKeyPath<GeneratorConfig, Int>, String)] =
+            [(\.maskTransformer.numHeads, "mask_transformer"), (\.resTransformer.numHeads, "res_transformer")]
+        for (field, section) in heads {
+            var config = generator.config
+            config[keyPath: field] = 0
+            XCTAssertThrowsError(try config.validate()) { error in
+                XCTAssertEqual("\(error)", "kinevox.config: \(section).num_heads must be positive and divide latent_dim")
+            }
+        }
+    }
+
     /// A whole model as the training exporter writes it (fp16, audio encoder included) loads: the
     /// generator takes its own prefixes, widens fp16, and samples like the fp32 model up to rounding.
     func testExportedFP16ModelLoads() throws {

@@ -150,7 +150,7 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(utterance["type"] as? String, "utterance")
         XCTAssertEqual(utterance["duration_ms"] as? Int, 1000)
         XCTAssertEqual(try nextMessage(client)["type"] as? String, "motion.begin")
-        XCTAssertEqual(harness.uploads.count, 1)
+        XCTAssertEqual(harness.uploadCount, 1)
         XCTAssertEqual(harness.uploads.first?.sampleRate, 24_000)
         XCTAssertEqual(harness.uploads.first?.samples, samples)
         XCTAssertEqual(harness.uploads.first?.origin, .upload(client: 1))
@@ -195,7 +195,7 @@ final class ProtocolTests: XCTestCase {
         let utterance = try nextMessage(client)
         XCTAssertEqual(utterance["type"] as? String, "utterance")
         XCTAssertEqual(utterance["duration_ms"] as? Int, 500)
-        XCTAssertEqual(harness.uploads.count, 1)
+        XCTAssertEqual(harness.uploadCount, 1)
         let metrics = try harness.get("/metrics").body
         XCTAssertTrue(metrics.contains("kinevox_messages_refused_total 8"), metrics)
     }
@@ -220,6 +220,6 @@ final class ProtocolTests: XCTestCase {
         }
         XCTAssertEqual(refusals.count, 1)
         XCTAssertTrue(refusals[0].contains("2 uploads per minute"), refusals[0])
-        XCTAssertEqual(harness.uploads.count, 2)
+        XCTAssertEqual(harness.uploadCount, 2)
     }
 }

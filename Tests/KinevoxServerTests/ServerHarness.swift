@@ -54,6 +54,12 @@ final class ServerHarness {
 
     var uploads: [Utterance] { uploadsLock.withLock { uploadsSeen } }
 
+    /// How many utterances the server handed on so far, read under the lock. (`uploads.count` while uploads still
+    /// arrive reads a copy's buffer after the lock is released while the server thread appends; Swift's copy-on-write
+    /// makes that safe, but its reference counts live in the uninstrumented Swift runtime, so ThreadSanitizer reports
+    /// it as a race: docs/reliability.md.)
+    var uploadCount: Int { uploadsLock.withLock { uploadsSeen.count } }
+
     func stop() {
         pipeline.stop()
         clock.stop()

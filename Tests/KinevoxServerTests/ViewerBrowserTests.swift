@@ -109,11 +109,11 @@ final class ViewerBrowserTests: XCTestCase {
 
     private func waitForUploads(_ harness: ServerHarness, _ count: Int, line: UInt = #line) throws {
         let deadline = ProcessInfo.processInfo.systemUptime + 15
-        while harness.uploads.count < count && ProcessInfo.processInfo.systemUptime < deadline {
+        while harness.uploadCount < count && ProcessInfo.processInfo.systemUptime < deadline {
             Thread.sleep(forTimeInterval: 0.1)
         }
-        XCTAssertEqual(harness.uploads.count, count, "uploads reaching the server", line: line)
-        if harness.uploads.count < count { throw StreamClient.Failure.timeout }
+        XCTAssertEqual(harness.uploadCount, count, "uploads reaching the server", line: line)
+        if harness.uploadCount < count { throw StreamClient.Failure.timeout }
     }
 
     /// The first screen, before any command: the mannequin standing in its rest pose (the body's colour fills

@@ -50,6 +50,31 @@ final class AudioEncoderTests: XCTestCase {
         }
     }
 
+    /// Found by fuzz-model: a model file whose audio encoder had `num_heads` 0 stopped the loader on a precondition in
+    /// MultiheadAttention (the daemon died instead of naming the file). Sizes are checked before any layer binds.
+    func testZeroHeadsOrSizesAreAConfigErrorNotATrap() throws {
+        let base = try SpeechFixtures.store("audio_encoder_memory_tiny.safetensors")
+            .config(AudioEncoderConfig.self, section: "audio_encoder")
+        let changes: [(String, (inout AudioEncoderConfig) -> Void)] = [
+            ("num_heads", { $0.numHeads = 0 }), ("num_heads", { $0.numHeads = 3 }),
+            ("num_layers", { $0.numLayers = -1 }), ("num_memory", { $0.numMemory = 0 }),
+            ("num_cond_tokens", { $0.numCondTokens = 0 }),
+            ("num_conv_layers", { $0.kind = .conv1d; $0.numConvLayers = -2 }),
+        ]
+        for (field, change) in changes {
+            var config = base
+            change(&config)
+            let store = try SpeechFixtures.store("audio_encoder_memory_tiny.safetensors")
+            XCTAssertThrowsError(try AudioEncoder(store.scope("audio_encoder"), config: config), field) { error in
+                guard case .invalidConfig(let section, let reason, _)? = error as? SpeechModelError else {
+                    return XCTFail("\(error)")
+                }
+                XCTAssertEqual(section, "audio_encoder")
+                XCTAssertTrue(reason.contains(field), "\(field): \(reason)")
+            }
+        }
+    }
+
     func testAdaptivePoolBins() {
         // 5 frames into 3 bins: frames 0–1, 1–3, 3–4 (PyTorch adaptive_avg_pool1d).
         let arena = ScratchArena()

@@ -139,7 +139,7 @@ final class DaemonFirstContactTests: DaemonTestCase {
     /// `kinevox devices` says so when ALSA sees no sound card (compared with the kernel's own list).
     func testDevicesSaysWhetherThereIsASoundCard() throws {
         let process = Process()
-        process.executableURL = DaemonProcess.repositoryRoot.appendingPathComponent(".build/debug/kinevox")
+        process.executableURL = DaemonProcess.buildFolder.appendingPathComponent("kinevox")
         process.arguments = ["devices"]
         let out = Pipe()
         process.standardOutput = out

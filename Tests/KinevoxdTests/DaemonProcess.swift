@@ -7,8 +7,13 @@ final class DaemonProcess {
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The debug kinevoxd that `swift build --build-tests` built beside the tests.
-    static let executable = repositoryRoot.appendingPathComponent(".build/debug/kinevoxd")
+    /// The folder of the running test executable, where `swift build --build-tests` put kinevoxd and kinevox too:
+    /// `.build/debug` for `make test`, the sanitizer build's folder for `make test-sanitize`, so the daemons these
+    /// tests start carry the same instrumentation as the tests.
+    static let buildFolder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+
+    /// The kinevoxd built beside the tests.
+    static let executable = buildFolder.appendingPathComponent("kinevoxd")
 
     let process = Process()
     private let errorPipe = Pipe()

@@ -17,7 +17,7 @@ final class GenerateCommandTests: XCTestCase {
 
     private func generate(_ arguments: [String]) throws -> Run {
         let process = Process()
-        process.executableURL = DaemonProcess.repositoryRoot.appendingPathComponent(".build/debug/kinevox")
+        process.executableURL = DaemonProcess.buildFolder.appendingPathComponent("kinevox")
         process.arguments = ["generate"] + arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
