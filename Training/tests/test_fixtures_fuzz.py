@@ -8,7 +8,7 @@ from kinevox_train.export import load_model
 from kinevox_train.fixtures import fuzz
 
 COMMITTED = pathlib.Path(__file__).resolve().parents[2] / "Fuzz" / "corpus" / "fuzz-model"
-NAMES = ("minimal_model.safetensors", "minimal_model_avgpool.safetensors")
+NAMES = ("minimal_model.safetensors", "minimal_model_avgpool.safetensors", "minimal_model_understanding.safetensors")
 
 
 def test_seeds_are_deterministic_small_and_match_committed(tmp_path, monkeypatch):
@@ -18,7 +18,7 @@ def test_seeds_are_deterministic_small_and_match_committed(tmp_path, monkeypatch
         assert (tmp_path / name).read_bytes() == (COMMITTED / name).read_bytes(), name
         assert (tmp_path / name).stat().st_size <= 65536  # Fuzz/run.sh's -max_len for fuzz-model
         header_size = int.from_bytes((tmp_path / name).read_bytes()[:8], "little")
-        assert header_size < 16_000
+        assert header_size < 16_384  # 16 KiB
 
 
 def test_seeds_are_whole_models_with_an_embedded_front_end():
