@@ -100,7 +100,7 @@ public final class InstructionModel {
         gemmThreads.serving {
             arena.reset()
             let condition = encoder.encode(frontEnd.featureView(of: silence, arena: arena), arena: arena)
-            _ = understandingHead?.understand(condition: UnsafeBufferPointer(condition.buffer), arena: arena)
+            _ = understandingHead?.understand(condition, arena: arena)
             arena.reset()
         }
         return scratchBytes
@@ -141,7 +141,7 @@ public final class InstructionModel {
         let features = frontEnd.featureView(of: samples, arena: arena)
         timing.frontend = lap("frontend")
         let condition = encoder.encode(features, arena: arena)
-        let understanding = understandingHead?.understand(condition: UnsafeBufferPointer(condition.buffer), arena: arena)
+        let understanding = understandingHead?.understand(condition, arena: arena)
         timing.audioEncoder = lap("audio_encoder")
         if let understanding, !understanding.understood, !force {
             timing.total = Self.now() - started

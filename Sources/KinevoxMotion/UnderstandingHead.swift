@@ -63,23 +63,14 @@ public final class UnderstandingHead {
         self.proj = proj
     }
 
-    /// The verdict for one condition (K tokens × dim floats, row-major). Allocation-free apart from the arena.
-    public func understand(condition: UnsafeBufferPointer<Float>, arena: ScratchArena) -> Understanding {
-        precondition(condition.count >= proj.inFeatures, "UnderstandingHead: condition of \(condition.count) floats")
-        let x = arena.tensor(Shape(1, proj.inFeatures))
-        x.data.update(from: condition.baseAddress!, count: proj.inFeatures)
-        let logits = proj.forward(x, arena: arena)
-        let count = proj.outFeatures
-        var peak = -Double.infinity
+    /// The verdict for one condition (its K tokens × dim floats, read as one row). Allocation-free apart from the arena.
+    public func understand(_ condition: TensorView, arena: ScratchArena) -> Understanding {
+        precondition(condition.count == proj.inFeatures, "UnderstandingHead: condition of \(condition.count) floats")
+        let probabilities = proj.forward(TensorView(data: condition.data, shape: Shape(1, proj.inFeatures)), arena: arena)
+        softmaxRows(probabilities.data, rows: 1, columns: proj.outFeatures)
         var best = 0
-        for i in 0..<count {
-            let v = Double(logits.data[i])
-            peak = max(peak, v)
-            if i < count - 1, v > Double(logits.data[best]) { best = i }
-        }
-        var total = 0.0
-        for i in 0..<count { total += Foundation.exp(Double(logits.data[i]) - peak) }
-        let confidence = Float(1.0 - Foundation.exp(Double(logits.data[count - 1]) - peak) / total)
+        for i in 1..<actions.count where probabilities.data[i] > probabilities.data[best] { best = i }
+        let confidence = 1 - probabilities.data[actions.count]  // the last column is "not a command"
         return Understanding(action: actions[best], confidence: confidence, understood: confidence >= threshold)
     }
 }

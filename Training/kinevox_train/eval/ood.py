@@ -187,6 +187,17 @@ def text_conditions(commands: list[dict]) -> tuple[dict[str, np.ndarray], dict[s
             {f"text:{c['id']}": {"id": c["id"], "voice": "text", "noise": "clean", "path": "text"} for c in with_text})
 
 
+def _command_id(entry: dict, extra: list[dict]) -> str:
+    """The command a manifest entry speaks: its OOD id, or for a real recording outside the list "recording:NAME", whose
+    command (labelled in the manifest itself) is appended to `extra`."""
+    if entry.get("ood_id"):
+        return entry["ood_id"]
+    command_id = f"recording:{entry.get('recording', pathlib.Path(entry['wav']).name)}"
+    extra.append({"id": command_id, "text": entry.get("text", ""), "kind": entry["kind"],
+                  "actions": entry.get("actions", []), "style": entry.get("style")})
+    return command_id
+
+
 def transcript_conditions(manifest: str | pathlib.Path, recognizer: str, wheels: pathlib.Path | None,
                           cache: pathlib.Path = pathlib.Path("cache/asr")) -> tuple[dict, dict, list[dict], dict]:
     """The cascade: every OOD rendering transcribed (`recognizer`: "whisper-base", greedy, through faster-whisper /
@@ -212,10 +223,7 @@ def transcript_conditions(manifest: str | pathlib.Path, recognizer: str, wheels:
     vectors = embed_sentences(sorted({v["text"] for v in store.values()}))
     conditions, sources, extra = {}, {}, []
     for e in entries:
-        command_id = e.get("ood_id") or f"recording:{e.get('recording', pathlib.Path(e['wav']).name)}"
-        if not e.get("ood_id"):
-            extra.append({"id": command_id, "text": e.get("text", ""), "kind": e["kind"],
-                          "actions": e.get("actions", []), "style": e.get("style")})
+        command_id = _command_id(e, extra)
         key = f"{recognizer}:{e['voice']}:{e['noise']}:{command_id}"
         conditions[key] = vectors[store[e["wav"]]["text"]][None]
         sources[key] = {"id": command_id, "voice": e["voice"], "noise": e["noise"], "path": f"asr:{recognizer}"}
@@ -266,10 +274,7 @@ def audio_conditions(model, frontend, manifest: str | pathlib.Path
         for e in entries:
             wav = pathlib.Path(e["wav"])
             wav = wav if wav.is_absolute() else manifest.parent / wav
-            command_id = e.get("ood_id") or f"recording:{e.get('recording', wav.name)}"
-            if not e.get("ood_id"):
-                extra.append({"id": command_id, "text": e.get("text", ""), "kind": e["kind"],
-                              "actions": e.get("actions", []), "style": e.get("style")})
+            command_id = _command_id(e, extra)
             feats = torch.from_numpy(frontend(read_wav(wav)))[None]
             key = f"{e['voice']}:{e['noise']}:{command_id}"
             conditions[key] = model.audio_encoder(feats, torch.tensor([feats.shape[1]]))[0].numpy()

@@ -61,12 +61,6 @@ def fit(head: UnderstandingHead, x: torch.Tensor, y: torch.Tensor, steps: int, l
     return losses
 
 
-def confidences(head: UnderstandingHead, x: torch.Tensor) -> np.ndarray:
-    """1 - P(not a command) per row."""
-    with torch.no_grad():
-        return 1.0 - torch.softmax(head(x).double(), -1)[:, -1].numpy()
-
-
 def write_with_head(src: pathlib.Path, dst: pathlib.Path, head: UnderstandingHead) -> None:
     """Copy the model file `src` to `dst` with the head's tensors and metadata added (an old head replaced)."""
     with safe_open(str(src), framework="np") as f:
@@ -107,12 +101,12 @@ def main(argv=None) -> None:
     head = UnderstandingHead(x.shape[1], actions)
     losses = fit(head, x[~val], labels[~val], args.steps, args.lr, args.weight_decay)
 
-    conf = confidences(head, x)
+    verdicts = head.understand(x)
+    conf = np.array([v.confidence for v in verdicts])
+    predicted = np.array([actions.index(v.action) for v in verdicts])
     is_cmd = labels.numpy() != len(actions)
     threshold = float(np.quantile(conf[val & is_cmd], args.reject_commands))
     head.threshold = threshold
-    with torch.no_grad():
-        predicted = head(x)[:, :-1].argmax(-1).numpy()
     report = {"threshold": threshold, "final_loss": losses[-1], "utterances": len(utterances),
               "val": {"commands": int((val & is_cmd).sum()), "non_commands": int((val & ~is_cmd).sum()),
                       "commands_rejected": float(np.mean(conf[val & is_cmd] < threshold)),
